@@ -1,0 +1,32 @@
+"""arraymix: MixUp and CutMix for every array API library.
+
+One implementation, written against the Python array API standard, mixes
+NumPy arrays, PyTorch tensors (CPU and CUDA), JAX arrays and the arrays of any
+other array API library where they live, inside ``jax.jit`` and
+``torch.compile``, with reproducible randomness.
+
+The randomness (:func:`sample_mixup`, :func:`sample_cutmix`) is split from
+the arithmetic (:func:`blend`, :func:`paste`): parameters are plain data that
+can be logged, replayed, applied to several arrays, or passed into compiled
+code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
+"""
+
+from ._api import cutmix, mixup
+from ._blend import blend, paste
+from ._labels import one_hot
+from ._params import CutMixParams, MixParams
+from ._sample import sample_cutmix, sample_mixup
+
+__all__ = [
+    "CutMixParams",
+    "MixParams",
+    "blend",
+    "cutmix",
+    "mixup",
+    "one_hot",
+    "paste",
+    "sample_cutmix",
+    "sample_mixup",
+]
+
+__version__ = "0.1.0"

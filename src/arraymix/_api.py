@@ -1,0 +1,169 @@
+"""One-call MixUp and CutMix: validate, sample, then blend or paste."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._blend import blend, check_axes, paste
+from ._compat import Array, device
+from ._labels import targets
+from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
+from ._validate import LAM_MODES, check_alpha, check_batch, check_choice, check_pairing
+
+__all__ = ["cutmix", "mixup"]
+
+
+def mixup(
+    x: Array,
+    y: Array | None = None,
+    /,
+    *,
+    alpha: float = 0.2,
+    num_classes: int | None = None,
+    label_smoothing: float = 0.0,
+    lam_mode: LamMode = "batch",
+    pairing: Pairing = "permute",
+    rng: Any = None,
+) -> tuple[Array, Array | None]:
+    """MixUp a batch and its labels: ``λ·x + (1 − λ)·x[perm]``, λ ~ Beta(α, α).
+
+    Zhang et al., "mixup: Beyond Empirical Risk Minimization", ICLR 2018.
+    Works on the arrays of any array API library (NumPy, PyTorch on CPU or
+    CUDA, JAX, CuPy, Dask, ...) where they are, and returns arrays of the same
+    library, device and dtype. The inputs are not modified.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, any layout (NCHW or NHWC images, audio,
+        embeddings, tabular rows). Floating dtypes are kept; integer data
+        (uint8 images) is blended in float32 and rounded back.
+    y : array, optional
+        ``None``; integer class ids of shape ``(B, ...)`` (needs
+        ``num_classes``; become one-hot rows on a new last axis, then
+        smoothed, then mixed); or floating soft targets of shape ``(B, ...)``
+        (one-hot, probabilities, multi-label, dense maps), mixed as they are.
+    alpha : float, default 0.2
+        Beta(α, α) concentration, > 0.
+    num_classes : int, optional
+        Number of classes, required for integer ``y``.
+    label_smoothing : float, default 0.0
+        In ``[0, 1)``: one-hot rows hold ``1 − s + s/C`` and ``s/C``.
+    lam_mode : {"batch", "sample"}, default "batch"
+        One λ for the batch, or one per sample.
+    pairing : {"permute", "derange", "flip", "roll"}, default "permute"
+        How partners are chosen; see :func:`sample_mixup`.
+    rng : None, int, numpy.random.Generator, torch.Generator or JAX key
+        Randomness; see :func:`sample_mixup`. With a JAX key the call is
+        traceable: it runs inside ``jax.jit``.
+
+    Returns
+    -------
+    x_mixed : array
+        Same shape, dtype, library and device as ``x``.
+    y_mixed : array or None
+        Mixed targets, each row summing to 1 for one-hot or soft rows;
+        ``None`` if ``y`` is ``None``. Integer ids give float32 targets
+        (float64 for float64 ``x``).
+
+    Notes
+    -----
+    For an int seed ``r`` the result equals ``blend(x, p)`` and
+    ``blend(one_hot(y, C, smoothing=s), p)`` with
+    ``p = sample_mixup(r, B, ..., xp=array_namespace(x), device=device(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    >>> xm, ym = arraymix.mixup(x, np.asarray([0, 1, 2, 1]), num_classes=3, rng=0)
+    >>> xm.shape, xm.dtype, ym.shape
+    ((4, 3), dtype('float32'), (4, 3))
+    >>> np.allclose(ym.sum(axis=1), 1)
+    True
+    """
+    xp, batch = check_batch(x)
+    alpha = check_alpha(alpha)
+    check_choice(lam_mode, "lam_mode", LAM_MODES)
+    check_pairing(pairing, batch)
+    soft = targets(x, y, num_classes, label_smoothing)
+    params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
+                          xp=xp, device=device(x))
+    return blend(x, params), None if soft is None else blend(soft, params)
+
+
+def cutmix(
+    x: Array,
+    y: Array | None = None,
+    /,
+    *,
+    alpha: float = 1.0,
+    axes: Sequence[int] = (-2, -1),
+    num_classes: int | None = None,
+    label_smoothing: float = 0.0,
+    lam_mode: LamMode = "batch",
+    pairing: Pairing = "permute",
+    correct_lam: bool = True,
+    rng: Any = None,
+) -> tuple[Array, Array | None]:
+    """CutMix a batch and its labels: paste a box of each partner into each sample.
+
+    Yun et al., "CutMix: Regularization Strategy to Train Strong Classifiers
+    with Localizable Features", ICCV 2019. The box covers about a fraction
+    ``1 − λ₀`` of the cut axes, λ₀ ~ Beta(α, α); the labels are weighted by
+    the fraction each sample keeps.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, any real dtype (copied exactly).
+    y : array, optional
+        As in :func:`mixup`.
+    alpha : float, default 1.0
+        Beta(α, α) concentration, > 0.
+    axes : sequence of int, default (-2, -1)
+        The cut axes: ``(-2, -1)`` NCHW images, ``(1, 2)`` NHWC images,
+        ``(-1,)`` audio and time series, ``(-3, -2, -1)`` volumes.
+    num_classes, label_smoothing, lam_mode, pairing, rng
+        As in :func:`mixup`; ``lam_mode="sample"`` gives every sample its own
+        box.
+    correct_lam : bool, default True
+        Weight the labels by the exact kept fraction (boxes clipped at the
+        border keep more than λ₀).
+
+    Returns
+    -------
+    x_mixed : array
+        Same shape, dtype, library and device as ``x``.
+    y_mixed : array or None
+        ``blend(targets, p)`` with the same params: rows sum to 1.
+
+    Notes
+    -----
+    For an int seed ``r`` the result equals ``paste(x, p, axes=axes)`` and
+    ``blend(one_hot(y, C, smoothing=s), p)`` with
+    ``p = sample_cutmix(r, B, [x.shape[a] for a in axes], ...,
+    xp=array_namespace(x), device=device(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> images = np.zeros((8, 32, 32, 3), dtype=np.uint8)       # NHWC
+    >>> xm, ym = arraymix.cutmix(images, np.arange(8), num_classes=10,
+    ...                          axes=(1, 2), lam_mode="sample", rng=0)
+    >>> xm.shape, xm.dtype, ym.shape
+    ((8, 32, 32, 3), dtype('uint8'), (8, 10))
+    """
+    xp, batch = check_batch(x)
+    cut_axes = check_axes(axes, x.ndim)
+    alpha = check_alpha(alpha)
+    check_choice(lam_mode, "lam_mode", LAM_MODES)
+    check_pairing(pairing, batch)
+    soft = targets(x, y, num_classes, label_smoothing)
+    params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
+                           lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
+                           xp=xp, device=device(x))
+    return paste(x, params, axes=cut_axes), None if soft is None else blend(soft, params)

@@ -1,0 +1,191 @@
+"""Pure mixing arithmetic: :func:`blend` (MixUp) and :func:`paste` (CutMix).
+
+Written only against the array API standard, through the array's own
+namespace: no randomness, no host reads of array values, no shapes that
+depend on values, every new array on the input's device, so both run under
+``jax.jit``, ``torch.compile(fullgraph=True)`` and on lazy or remote arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._compat import Array, device
+from ._params import CutMixParams, MixParams
+from ._validate import check_batch, check_param
+
+__all__ = ["blend", "compute_dtype", "paste"]
+
+
+def compute_dtype(xp: Any, dtype: Any) -> Any:
+    """The dtype arithmetic on ``dtype`` data happens in.
+
+    Floating data keeps its own dtype (float16 is not promoted). Integers are
+    blended in float32 if float32 holds them exactly (8 and 16 bits: uint8
+    images), else in float64.
+    """
+    if xp.isdtype(dtype, "real floating"):
+        return dtype
+    return xp.float32 if xp.iinfo(dtype).bits <= 16 else xp.float64
+
+
+def _check_lam_perm(x: Array, params: Any, batch: int) -> tuple[Array, Array]:
+    if not (hasattr(params, "lam") and hasattr(params, "perm")):
+        raise TypeError(
+            "params must be MixParams or CutMixParams (from sample_mixup or "
+            f"sample_cutmix), got {type(params).__name__}"
+        )
+    lam = check_param(x, params.lam, "params.lam", ((), (batch,)), "real floating")
+    perm = check_param(x, params.perm, "params.perm", ((batch,),), "integral")
+    return lam, perm
+
+
+def _per_sample(xp: Any, a: Array, ndim: int) -> Array:
+    """Reshape a ``(B,)`` parameter to broadcast against a ``(B, ...)`` array."""
+    return xp.reshape(a, (a.shape[0],) + (1,) * (ndim - 1))
+
+
+def blend(x: Array, params: MixParams | CutMixParams, /) -> Array:
+    """Mix each sample with its partner: ``λ·x + (1 − λ)·x[perm]``.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, real floating or integer. Integer data
+        (uint8 images) is blended in float32 and rounded back.
+    params : MixParams or CutMixParams
+        From :func:`sample_mixup` (or :func:`sample_cutmix`: its ``lam`` and
+        ``perm`` mix the labels of a CutMix), in ``x``'s library and on its
+        device. ``lam`` of shape ``(B,)`` is broadcast over the trailing axes.
+
+    Returns
+    -------
+    array
+        Same shape, dtype, library and device as ``x``. ``x`` is not modified.
+
+    Notes
+    -----
+    Pure array API: no randomness and no host reads, so it runs inside
+    ``jax.jit``, ``jax.vmap`` and ``torch.compile(fullgraph=True)``, and
+    gradients flow through it (manifold mixup on hidden activations). λ is
+    cast to ``x``'s dtype before it touches the batch, so a float16 batch is
+    never promoted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> x = np.asarray([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    >>> p = arraymix.MixParams(lam=np.asarray(0.75), perm=np.asarray([2, 0, 1]))
+    >>> arraymix.blend(x, p)
+    array([[0.5 , 0.5 ],
+           [0.75, 0.75],
+           [1.75, 1.75]])
+    """
+    xp, batch = check_batch(x)
+    lam, perm = _check_lam_perm(x, params, batch)
+    ctype = compute_dtype(xp, x.dtype)
+    lam = xp.astype(lam, ctype)
+    if lam.ndim:
+        lam = _per_sample(xp, lam, x.ndim)
+    partner = xp.take(x, perm, axis=0)
+    if ctype == x.dtype:
+        return lam * x + (1 - lam) * partner
+    mixed = lam * xp.astype(x, ctype) + (1 - lam) * xp.astype(partner, ctype)
+    return xp.astype(xp.round(mixed), x.dtype)
+
+
+def check_axes(axes: Any, ndim: int, name: str = "axes") -> tuple[int, ...]:
+    """Cut axes: one to three distinct axes of ``x``, never the batch axis."""
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        axes = (axes,)
+    if not isinstance(axes, Sequence) or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in axes
+    ):
+        raise TypeError(f"{name} must be a tuple of ints, got {axes!r}")
+    if not 1 <= len(axes) <= 3:
+        raise ValueError(f"{name} must name one to three axes, got {tuple(axes)}")
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{name} has axis {a}, out of range for an array of ndim {ndim}")
+        a %= ndim
+        if a == 0:
+            raise ValueError(f"{name} must not include the batch axis 0, got {tuple(axes)}")
+        out.append(a)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat an axis, got {tuple(axes)}")
+    return tuple(out)
+
+
+def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1)) -> Array:
+    """Paste each sample's box from its partner: CutMix on the ``axes`` of ``x``.
+
+    Inside the box ``lower[j] <= index_j < upper[j]`` (on the ``j``-th axis of
+    ``axes``) the values come from ``x[perm]``; everywhere else from ``x``.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, any real dtype: values are copied, never
+        computed, so uint8 images and integer masks stay exact.
+    params : CutMixParams
+        From :func:`sample_cutmix`, in ``x``'s library and on its device.
+    axes : sequence of int, default (-2, -1)
+        The cut axes, as many as the box has: ``(-2, -1)`` for NCHW images,
+        ``(1, 2)`` for NHWC, ``(-1,)`` for audio, ``(-3, -2, -1)`` for volumes.
+        The same params with each array's own axes keep an image batch and its
+        dense targets (segmentation masks, depth) aligned.
+
+    Returns
+    -------
+    array
+        Same shape, dtype, library and device as ``x``; ``x`` is not modified.
+
+    Notes
+    -----
+    The box is a mask of broadcast comparisons against ``arange``: no slicing
+    by array values, so shapes never depend on the draw and the function
+    runs under ``jax.jit`` and ``torch.compile(fullgraph=True)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> x = np.stack([np.zeros((4, 4), dtype=np.uint8), np.ones((4, 4), dtype=np.uint8)])
+    >>> p = arraymix.CutMixParams(lam=np.asarray(0.75), perm=np.asarray([1, 0]),
+    ...                           lower=np.asarray([1, 1]), upper=np.asarray([3, 3]))
+    >>> arraymix.paste(x, p)[0]
+    array([[0, 0, 0, 0],
+           [0, 1, 1, 0],
+           [0, 1, 1, 0],
+           [0, 0, 0, 0]], dtype=uint8)
+    """
+    xp, batch = check_batch(x)
+    axes = check_axes(axes, x.ndim)
+    _, perm = _check_lam_perm(x, params, batch)
+    lower, upper = _check_box(x, params, batch, len(axes))
+    mask = None
+    for j, ax in enumerate(axes):
+        shape = [1] * x.ndim
+        shape[ax] = x.shape[ax]
+        pos = xp.reshape(xp.arange(x.shape[ax], dtype=lower.dtype, device=device(x)), tuple(shape))
+        lo, hi = lower[..., j], upper[..., j]
+        if lo.ndim:
+            lo, hi = _per_sample(xp, lo, x.ndim), _per_sample(xp, hi, x.ndim)
+        inside = (pos >= lo) & (pos < hi)
+        mask = inside if mask is None else mask & inside
+    return xp.where(mask, xp.take(x, perm, axis=0), x)
+
+
+def _check_box(x: Array, params: Any, batch: int, k: int) -> tuple[Array, Array]:
+    if not (hasattr(params, "lower") and hasattr(params, "upper")):
+        raise TypeError(
+            f"params must be CutMixParams (from sample_cutmix), got {type(params).__name__}"
+        )
+    shapes = ((k,), (batch, k))
+    return (
+        check_param(x, params.lower, "params.lower", shapes, "integral"),
+        check_param(x, params.upper, "params.upper", shapes, "integral"),
+    )

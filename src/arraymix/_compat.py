@@ -1,0 +1,78 @@
+"""The one door to array-api-compat, and the few questions asked of arrays.
+
+Every module of arraymix that needs a namespace, a device or a backend test
+imports it from here, so the compatibility layer can be pinned, patched or
+replaced in a single place.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from array_api_compat import (
+    array_namespace,
+    device,
+    is_array_api_obj,
+    is_jax_array,
+    is_numpy_array,
+    is_torch_array,
+)
+
+__all__ = [
+    "Array",
+    "array_namespace",
+    "default_float",
+    "default_index",
+    "device",
+    "host_readable",
+    "is_array_api_obj",
+    "is_jax_array",
+    "is_numpy_array",
+    "is_torch_array",
+    "library",
+    "namespace_of",
+]
+
+#: Arrays of any array API library. The standard defines no static type that
+#: every library's arrays satisfy, so the public signatures use ``Any``.
+Array = Any
+
+
+@functools.cache
+def namespace_of(xp: Any) -> Any:
+    """The array API namespace of a library given as a module (``numpy``,
+    ``torch``, ``jax.numpy``) or as a namespace already."""
+    return array_namespace(xp.empty(0))
+
+
+def library(xp: Any) -> str:
+    """The library a namespace belongs to: ``"numpy"``, ``"torch"``, ``"jax"``..."""
+    name: str = xp.__name__.removeprefix("array_api_compat.")
+    return name.split(".")[0]
+
+
+def default_float(xp: Any, dev: Any) -> Any:
+    """The default real floating dtype of ``xp`` on ``dev``."""
+    return xp.__array_namespace_info__().default_dtypes(device=dev)["real floating"]
+
+
+def default_index(xp: Any, dev: Any) -> Any:
+    """The default indexing dtype of ``xp`` on ``dev``."""
+    return xp.__array_namespace_info__().default_dtypes(device=dev)["indexing"]
+
+
+def host_readable(a: Array) -> bool:
+    """Whether reading ``a``'s values costs no device sync and breaks no trace.
+
+    True for NumPy arrays and for torch tensors in host memory outside of a
+    ``torch.compile`` trace; False for everything else (GPU memory, the
+    ``meta`` device, JAX tracers, lazy Dask graphs).
+    """
+    if is_numpy_array(a):
+        return True
+    if is_torch_array(a):
+        torch = sys.modules["torch"]
+        return bool(a.device.type == "cpu") and not torch.compiler.is_compiling()
+    return False

@@ -1,0 +1,134 @@
+"""Targets: class ids to one-hot rows, label smoothing. Array API only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._compat import Array, array_namespace, default_float, device, is_array_api_obj
+from ._validate import check_class_ids, check_count, check_partner, check_real
+
+__all__ = ["one_hot", "targets"]
+
+
+def one_hot(
+    labels: Array,
+    num_classes: int,
+    /,
+    *,
+    smoothing: float = 0.0,
+    dtype: Any = None,
+) -> Array:
+    """Class ids to one-hot rows, optionally smoothed.
+
+    With smoothing ``s`` and ``C`` classes, the row of class ``c`` holds
+    ``1 − s + s/C`` at ``c`` and ``s/C`` elsewhere (as timm): rows sum to 1.
+
+    Parameters
+    ----------
+    labels : array
+        Integer class ids of any shape ``S``, each in ``[0, num_classes)``.
+    num_classes : int
+        Number of classes ``C`` (> 0).
+    smoothing : float, default 0.0
+        Label smoothing, in ``[0, 1)``.
+    dtype : dtype, optional
+        Real floating dtype of the result; default: the library's default
+        real floating dtype on the labels' device.
+
+    Returns
+    -------
+    array
+        Shape ``S + (C,)``, on the labels' device.
+
+    Raises
+    ------
+    ValueError
+        A class id out of range, where the ids can be read without a device
+        sync (NumPy arrays, torch tensors on the CPU outside
+        ``torch.compile``). Elsewhere the row of an out-of-range id is NaN,
+        so the loss shows it instead of training on a wrong target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> arraymix.one_hot(np.asarray([0, 2]), 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
+    >>> arraymix.one_hot(np.asarray([1]), 4, smoothing=0.2)
+    array([[0.05, 0.85, 0.05, 0.05]])
+    """
+    xp = _int_labels(labels, "labels")
+    num_classes = check_count(num_classes, "num_classes", minimum=1)
+    smoothing = check_real(smoothing, "smoothing", low=0.0, high=1.0, high_open=True)
+    dev = device(labels)
+    if dtype is None:
+        dtype = default_float(xp, dev)
+    elif not xp.isdtype(dtype, "real floating"):
+        raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
+    check_class_ids(labels, num_classes, "labels")
+    return _one_hot(xp, labels, num_classes, smoothing, dtype)
+
+
+def _int_labels(labels: Any, name: str) -> Any:
+    if not is_array_api_obj(labels):
+        raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
+    xp = array_namespace(labels)
+    if not xp.isdtype(labels.dtype, "integral"):
+        raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
+    return xp
+
+
+def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: Any) -> Array:
+    classes = xp.arange(num_classes, dtype=labels.dtype, device=device(labels))
+    ids = labels[..., None]
+    off = smoothing / num_classes
+    rows = xp.where(ids == classes, xp.asarray(1.0 - smoothing + off, dtype=dtype,
+                                               device=device(labels)),
+                    xp.asarray(off, dtype=dtype, device=device(labels)))
+    valid = (ids >= 0) & (ids < num_classes)
+    return xp.where(valid, rows, xp.asarray(float("nan"), dtype=dtype, device=device(labels)))
+
+
+def targets(
+    x: Array, y: Any, num_classes: Any, smoothing: Any
+) -> Array | None:
+    """The floating targets that get mixed: checked, one-hot and smoothed.
+
+    Integer ``y`` of shape ``(B, ...)`` becomes one-hot rows on a new last
+    axis, in x's compute dtype promoted to at least float32 (float64 data
+    keeps float64 targets). Floating ``y`` is soft already and keeps its
+    dtype; smoothing, if any, pulls it towards uniform over its last axis.
+    """
+    smoothing = check_real(smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
+    if num_classes is not None:
+        num_classes = check_count(num_classes, "num_classes", minimum=1)
+    if y is None:
+        return None
+    xp = check_partner(x, y, "y")
+    if xp.isdtype(y.dtype, "integral"):
+        if num_classes is None:
+            raise ValueError(
+                "num_classes is required when y holds integer class ids (it sets "
+                "the width of the one-hot rows)"
+            )
+        check_class_ids(y, num_classes)
+        dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
+        return _one_hot(xp, y, num_classes, smoothing, dtype)
+    if not xp.isdtype(y.dtype, "real floating"):
+        raise TypeError(
+            f"y must hold integer class ids or real floating soft targets, got {y.dtype}"
+        )
+    if smoothing and y.ndim < 2:
+        raise ValueError(
+            "label_smoothing needs soft targets y with a class axis, shape "
+            f"(B, ..., C); got shape {tuple(y.shape)}"
+        )
+    if num_classes is not None and y.shape[-1] != num_classes:
+        raise ValueError(
+            f"num_classes={num_classes} does not match the last axis of the soft "
+            f"targets y, of length {y.shape[-1]}"
+        )
+    if smoothing:
+        y = (1 - smoothing) * y + smoothing / y.shape[-1]
+    return y

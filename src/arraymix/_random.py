@@ -1,0 +1,140 @@
+"""The backends' random generators: the only module that draws random numbers.
+
+A *source* wraps one generator and draws three things: Beta variates,
+uniform variates and permutations, as arrays of its own library. Nothing
+else in arraymix knows which generator it is talking to.
+
+- ``None``, an ``int`` seed or a :class:`numpy.random.Generator`: NumPy, on
+  the host. The result (O(batch) numbers) is moved to the data's device by
+  the caller, so one seed gives the same draws for every library.
+- a ``torch.Generator``: torch, on the generator's device, so CUDA data is
+  mixed with parameters drawn on the GPU without a host round trip.
+- a JAX PRNG key (typed or legacy ``uint32[2]``): ``jax.random``, traceable
+  under ``jax.jit``; the key is split before every draw and never reused.
+
+Frameworks are looked up in ``sys.modules``: an rng can only be a
+``torch.Generator`` if torch was imported by the caller already, so
+``import arraymix`` imports neither torch nor jax.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+import numpy as np
+
+from ._compat import Array, array_namespace, is_jax_array
+
+__all__ = ["Source", "source"]
+
+
+class Source(Protocol):
+    """Draws arrays of one library on one device."""
+
+    xp: Any
+    device: Any
+
+    def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
+        """Beta(alpha, alpha) variates, real floating."""
+
+    def uniform(self, shape: tuple[int, ...]) -> Array:
+        """Uniform variates in [0, 1), real floating."""
+
+    def permutation(self, n: int) -> Array:
+        """A uniformly random permutation of ``0 .. n-1``, integer."""
+
+
+class _NumpySource:
+    def __init__(self, gen: np.random.Generator) -> None:
+        self.gen = gen
+        self.xp = array_namespace(np.empty(0))
+        self.device = "cpu"
+
+    def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
+        return np.asarray(self.gen.beta(alpha, alpha, size=shape))
+
+    def uniform(self, shape: tuple[int, ...]) -> Array:
+        return np.asarray(self.gen.random(size=shape))
+
+    def permutation(self, n: int) -> Array:
+        return self.gen.permutation(n)
+
+
+class _TorchSource:
+    def __init__(self, gen: Any) -> None:
+        self.torch = sys.modules["torch"]
+        self.gen = gen
+        self.device = gen.device
+        self.xp = array_namespace(self.torch.empty(0, device="meta"))
+
+    def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
+        # Beta(a, a) = X / (X + Y) with X, Y ~ Gamma(a). For small a both
+        # gammas underflow to 0, so draw them in log space, using
+        # Gamma(a) = Gamma(a + 1) * U ** (1 / a), and take a sigmoid.
+        torch = self.torch
+        a = torch.full((2, *shape), alpha + 1.0, dtype=torch.float64, device=self.device)
+        g = torch._standard_gamma(a, generator=self.gen)
+        u = torch.rand((2, *shape), dtype=torch.float64, device=self.device,
+                       generator=self.gen)
+        log_gamma = torch.log(g) + torch.log1p(-u) / alpha
+        return torch.sigmoid(log_gamma[0] - log_gamma[1])
+
+    def uniform(self, shape: tuple[int, ...]) -> Array:
+        torch = self.torch
+        return torch.rand(shape, dtype=torch.float64, device=self.device, generator=self.gen)
+
+    def permutation(self, n: int) -> Array:
+        return self.torch.randperm(n, device=self.device, generator=self.gen)
+
+
+class _JaxSource:
+    def __init__(self, key: Any) -> None:
+        self.jax = sys.modules["jax"]
+        self.key = key
+        self.xp = array_namespace(self.jax.numpy.empty(0))
+        self.device = None
+
+    def _next(self) -> Any:
+        self.key, sub = self.jax.random.split(self.key)
+        return sub
+
+    def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
+        return self.jax.random.beta(self._next(), alpha, alpha, shape)
+
+    def uniform(self, shape: tuple[int, ...]) -> Array:
+        return self.jax.random.uniform(self._next(), shape)
+
+    def permutation(self, n: int) -> Array:
+        return self.jax.random.permutation(self._next(), n)
+
+
+def _is_jax_key(rng: Any) -> bool:
+    jax = sys.modules.get("jax")
+    if jax is None or not is_jax_array(rng):
+        return False
+    if jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
+        return rng.ndim == 0
+    return bool(rng.dtype == np.uint32 and rng.shape == (2,))
+
+
+def source(rng: Any) -> Source:
+    """The source that draws from ``rng``; a TypeError naming ``rng`` otherwise."""
+    if rng is None:
+        return _NumpySource(np.random.default_rng())
+    if isinstance(rng, np.random.Generator):
+        return _NumpySource(rng)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative int seed, got {rng}")
+        return _NumpySource(np.random.default_rng(int(rng)))
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(rng, torch.Generator):
+        return _TorchSource(rng)
+    if _is_jax_key(rng):
+        return _JaxSource(rng)
+    raise TypeError(
+        "rng must be None, a non-negative int seed, a numpy.random.Generator, a "
+        f"torch.Generator or a JAX PRNG key, got {type(rng).__module__}."
+        f"{type(rng).__qualname__}"
+    )

@@ -1,0 +1,231 @@
+"""Drawing the parameters of a mix: the only place where randomness enters.
+
+The draws happen in the generator's own library (see :mod:`._random`); the
+O(batch) result is then placed in the data's library and on its device, so
+blending never waits on the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ._compat import Array, default_float, default_index, library, namespace_of
+from ._params import CutMixParams, MixParams
+from ._random import Source, source
+from ._validate import LAM_MODES, check_alpha, check_choice, check_count, check_pairing
+
+__all__ = ["sample_cutmix", "sample_mixup"]
+
+LamMode = Literal["batch", "sample"]
+Pairing = Literal["permute", "derange", "flip", "roll"]
+
+
+def _target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
+    """The namespace and device the parameters go to (default: the source's)."""
+    if xp is None:
+        return src.xp, src.device if device is None else device
+    xp = namespace_of(xp)
+    have, want = library(src.xp), library(xp)
+    if have not in ("numpy", want):
+        raise TypeError(
+            f"rng draws {have} arrays, which cannot be placed in xp={want}: pass an "
+            "int seed or a numpy.random.Generator instead"
+        )
+    return xp, device
+
+
+def _pairs(src: Source, batch_size: int, pairing: str, xp: Any, device: Any) -> Array:
+    """The partner of each sample: ``perm[i]`` is mixed into sample ``i``."""
+    idx = default_index(xp, device)
+    if pairing == "flip":
+        return xp.arange(batch_size - 1, -1, -1, dtype=idx, device=device)
+    if pairing == "roll":
+        return xp.roll(xp.arange(batch_size, dtype=idx, device=device), 1)
+    sigma = src.permutation(batch_size)
+    if pairing == "derange":
+        # One random cycle through all samples: sigma[i] takes sigma[i + 1].
+        # As a map j -> perm[j] this is perm = sigma[(sigma^-1 + 1) % B],
+        # and a single cycle of length >= 2 has no fixed point.
+        sxp = src.xp
+        inverse = sxp.argsort(sigma)
+        sigma = sxp.take(sigma, (inverse + 1) % batch_size, axis=0)
+    return xp.asarray(sigma, dtype=idx, device=device)
+
+
+def sample_mixup(
+    rng: Any,
+    batch_size: int,
+    /,
+    *,
+    alpha: float = 0.2,
+    lam_mode: LamMode = "batch",
+    pairing: Pairing = "permute",
+    xp: Any = None,
+    device: Any = None,
+) -> MixParams:
+    """Draw the parameters of one MixUp: the weights λ and the partners.
+
+    λ ~ Beta(α, α), one for the batch or one per sample; partners as chosen
+    by ``pairing``. Apply the result with :func:`blend`, to as many arrays
+    of the batch as needed.
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.Generator, torch.Generator or JAX key
+        Where the randomness comes from. ``None`` draws fresh OS entropy; an
+        ``int`` seed gives the same parameters on every call and in every
+        library; a ``torch.Generator`` draws on its own device; a JAX key is
+        split, never reused, and works under ``jax.jit``.
+    batch_size : int
+        Number of samples ``B`` (``0`` gives empty parameters).
+    alpha : float, default 0.2
+        Concentration of the Beta(α, α) distribution, > 0. Small values keep
+        λ near 0 or 1 (light mixing); 1 is uniform.
+    lam_mode : {"batch", "sample"}, default "batch"
+        One λ for the whole batch (shape ``()``), or one per sample
+        (shape ``(B,)``).
+    pairing : {"permute", "derange", "flip", "roll"}, default "permute"
+        ``"permute"``: a uniformly random permutation. ``"derange"``: a random
+        cycle through all samples, so no sample is mixed with itself (needs
+        ``B >= 2``). ``"flip"``: sample ``i`` with ``B-1-i``. ``"roll"``:
+        sample ``i`` with ``i-1``. ``flip`` and ``roll`` draw nothing.
+    xp : array namespace, optional
+        Library of the returned arrays. Default: the generator's own (NumPy
+        for ``None``, seeds and NumPy generators).
+    device : device, optional
+        Device of the returned arrays. Default: the generator's device.
+
+    Returns
+    -------
+    MixParams
+        ``lam`` (the default real floating dtype of ``xp``) and ``perm`` (its
+        default index dtype).
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` not finite and > 0, ``batch_size`` negative, an unknown
+        ``lam_mode`` or ``pairing``, ``"derange"`` with one sample.
+    TypeError
+        ``rng`` of another kind, or one whose library cannot produce ``xp``.
+
+    Examples
+    --------
+    >>> import arraymix
+    >>> p = arraymix.sample_mixup(0, 4, alpha=0.4, lam_mode="sample")
+    >>> p.lam.shape, sorted(p.perm.tolist())
+    ((4,), [0, 1, 2, 3])
+    >>> bool(((p.lam >= 0) & (p.lam <= 1)).all())
+    True
+    """
+    alpha = check_alpha(alpha)
+    batch_size = check_count(batch_size, "batch_size")
+    check_choice(lam_mode, "lam_mode", LAM_MODES)
+    check_pairing(pairing, batch_size)
+    src = source(rng)
+    xp, device = _target(src, xp, device)
+    lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
+    return MixParams(
+        lam=xp.asarray(lam, dtype=default_float(xp, device), device=device),
+        perm=_pairs(src, batch_size, pairing, xp, device),
+    )
+
+
+def sample_cutmix(
+    rng: Any,
+    batch_size: int,
+    sizes: Sequence[int],
+    /,
+    *,
+    alpha: float = 1.0,
+    lam_mode: LamMode = "batch",
+    pairing: Pairing = "permute",
+    correct_lam: bool = True,
+    xp: Any = None,
+    device: Any = None,
+) -> CutMixParams:
+    """Draw the parameters of one CutMix: partners, boxes and label weights.
+
+    λ₀ ~ Beta(α, α); on each of the ``k`` cut axes the box side is
+    ``floor(size · (1 − λ₀) ** (1 / k))`` (√(1 − λ₀) for images, as in the
+    paper), its centre uniform over the axis, and the box is clipped at the
+    borders. Apply the result with :func:`paste` (and the labels with
+    :func:`blend`).
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.Generator, torch.Generator or JAX key
+        As in :func:`sample_mixup`.
+    batch_size : int
+        Number of samples ``B``.
+    sizes : sequence of int
+        Lengths of the cut axes, one to three of them: ``(H, W)`` for images,
+        ``(T,)`` for audio, ``(D, H, W)`` for volumes.
+    alpha : float, default 1.0
+        Concentration of Beta(α, α), > 0.
+    lam_mode : {"batch", "sample"}, default "batch"
+        One box for the batch (``lower``/``upper`` of shape ``(k,)``) or one
+        per sample (shape ``(B, k)``).
+    pairing : {"permute", "derange", "flip", "roll"}, default "permute"
+        As in :func:`sample_mixup`.
+    correct_lam : bool, default True
+        If True, ``lam`` is exactly the fraction of elements not pasted over,
+        ``1 − prod(upper − lower) / prod(sizes)``; if False it is λ₀, which
+        overstates the kept fraction when the box is clipped.
+    xp, device : optional
+        Library and device of the returned arrays, as in :func:`sample_mixup`.
+
+    Returns
+    -------
+    CutMixParams
+
+    Examples
+    --------
+    >>> import arraymix
+    >>> p = arraymix.sample_cutmix(0, 8, (32, 32), lam_mode="sample")
+    >>> p.lower.shape, p.upper.shape, p.lam.shape
+    ((8, 2), (8, 2), (8,))
+    >>> area = (p.upper - p.lower).prod(axis=1)
+    >>> bool(abs(p.lam - (1 - area / 1024)).max() < 1e-12)
+    True
+    """
+    alpha = check_alpha(alpha)
+    batch_size = check_count(batch_size, "batch_size")
+    sizes = _check_sizes(sizes)
+    check_choice(lam_mode, "lam_mode", LAM_MODES)
+    check_pairing(pairing, batch_size)
+    if not isinstance(correct_lam, bool):
+        raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
+    src = source(rng)
+    xp, device = _target(src, xp, device)
+    sxp = src.xp
+    k = len(sizes)
+    lead = () if lam_mode == "batch" else (batch_size,)
+    lam0 = src.beta(alpha, lead)
+    size = sxp.asarray(sizes, dtype=lam0.dtype, device=src.device)
+    ratio = (1.0 - lam0) ** (1.0 / k)
+    cut = sxp.floor(size * ratio[..., None])
+    centre = sxp.floor(src.uniform((*lead, k)) * size)
+    start = centre - sxp.floor(cut / 2)
+    lower = sxp.clip(start, 0.0, size)
+    upper = sxp.clip(start + cut, 0.0, size)
+    if correct_lam:
+        lam = 1.0 - sxp.prod(upper - lower, axis=-1) / sxp.prod(size)
+    else:
+        lam = lam0
+    src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
+    return CutMixParams(
+        lam=xp.asarray(lam, dtype=default_float(xp, device), device=device),
+        perm=_pairs(src, batch_size, pairing, xp, device),
+        lower=xp.asarray(sxp.astype(lower, src_idx), dtype=idx, device=device),
+        upper=xp.asarray(sxp.astype(upper, src_idx), dtype=idx, device=device),
+    )
+
+
+def _check_sizes(sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
+    if not 1 <= len(sizes) <= 3:
+        raise ValueError(f"sizes must name one to three cut axes, got {len(sizes)}")
+    return tuple(check_count(s, f"sizes[{i}]") for i, s in enumerate(sizes))

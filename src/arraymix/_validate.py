@@ -1,0 +1,155 @@
+"""Argument checks: run before any work, each error names the argument.
+
+Everything here reads only Python values, shapes and dtypes, except
+:func:`check_class_ids`, which reads label values where that costs no device
+sync (see :func:`arraymix._compat.host_readable`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+from ._compat import Array, array_namespace, device, host_readable, is_array_api_obj
+
+LAM_MODES = ("batch", "sample")
+PAIRINGS = ("permute", "derange", "flip", "roll")
+
+
+def _kind(obj: Any) -> str:
+    return type(obj).__module__.split(".")[0] + "." + type(obj).__qualname__
+
+
+def check_real(value: Any, name: str, *, low: float, high: float,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real Python number in the given interval, as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_kind(value)}")
+    v = float(value)
+    lo_bad = v <= low if low_open else v < low
+    hi_bad = v >= high if high_open else v > high
+    if not math.isfinite(v) or lo_bad or hi_bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
+    return v
+
+
+def check_alpha(alpha: Any, name: str = "alpha", *, allow_zero: bool = False) -> float:
+    """A Beta concentration: finite and > 0 (or >= 0 where 0 turns a method off)."""
+    return check_real(alpha, name, low=0.0, high=math.inf,
+                      low_open=not allow_zero, high_open=True)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
+    """A Python integer (or NumPy integer) no smaller than ``minimum``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {_kind(value)}") from None
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return n
+
+
+def check_pairing(pairing: Any, batch_size: int) -> str:
+    check_choice(pairing, "pairing", PAIRINGS)
+    if pairing == "derange" and batch_size == 1:
+        raise ValueError(
+            "pairing='derange' needs a batch of at least 2 samples (a single "
+            "sample has no partner but itself); got batch size 1"
+        )
+    return pairing
+
+
+def check_batch(x: Any, name: str = "x") -> tuple[Any, int]:
+    """``x`` is a real array with a batch axis: return its namespace and size."""
+    if not is_array_api_obj(x):
+        raise TypeError(
+            f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
+            f"library), got {_kind(x)}"
+        )
+    xp = array_namespace(x)
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
+    if not xp.isdtype(x.dtype, ("real floating", "integral")):
+        raise TypeError(
+            f"{name} must have a real floating or integer dtype, got {x.dtype}"
+        )
+    batch = x.shape[0]
+    if batch is None or (isinstance(batch, float) and math.isnan(batch)):
+        raise ValueError(f"{name} must have a known batch size (shape[0]), got {batch}")
+    return xp, int(batch)
+
+
+def check_partner(x: Array, y: Any, name: str) -> Any:
+    """``y`` belongs with ``x``: same library, same device, same batch size."""
+    if not is_array_api_obj(y):
+        raise TypeError(f"{name} must be an array or None, got {_kind(y)}")
+    try:
+        xp = array_namespace(x, y)
+    except TypeError:
+        raise TypeError(
+            f"{name} must come from the same array library as x: x is "
+            f"{_kind(x)}, {name} is {_kind(y)}"
+        ) from None
+    if device(x) != device(y):
+        raise ValueError(
+            f"{name} must be on x's device: x is on {device(x)}, {name} on {device(y)}"
+        )
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{name} must have x's batch size {x.shape[0]} on axis 0, got shape "
+            f"{tuple(y.shape)}"
+        )
+    return xp
+
+
+def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
+                kind: str) -> Array:
+    """A parameter array: ``x``'s library and device, one of ``shapes``, dtype ``kind``."""
+    if not is_array_api_obj(a):
+        raise TypeError(f"{name} must be an array, got {_kind(a)}")
+    try:
+        xp = array_namespace(x, a)
+    except TypeError:
+        raise TypeError(
+            f"{name} must come from x's array library: x is {_kind(x)}, {name} is "
+            f"{_kind(a)}; draw the params with xp=array_namespace(x)"
+        ) from None
+    if device(a) != device(x):
+        raise ValueError(
+            f"{name} must be on x's device {device(x)}, got {device(a)}; draw the "
+            "params with device=device(x)"
+        )
+    if tuple(a.shape) not in shapes or not xp.isdtype(a.dtype, kind):
+        wanted = " or ".join(str(s) for s in shapes)
+        raise ValueError(
+            f"{name} must be a {kind} array of shape {wanted}, got {a.dtype} of "
+            f"shape {tuple(a.shape)}"
+        )
+    return a
+
+
+def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
+    """Class ids in range, where reading them costs no sync; else see one_hot."""
+    if host_readable(y) and math.prod(y.shape):
+        xp = array_namespace(y)
+        low, high = xp.min(y), xp.max(y)
+        if bool(low < 0) or bool(high >= num_classes):
+            raise ValueError(
+                f"{name} must hold class ids in [0, num_classes={num_classes}), "
+                f"found values in [{int(low)}, {int(high)}]"
+            )

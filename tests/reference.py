@@ -1,0 +1,88 @@
+"""Independent float64 NumPy reference implementations, written from the
+papers' formulas, and helpers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import arraymix
+
+FLOATS = ("float16", "bfloat16", "float32", "float64")
+INTS = ("uint8", "int16")
+EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def ref_blend(x: np.ndarray, lam: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    lam = np.asarray(lam, dtype=np.float64)
+    lam = lam.reshape(lam.shape + (1,) * (x.ndim - lam.ndim))
+    return lam * x + (1.0 - lam) * x[np.asarray(perm)]
+
+
+def ref_one_hot(labels: np.ndarray, num_classes: int, smoothing: float = 0.0) -> np.ndarray:
+    out = np.full((*labels.shape, num_classes), smoothing / num_classes)
+    np.put_along_axis(out, labels[..., None], 1.0 - smoothing + smoothing / num_classes, -1)
+    return out
+
+
+def ref_paste(x: np.ndarray, perm: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+              axes: tuple[int, ...]) -> np.ndarray:
+    """CutMix by slicing, one sample at a time."""
+    out = np.array(x, copy=True)
+    lower, upper = np.asarray(lower), np.asarray(upper)
+    for i in range(x.shape[0]):
+        lo = lower[i] if lower.ndim == 2 else lower
+        hi = upper[i] if upper.ndim == 2 else upper
+        index: list[Any] = [slice(None)] * (x.ndim - 1)
+        for j, ax in enumerate(axes):
+            index[ax % x.ndim - 1] = slice(int(lo[j]), int(hi[j]))
+        out[i][tuple(index)] = x[int(perm[i])][tuple(index)]
+    return out
+
+
+def tolerance(dtype: str, scale: float) -> float:
+    """Absolute tolerance for a blend computed in ``dtype`` on values of ``scale``."""
+    if dtype in EPS:
+        return 4 * EPS[dtype] * max(scale, 1.0)
+    return 1.0  # integers: round-half ties may land either side
+
+
+def random_batch(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    if dtype in INTS:
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, int(info.max) + 1, size=shape).astype(dtype)
+    return rng.normal(scale=3.0, size=shape).astype("float32" if dtype == "bfloat16" else dtype)
+
+
+def lam_as_used(backend: Any, lam: np.ndarray, dtype: str) -> np.ndarray:
+    """λ as the backend applies it: its default float, then x's compute dtype."""
+    xp = backend.xp
+    default = xp.__array_namespace_info__().default_dtypes(device=None)["real floating"]
+    a = xp.asarray(np.asarray(lam), dtype=default)
+    compute = backend.dtypes[dtype] if dtype in FLOATS else xp.float32
+    return np.asarray(backend.numpy(xp.astype(a, compute)), dtype=np.float64)
+
+
+def batch_shapes(max_batch: int = 64) -> st.SearchStrategy[tuple[int, ...]]:
+    return st.tuples(
+        st.integers(1, max_batch), st.lists(st.integers(1, 5), min_size=0, max_size=3)
+    ).map(lambda t: (t[0], *t[1]))
+
+
+def check_like(backend: Any, out: Any, shape: tuple[int, ...], dtype: Any) -> None:
+    """Namespace, shape, dtype and device of a result, before any value."""
+    from array_api_compat import array_namespace, device
+
+    assert array_namespace(out).__name__ == backend.xp.__name__
+    assert tuple(out.shape) == tuple(shape)
+    assert out.dtype == dtype
+    if not backend.jit:
+        assert device(out) == backend.device
+
+
+def reference_params(seed: int, batch: int, **kw: Any) -> arraymix.MixParams:
+    """The params an int seed gives, drawn in NumPy."""
+    return arraymix.sample_mixup(seed, batch, **kw)
