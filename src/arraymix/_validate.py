@@ -136,8 +136,9 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
         )
     if tuple(a.shape) not in shapes or not xp.isdtype(a.dtype, kind):
         wanted = " or ".join(str(s) for s in shapes)
+        what = "an integer" if kind == "integral" else f"a {kind}"
         raise ValueError(
-            f"{name} must be a {kind} array of shape {wanted}, got {a.dtype} of "
+            f"{name} must be {what} array of shape {wanted}, got {a.dtype} of "
             f"shape {tuple(a.shape)}"
         )
     return a

@@ -1,0 +1,151 @@
+"""Bad input: a ValueError or TypeError naming the argument, before any work."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import arraymix
+
+X = np.zeros((4, 3), np.float32)
+Y = np.asarray([0, 1, 2, 1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"alpha": 0.0}, ValueError, "alpha"),
+        ({"alpha": -1.0}, ValueError, "alpha"),
+        ({"alpha": math.nan}, ValueError, "alpha"),
+        ({"alpha": math.inf}, ValueError, "alpha"),
+        ({"alpha": "0.2"}, TypeError, "alpha"),
+        ({"alpha": True}, TypeError, "alpha"),
+        ({"lam_mode": "elem"}, ValueError, "lam_mode"),
+        ({"pairing": "shuffle"}, ValueError, "pairing"),
+        ({"label_smoothing": 1.0}, ValueError, "label_smoothing"),
+        ({"label_smoothing": -0.1}, ValueError, "label_smoothing"),
+        ({"num_classes": 0}, ValueError, "num_classes"),
+        ({"num_classes": 2.5}, TypeError, "num_classes"),
+        ({"num_classes": True}, TypeError, "num_classes"),
+        ({"rng": "seed"}, TypeError, "rng"),
+        ({"rng": 1.5}, TypeError, "rng"),
+        ({"rng": -3}, ValueError, "rng"),
+        ({"rng": np.random.RandomState(0)}, TypeError, "rng"),
+    ],
+)
+def test_bad_options(kwargs, error, match):
+    kwargs = {"num_classes": 3} | kwargs
+    with pytest.raises(error, match=match):
+        arraymix.mixup(X, Y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        ([[1.0, 2.0]], TypeError, "x must be an array"),
+        (3.0, TypeError, "x must be an array"),
+        (np.float32(1.0), ValueError, "batch axis"),
+        (np.asarray(1.0), ValueError, "batch axis"),
+        (np.ones((2, 2), bool), TypeError, "x must have a real"),
+        (np.ones((2, 2), np.complex64), TypeError, "x must have a real"),
+    ],
+)
+def test_bad_x(x, error, match):
+    with pytest.raises(error, match=match):
+        arraymix.mixup(x)
+
+
+@pytest.mark.parametrize(
+    ("y", "kwargs", "error", "match"),
+    [
+        (np.asarray([0, 1, 2]), {"num_classes": 3}, ValueError, "batch size 4"),
+        (np.asarray(1), {"num_classes": 3}, ValueError, "y must have x's batch size"),
+        (Y, {}, ValueError, "num_classes is required"),
+        (np.asarray([0, 1, 3, 1]), {"num_classes": 3}, ValueError, r"\[0, num_classes=3\)"),
+        (np.asarray([0, -1, 2, 1]), {"num_classes": 3}, ValueError, "class ids"),
+        (np.full((4, 5), 0.2), {"num_classes": 3}, ValueError, "num_classes=3 does not match"),
+        (np.ones(4, bool), {"num_classes": 3}, TypeError, "y must hold"),
+        (np.ones(4, np.complex64), {}, TypeError, "y must hold"),
+        (np.ones(4), {"label_smoothing": 0.1}, ValueError, "class axis"),
+        ([0, 1, 2, 1], {"num_classes": 3}, TypeError, "y must be an array"),
+    ],
+)
+def test_bad_y(y, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        arraymix.mixup(X, y, **kwargs)
+
+
+def test_derange_needs_two_samples():
+    with pytest.raises(ValueError, match="pairing='derange'"):
+        arraymix.mixup(X[:1], pairing="derange")
+    with pytest.raises(ValueError, match="pairing='derange'"):
+        arraymix.sample_mixup(0, 1, pairing="derange")
+
+
+@pytest.mark.parametrize(("batch", "error"), [(-1, ValueError), (2.0, TypeError),
+                                              (True, TypeError), ("3", TypeError)])
+def test_bad_batch_size(batch, error):
+    with pytest.raises(error, match="batch_size"):
+        arraymix.sample_mixup(0, batch)
+
+
+def test_y_from_another_library_or_device():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    with pytest.raises(TypeError, match="y must come from the same array library as x"):
+        arraymix.mixup(torch.zeros(4, 3), Y, num_classes=3)
+    with pytest.raises(ValueError, match="y must be on x's device"):
+        arraymix.mixup(torch.zeros(4, 3), torch.asarray(Y, device="meta"), num_classes=3)
+
+
+def test_y_on_another_device_strict():
+    xp = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    x = xp.zeros((4, 3), device=xp.Device("device1"))
+    with pytest.raises(ValueError, match="y must be on x's device"):
+        arraymix.mixup(x, xp.asarray(Y), num_classes=3)
+
+
+def test_params_must_match_x():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    p = arraymix.sample_mixup(0, 4)  # NumPy params
+    with pytest.raises(TypeError, match="params.lam must come from x's array library"):
+        arraymix.blend(torch.zeros(4, 3), p)
+    with pytest.raises(ValueError, match=r"params.perm must be an integer array of shape \(5,\)"):
+        arraymix.blend(np.zeros((5, 3)), p)
+    with pytest.raises(TypeError, match="params must be MixParams"):
+        arraymix.blend(X, (p.lam, p.perm))
+    bad = arraymix.MixParams(lam=np.asarray([[0.5]]), perm=p.perm)
+    with pytest.raises(ValueError, match="params.lam"):
+        arraymix.blend(X, bad)
+
+
+def test_rng_is_untouched_when_input_is_bad():
+    gen = np.random.default_rng(0)
+    state = gen.bit_generator.state
+    with pytest.raises(ValueError):
+        arraymix.mixup(X, np.asarray([0, 1, 9, 1]), num_classes=3, rng=gen)
+    assert gen.bit_generator.state == state
+
+
+def test_rng_of_another_library_is_refused():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    with pytest.raises(TypeError, match="rng draws torch arrays"):
+        arraymix.mixup(X, rng=torch.Generator())
+
+
+def test_out_of_range_ids_poison_rows_where_they_cannot_be_read(backend):
+    """Where ids can't be read without a sync, their rows become NaN instead."""
+    x = backend.asarray(np.zeros((3, 2), np.float32))
+    y = backend.asarray(np.asarray([0, 5, 1]))
+    from arraymix._compat import host_readable
+
+    if host_readable(y):
+        with pytest.raises(ValueError, match="class ids"):
+            arraymix.one_hot(y, 3)
+        return
+    rows = backend.call(lambda ids: arraymix.one_hot(ids, 3), y)
+    if backend.has_values:
+        got = backend.numpy(rows)
+        assert np.isnan(got[1]).all()
+        np.testing.assert_array_equal(got[[0, 2]], [[1, 0, 0], [0, 1, 0]])

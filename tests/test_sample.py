@@ -1,0 +1,159 @@
+"""Parameters: permutations, λ's range, shape and distribution, every generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import arraymix
+from reference import check_like
+
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _perm_checks(perm: np.ndarray, pairing: str) -> None:
+    n = perm.shape[0]
+    assert sorted(perm.tolist()) == list(range(n)), "not a permutation"
+    if pairing == "derange" and n:
+        assert not np.any(perm == np.arange(n)), "a sample is its own partner"
+        assert _cycle_lengths(perm) == [n], "not a single cycle"
+    if pairing == "flip":
+        np.testing.assert_array_equal(perm[perm], np.arange(n))  # an involution
+        np.testing.assert_array_equal(perm, np.arange(n)[::-1])
+    if pairing == "roll":
+        np.testing.assert_array_equal(perm, (np.arange(n) - 1) % n)  # i takes i-1
+        if n:
+            assert _cycle_lengths(perm) == [n]
+
+
+def _cycle_lengths(perm: np.ndarray) -> list[int]:
+    seen, lengths = np.zeros(perm.shape[0], bool), []
+    for start in range(perm.shape[0]):
+        length, i = 0, start
+        while not seen[i]:
+            seen[i], i, length = True, int(perm[i]), length + 1
+        if length:
+            lengths.append(length)
+    return lengths
+
+
+@settings(max_examples=25)
+@given(batch=st.integers(0, 64), seed=SEEDS, alpha=st.floats(0.01, 10.0),
+       lam_mode=st.sampled_from(["batch", "sample"]),
+       pairing=st.sampled_from(["permute", "derange", "flip", "roll"]))
+def test_params_are_valid_on_every_backend(backend, batch, seed, alpha, lam_mode, pairing):
+    if pairing == "derange" and batch == 1:
+        pairing = "permute"
+    p = arraymix.sample_mixup(seed, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
+                              xp=backend.xp, device=backend.device)
+    lam_shape = () if lam_mode == "batch" else (batch,)
+    info = backend.xp.__array_namespace_info__().default_dtypes(device=backend.device)
+    check_like(backend, p.lam, lam_shape, info["real floating"])
+    check_like(backend, p.perm, (batch,), info["indexing"])
+    if backend.has_values:
+        lam, perm = backend.numpy(p.lam), backend.numpy(p.perm)
+        assert np.all((lam >= 0) & (lam <= 1))
+        _perm_checks(perm, pairing)
+        # An int seed gives the same draws in every library.
+        ref = arraymix.sample_mixup(seed, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing)
+        np.testing.assert_array_equal(perm, ref.perm)
+        np.testing.assert_allclose(lam, ref.lam, rtol=1e-6, atol=1e-30)
+
+
+def _generators() -> list[object]:
+    return ["numpy", "torch", "jax"]
+
+
+def _draw(kind: str, seed: int, batch: int, **kw: object) -> arraymix.MixParams:
+    if kind == "numpy":
+        return arraymix.sample_mixup(np.random.default_rng(seed), batch, **kw)
+    if kind == "torch":
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        return arraymix.sample_mixup(torch.Generator().manual_seed(seed), batch, **kw)
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    return arraymix.sample_mixup(jax.random.key(seed), batch, **kw)
+
+
+@pytest.mark.parametrize("kind", _generators())
+@settings(max_examples=10)
+@given(batch=st.integers(2, 40), seed=st.integers(0, 2**31 - 1),
+       pairing=st.sampled_from(["permute", "derange", "flip", "roll"]))
+def test_each_generator_draws_valid_permutations(kind, batch, seed, pairing):
+    p = _draw(kind, seed, batch, pairing=pairing, lam_mode="sample")
+    _perm_checks(np.asarray(p.perm), pairing)
+    lam = np.asarray(p.lam)
+    assert lam.shape == (batch,)
+    assert np.all((lam >= 0) & (lam <= 1))
+
+
+@pytest.mark.parametrize("kind", _generators())
+@pytest.mark.parametrize("alpha", [0.1, 0.4, 1.0, 4.0])
+def test_lam_follows_beta(kind, alpha):
+    lam = np.asarray(_draw(kind, 20260127, 4000, alpha=alpha, lam_mode="sample").lam)
+    # float32 rounds every λ within 6e-8 of 1 to exactly 1 (with α = 0.1 that
+    # is 10% of them): test the law below `top`, and the mass above it apart.
+    top = 1 - 1e-6
+    lam = lam.astype(np.float64)
+    below = lam[lam < top]
+
+    def ks_pvalue(a: float) -> float:
+        cdf_top = stats.beta.cdf(top, a, a)
+        body = stats.kstest(below, lambda v: stats.beta.cdf(v, a, a) / cdf_top).pvalue
+        tail = stats.binomtest(lam.size - below.size, lam.size, 1 - cdf_top).pvalue
+        return float(min(body, tail))
+
+    assert ks_pvalue(alpha) > 1e-3
+    # and it is not some other Beta: a clearly different alpha is rejected
+    assert ks_pvalue(alpha * 3) < 1e-3
+
+
+def test_batch_mode_draws_one_lam_per_call():
+    lams = [float(arraymix.sample_mixup(s, 3, alpha=0.5).lam) for s in range(2000)]
+    assert stats.kstest(lams, "beta", args=(0.5, 0.5)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("kind", _generators())
+def test_tiny_alpha_stays_in_range(kind):
+    lam = np.asarray(_draw(kind, 3, 2000, alpha=1e-3, lam_mode="sample").lam)
+    assert np.all(np.isfinite(lam)) and np.all((lam >= 0) & (lam <= 1))
+    assert 0.35 < np.mean(lam > 0.5) < 0.65  # mass splits between 0 and 1
+
+
+def test_uniform_permutations():
+    """Every permutation of 3 comes up about equally often (chi-square)."""
+    gen = np.random.default_rng(11)
+    counts: dict[tuple[int, ...], int] = {}
+    for _ in range(6000):
+        perm = tuple(arraymix.sample_mixup(gen, 3).perm.tolist())
+        counts[perm] = counts.get(perm, 0) + 1
+    assert len(counts) == 6
+    assert stats.chisquare(list(counts.values())).pvalue > 1e-3
+
+
+def test_generators_advance_and_reproduce():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    g = torch.Generator().manual_seed(5)
+    a, b = arraymix.sample_mixup(g, 8), arraymix.sample_mixup(g, 8)
+    g2 = torch.Generator().manual_seed(5)
+    a2 = arraymix.sample_mixup(g2, 8)
+    assert float(a.lam) != float(b.lam)
+    assert float(a.lam) == float(a2.lam)
+    assert torch.equal(a.perm, a2.perm)
+    assert a.lam.dtype == torch.float32 and a.perm.device == g.device
+
+
+def test_jax_key_runs_under_jit():
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    fn = jax.jit(lambda key: arraymix.sample_mixup(key, 6, lam_mode="sample",
+                                                   pairing="derange"))
+    keys = jax.random.key(0), jax.random.key(1)
+    with jax.transfer_guard("disallow"):
+        p, q = fn(keys[0]), fn(keys[1])
+    _perm_checks(np.asarray(p.perm), "derange")
+    assert not np.array_equal(np.asarray(p.lam), np.asarray(q.lam))
+    legacy = arraymix.sample_mixup(jax.random.PRNGKey(0), 6, lam_mode="sample",
+                                   pairing="derange")
+    np.testing.assert_array_equal(np.asarray(legacy.perm), np.asarray(p.perm))
