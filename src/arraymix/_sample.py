@@ -228,4 +228,4 @@ def _check_sizes(sizes: Any) -> tuple[int, ...]:
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
     if not 1 <= len(sizes) <= 3:
         raise ValueError(f"sizes must name one to three cut axes, got {len(sizes)}")
-    return tuple(check_count(s, f"sizes[{i}]") for i, s in enumerate(sizes))
+    return tuple(check_count(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))
