@@ -165,4 +165,4 @@ BACKENDS: dict[str, Callable[[], Backend]] = {
 
 @pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    yield BACKENDS[request.param]()
+    return BACKENDS[request.param]()

@@ -9,8 +9,17 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import arraymix
-from reference import FLOATS, INTS, check_like, lam_as_used, random_batch, ref_blend, \
-    ref_one_hot, ref_paste, tolerance
+from reference import (
+    FLOATS,
+    INTS,
+    check_like,
+    lam_as_used,
+    random_batch,
+    ref_blend,
+    ref_one_hot,
+    ref_paste,
+    tolerance,
+)
 
 # (shape of one batch, cut axes): NCHW, NHWC, audio, volumes, a mask without channels
 LAYOUTS = [
@@ -40,7 +49,7 @@ def test_cutmix_equals_reference(backend, data, layout, batch, seed, alpha, lam_
     xnp = random_batch(gen, shape, dtype) if dtype != "int64" else gen.integers(0, 20, shape)
     x = backend.asarray(xnp, dtype)
     y = backend.asarray(gen.integers(0, 6, size=batch))
-    kw = dict(alpha=alpha, lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam)
+    kw = {"alpha": alpha, "lam_mode": lam_mode, "pairing": pairing, "correct_lam": correct_lam}
     xm, ym = backend.call(arraymix.cutmix, x, y, axes=axes, num_classes=6,
                           label_smoothing=smoothing, rng=seed, **kw)
     check_like(backend, xm, shape, x.dtype)
@@ -52,7 +61,7 @@ def test_cutmix_equals_reference(backend, data, layout, batch, seed, alpha, lam_
     np.testing.assert_array_equal(backend.numpy(xm), ref_paste(xv, p.perm, p.lower, p.upper,
                                                                axes))
     # boxes inside the axes, and lam the exact kept fraction
-    assert np.all((0 <= p.lower) & (p.lower <= p.upper) & (p.upper <= np.asarray(sizes)))
+    assert np.all((p.lower >= 0) & (p.lower <= p.upper) & (p.upper <= np.asarray(sizes)))
     if correct_lam:
         kept = 1 - np.prod(p.upper - p.lower, axis=-1) / np.prod(sizes)
         np.testing.assert_allclose(p.lam, kept, rtol=0, atol=1e-12)

@@ -43,7 +43,7 @@ def test_mixup_equals_reference(backend, data, shape, seed, alpha, lam_mode, pai
     x = backend.asarray(random_batch(gen, shape, dtype), dtype)
     y = backend.asarray(gen.integers(0, classes, size=shape[0]))
     before = backend.numpy(x) if backend.has_values else None
-    kw = dict(alpha=alpha, lam_mode=lam_mode, pairing=pairing)
+    kw = {"alpha": alpha, "lam_mode": lam_mode, "pairing": pairing}
     xm, ym = backend.call(arraymix.mixup, x, y, num_classes=classes,
                           label_smoothing=smoothing, rng=seed, **kw)
     label_dtype = backend.xp.float64 if dtype == "float64" else backend.xp.float32

@@ -118,7 +118,8 @@ def test_batch_mode_draws_one_lam_per_call():
 @pytest.mark.parametrize("kind", _generators())
 def test_tiny_alpha_stays_in_range(kind):
     lam = np.asarray(_draw(kind, 3, 2000, alpha=1e-3, lam_mode="sample").lam)
-    assert np.all(np.isfinite(lam)) and np.all((lam >= 0) & (lam <= 1))
+    assert np.all(np.isfinite(lam))
+    assert np.all((lam >= 0) & (lam <= 1))
     assert 0.35 < np.mean(lam > 0.5) < 0.65  # mass splits between 0 and 1
 
 
@@ -142,7 +143,8 @@ def test_generators_advance_and_reproduce():
     assert float(a.lam) != float(b.lam)
     assert float(a.lam) == float(a2.lam)
     assert torch.equal(a.perm, a2.perm)
-    assert a.lam.dtype == torch.float32 and a.perm.device == g.device
+    assert a.lam.dtype == torch.float32
+    assert a.perm.device == g.device
 
 
 def test_jax_key_runs_under_jit():

@@ -14,12 +14,14 @@ code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
 from ._api import cutmix, mixup
 from ._blend import blend, paste
 from ._labels import one_hot
+from ._mixer import Mixer
 from ._params import CutMixParams, MixParams
 from ._sample import sample_cutmix, sample_mixup
 
 __all__ = [
     "CutMixParams",
     "MixParams",
+    "Mixer",
     "blend",
     "cutmix",
     "mixup",

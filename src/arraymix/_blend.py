@@ -15,7 +15,7 @@ from ._compat import Array, device
 from ._params import CutMixParams, MixParams
 from ._validate import check_batch, check_param
 
-__all__ = ["blend", "compute_dtype", "paste"]
+__all__ = ["blend", "box_mask", "check_axes", "compute_dtype", "paste"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -166,17 +166,23 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1)) 
     axes = check_axes(axes, x.ndim)
     _, perm = _check_lam_perm(x, params, batch)
     lower, upper = _check_box(x, params, batch, len(axes))
+    return xp.where(box_mask(xp, x, lower, upper, axes), xp.take(x, perm, axis=0), x)
+
+
+def box_mask(xp: Any, x: Array, lower: Array, upper: Array, axes: tuple[int, ...]) -> Array:
+    """Boolean mask, broadcastable to ``x``: True inside each sample's box."""
     mask = None
     for j, ax in enumerate(axes):
         shape = [1] * x.ndim
         shape[ax] = x.shape[ax]
-        pos = xp.reshape(xp.arange(x.shape[ax], dtype=lower.dtype, device=device(x)), tuple(shape))
+        pos = xp.arange(x.shape[ax], dtype=lower.dtype, device=device(x))
+        pos = xp.reshape(pos, tuple(shape))
         lo, hi = lower[..., j], upper[..., j]
         if lo.ndim:
             lo, hi = _per_sample(xp, lo, x.ndim), _per_sample(xp, hi, x.ndim)
         inside = (pos >= lo) & (pos < hi)
         mask = inside if mask is None else mask & inside
-    return xp.where(mask, xp.take(x, perm, axis=0), x)
+    return mask
 
 
 def _check_box(x: Array, params: Any, batch: int, k: int) -> tuple[Array, Array]:

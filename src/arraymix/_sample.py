@@ -210,10 +210,7 @@ def sample_cutmix(
     start = centre - sxp.floor(cut / 2)
     lower = sxp.clip(start, 0.0, size)
     upper = sxp.clip(start + cut, 0.0, size)
-    if correct_lam:
-        lam = 1.0 - sxp.prod(upper - lower, axis=-1) / sxp.prod(size)
-    else:
-        lam = lam0
+    lam = 1.0 - sxp.prod(upper - lower, axis=-1) / sxp.prod(size) if correct_lam else lam0
     src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
     return CutMixParams(
         lam=xp.asarray(lam, dtype=default_float(xp, device), device=device),

@@ -44,7 +44,8 @@ def check_alpha(alpha: Any, name: str = "alpha", *, allow_zero: bool = False) ->
                       low_open=not allow_zero, high_open=True)
 
 
-def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> Any:
+    """``value`` is one of the strings ``choices`` (returned as its Literal type)."""
     if not isinstance(value, str) or value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}; got {value!r}")
@@ -64,7 +65,7 @@ def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
     return n
 
 
-def check_pairing(pairing: Any, batch_size: int) -> str:
+def check_pairing(pairing: Any, batch_size: int) -> Any:
     check_choice(pairing, "pairing", PAIRINGS)
     if pairing == "derange" and batch_size == 1:
         raise ValueError(

@@ -1,0 +1,272 @@
+"""Mixer: MixUp and CutMix switched at random, with a resumable random stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._blend import blend, box_mask, check_axes, paste
+from ._compat import Array, default_float, default_index, device
+from ._labels import targets
+from ._params import CutMixParams, MixParams
+from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
+from ._validate import (
+    LAM_MODES,
+    PAIRINGS,
+    check_alpha,
+    check_batch,
+    check_choice,
+    check_count,
+    check_pairing,
+    check_real,
+)
+
+__all__ = ["Mixer"]
+
+
+class Mixer:
+    """MixUp and CutMix switched at random, as in timm's ``Mixup``, on any backend.
+
+    Each call draws whether to mix at all (``prob``), then CutMix rather than
+    MixUp (``switch_prob``), then the parameters of the chosen method, from the
+    Mixer's own NumPy random stream; the parameters are placed on the data's
+    device and applied with :func:`blend` / :func:`paste`.
+
+    Parameters
+    ----------
+    mixup_alpha : float, default 0.8
+        Beta(α, α) concentration for MixUp; 0 turns MixUp off.
+    cutmix_alpha : float, default 1.0
+        Beta(α, α) concentration for CutMix; 0 turns CutMix off.
+    prob : float, default 1.0
+        Probability of mixing a batch (or, in sample mode, a sample) at all.
+    switch_prob : float, default 0.5
+        Probability of CutMix rather than MixUp when both alphas are > 0.
+    lam_mode : {"batch", "sample"}, default "batch"
+        ``"batch"``: the draws are made once per batch. ``"sample"``: once per
+        sample, so one batch holds MixUp, CutMix and untouched samples, each
+        with its own λ and box.
+    pairing : {"permute", "derange", "flip", "roll"}, default "permute"
+        How partners are chosen; see :func:`sample_mixup`.
+    correct_lam : bool, default True
+        CutMix label weight is the exact kept fraction.
+    label_smoothing : float, default 0.1
+        Smoothing of the one-hot targets, in ``[0, 1)``.
+    num_classes : int, optional
+        Number of classes; required for integer labels.
+    cutmix_axes : sequence of int, default (-2, -1)
+        The cut axes of the batches this Mixer gets (NCHW images by default).
+    seed : int, optional
+        Seed of the random stream; ``None`` takes fresh OS entropy.
+
+    Notes
+    -----
+    The random stream lives on the host, so the Mixer works eagerly with
+    every library; inside ``jax.jit`` use the functional API with a JAX key
+    (:func:`mixup`, :func:`cutmix`, or :func:`sample_mixup` and
+    :func:`blend`). ``state_dict`` / ``load_state_dict`` capture and restore
+    the stream for checkpoints, and a pickled Mixer (as sent to DataLoader
+    workers) continues the same stream.
+
+    Samples that are not mixed still get one-hot, smoothed targets, so the
+    type of the output never depends on chance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> mixer = arraymix.Mixer(num_classes=10, seed=0)
+    >>> images = np.random.default_rng(0).random((8, 3, 32, 32), dtype=np.float32)
+    >>> x, y = mixer(images, np.arange(8))
+    >>> x.shape, x.dtype, y.shape
+    ((8, 3, 32, 32), dtype('float32'), (8, 10))
+    >>> resumed = arraymix.Mixer(num_classes=10)
+    >>> resumed.load_state_dict(mixer.state_dict())
+    >>> bool((resumed(images, np.arange(8))[0] == mixer(images, np.arange(8))[0]).all())
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        prob: float = 1.0,
+        switch_prob: float = 0.5,
+        lam_mode: LamMode = "batch",
+        pairing: Pairing = "permute",
+        correct_lam: bool = True,
+        label_smoothing: float = 0.1,
+        num_classes: int | None = None,
+        cutmix_axes: Sequence[int] = (-2, -1),
+        seed: int | None = None,
+    ) -> None:
+        self.mixup_alpha = check_alpha(mixup_alpha, "mixup_alpha", allow_zero=True)
+        self.cutmix_alpha = check_alpha(cutmix_alpha, "cutmix_alpha", allow_zero=True)
+        self.prob = check_real(prob, "prob", low=0.0, high=1.0)
+        self.switch_prob = check_real(switch_prob, "switch_prob", low=0.0, high=1.0)
+        if self.mixup_alpha == 0 and self.cutmix_alpha == 0 and self.prob > 0:
+            raise ValueError(
+                "mixup_alpha and cutmix_alpha are both 0, so nothing can be mixed: "
+                "set one of them > 0, or prob=0 to turn mixing off"
+            )
+        self.lam_mode = check_choice(lam_mode, "lam_mode", LAM_MODES)
+        self.pairing = check_choice(pairing, "pairing", PAIRINGS)
+        if not isinstance(correct_lam, bool):
+            raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
+        self.correct_lam = correct_lam
+        self.label_smoothing = check_real(label_smoothing, "label_smoothing", low=0.0,
+                                          high=1.0, high_open=True)
+        self.num_classes = (None if num_classes is None
+                            else check_count(num_classes, "num_classes", minimum=1))
+        self.cutmix_axes = _axes_spec(cutmix_axes)
+        if seed is not None:
+            seed = check_count(seed, "seed")
+        self._gen = np.random.default_rng(seed)
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "mixup_alpha": self.mixup_alpha, "cutmix_alpha": self.cutmix_alpha,
+            "prob": self.prob, "switch_prob": self.switch_prob, "lam_mode": self.lam_mode,
+            "pairing": self.pairing, "correct_lam": self.correct_lam,
+            "label_smoothing": self.label_smoothing, "num_classes": self.num_classes,
+            "cutmix_axes": list(self.cutmix_axes),
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
+        return f"Mixer({args})"
+
+    def state_dict(self) -> dict[str, Any]:
+        """The configuration and the position of the random stream, as plain data.
+
+        Returns
+        -------
+        dict
+            ``{"config": {...}, "rng": {...}}``: picklable, JSON-serialisable.
+        """
+        return {"config": self._config(), "rng": self._gen.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the random stream of a :meth:`state_dict`.
+
+        Parameters
+        ----------
+        state : dict
+            From :meth:`state_dict` of a Mixer with the same configuration.
+
+        Raises
+        ------
+        ValueError
+            The state comes from a Mixer configured differently.
+        """
+        if not isinstance(state, dict) or set(state) != {"config", "rng"}:
+            raise ValueError("state must be a dict from Mixer.state_dict()")
+        if state["config"] != self._config():
+            diff = sorted(k for k in self._config() if state["config"].get(k) != self._config()[k])
+            raise ValueError(
+                f"state comes from a Mixer with another configuration (differs in: "
+                f"{', '.join(diff)})"
+            )
+        gen = np.random.default_rng()
+        gen.bit_generator.state = state["rng"]
+        self._gen = gen
+
+    def __call__(self, x: Array, y: Array | None = None, /) -> tuple[Array, Array | None]:
+        """Mix a batch and its labels.
+
+        Parameters
+        ----------
+        x : array
+            Batch with samples on axis 0, any array API library and device.
+        y : array, optional
+            Integer class ids (need ``num_classes``) or floating soft targets,
+            as in :func:`mixup`.
+
+        Returns
+        -------
+        x_mixed, y_mixed : array, array or None
+            Same library, device, shape and dtype as ``x``; targets as in
+            :func:`mixup`, one-hot and smoothed even when nothing was mixed.
+        """
+        xp, batch = check_batch(x)
+        may_cut = self.cutmix_alpha > 0 and self.prob > 0
+        axes = check_axes(self.cutmix_axes, x.ndim, "cutmix_axes") if may_cut else ()
+        check_pairing(self.pairing, batch)
+        soft = targets(x, y, self.num_classes, self.label_smoothing)
+        sizes = [x.shape[a] for a in axes]
+        if self.lam_mode == "batch":
+            x_out, params = self._batch_mode(x, xp, batch, sizes, axes)
+        else:
+            x_out, params = self._sample_mode(x, xp, batch, sizes, axes)
+        if soft is None:
+            return x_out, None
+        return x_out, soft if params is None else blend(soft, params)
+
+    def _use_cutmix(self, u: Any) -> Any:
+        if self.mixup_alpha == 0:
+            return u < 2  # always
+        if self.cutmix_alpha == 0:
+            return u < -1  # never
+        return u < self.switch_prob
+
+    def _batch_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
+               axes: tuple[int, ...]) -> tuple[Array, MixParams | CutMixParams | None]:
+        u_mix, u_cut = self._gen.random(2)
+        if u_mix >= self.prob:
+            return x, None
+        dev = device(x)
+        if self._use_cutmix(u_cut):
+            cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha,
+                                pairing=self.pairing, correct_lam=self.correct_lam,
+                                xp=xp, device=dev)
+            return paste(x, cut, axes=axes), cut
+        mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
+                           xp=xp, device=dev)
+        return blend(x, mix), mix
+
+    def _sample_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
+                    axes: tuple[int, ...]) -> tuple[Array, MixParams]:
+        gen = self._gen
+        mixed = gen.random(batch) < self.prob
+        cut = mixed & self._use_cutmix(gen.random(batch))
+        mix = sample_mixup(gen, batch, alpha=self.mixup_alpha or 1.0, lam_mode="sample",
+                           pairing=self.pairing)
+        # MixUp samples blend with their λ and paste an empty box; CutMix
+        # samples blend with λ = 1 (keep themselves) and paste their box;
+        # untouched samples do neither.
+        lam_blend = np.where(mixed & ~cut, mix.lam, 1.0)
+        lam_label = lam_blend
+        if axes:
+            box = sample_cutmix(gen, batch, sizes, alpha=self.cutmix_alpha, lam_mode="sample",
+                                pairing="flip", correct_lam=self.correct_lam)
+            lower = np.where(cut[:, None], box.lower, 0)
+            upper = np.where(cut[:, None], box.upper, 0)
+            lam_label = np.where(cut, box.lam, lam_blend)
+        dev = device(x)
+        fdt, idt = default_float(xp, dev), default_index(xp, dev)
+        perm = xp.asarray(mix.perm, dtype=idt, device=dev)
+        x_out = blend(x, MixParams(xp.asarray(lam_blend, dtype=fdt, device=dev), perm))
+        if axes:
+            mask = box_mask(xp, x, xp.asarray(lower, dtype=idt, device=dev),
+                            xp.asarray(upper, dtype=idt, device=dev), axes)
+            x_out = xp.where(mask, xp.take(x, perm, axis=0), x_out)
+        return x_out, MixParams(xp.asarray(lam_label, dtype=fdt, device=dev), perm)
+
+
+def _axes_spec(axes: Any) -> tuple[int, ...]:
+    """What can be checked of the cut axes before the batch's ndim is known."""
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        axes = (axes,)
+    if not isinstance(axes, Sequence) or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in axes
+    ):
+        raise TypeError(f"cutmix_axes must be a tuple of ints, got {axes!r}")
+    if not 1 <= len(axes) <= 3 or 0 in axes or len(set(axes)) != len(axes):
+        raise ValueError(
+            "cutmix_axes must name one to three distinct axes other than the batch "
+            f"axis 0, got {tuple(axes)}"
+        )
+    return tuple(axes)

@@ -1,0 +1,203 @@
+"""Mixer: the method switch, prob applied once, labels, and a resumable stream."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import arraymix
+from reference import check_like, ref_one_hot
+
+B, C = 9, 9  # sample i has class i, so its label row tells its λ; flip pairs i and 8-i
+
+
+def _classify(x: np.ndarray, out: np.ndarray, y: np.ndarray, smoothing: float) -> list[str]:
+    """What happened to each sample, read off the output alone (pairing flip).
+
+    MixUp: every element is λ·x_i + (1−λ)·x_j with λ from the label row.
+    CutMix: every element is x_i or x_j, and the x_j ones are a fraction 1−λ.
+    """
+    kinds = []
+    for i in range(B):
+        j = B - 1 - i
+        if i == j:
+            continue
+        off = smoothing / C
+        lam = (y[i, i] - off) / (1 - smoothing)
+        if np.allclose(out[i], x[i]) and np.isclose(lam, 1):
+            kinds.append("none")
+        elif np.allclose(out[i], lam * x[i] + (1 - lam) * x[j], atol=1e-5):
+            kinds.append("mixup")
+        else:
+            from_j = np.isclose(out[i], x[j]) & ~np.isclose(x[i], x[j])
+            assert np.all(np.isclose(out[i], x[i]) | from_j), f"sample {i} is neither"
+            assert np.isclose(from_j.mean(), 1 - lam, atol=1e-6), f"sample {i}: λ is not kept"
+            kinds.append("cutmix")
+    return kinds
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def test_mixer_on_every_backend(backend, lam_mode):
+    gen = np.random.default_rng(0)
+    xnp = gen.normal(size=(B, 2, 6, 6)).astype(np.float32)
+    mixer = arraymix.Mixer(num_classes=C, lam_mode=lam_mode, pairing="flip", prob=0.7,
+                           label_smoothing=0.1, seed=1)
+    x, y = backend.asarray(xnp), backend.asarray(np.arange(B))
+    for _ in range(4):
+        out, ym = mixer(x, y)
+        check_like(backend, out, xnp.shape, x.dtype)
+        check_like(backend, ym, (B, C), backend.xp.float32)
+        if backend.has_values:
+            yv = backend.numpy(ym)
+            np.testing.assert_allclose(yv.sum(1), 1, atol=1e-5)
+            _classify(xnp, backend.numpy(out), yv, 0.1)
+            np.testing.assert_array_equal(backend.numpy(x), xnp)
+
+
+def test_prob_zero_returns_batch_untouched_with_smoothed_labels():
+    x = np.random.default_rng(0).normal(size=(B, 3, 4, 4))
+    mixer = arraymix.Mixer(num_classes=C, prob=0.0, label_smoothing=0.2, seed=0)
+    out, y = mixer(x, np.arange(B))
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_allclose(y, ref_one_hot(np.arange(B), C, 0.2))
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+@pytest.mark.parametrize(("switch_prob", "only"), [(0.0, "mixup"), (1.0, "cutmix")])
+def test_switch_prob_extremes(lam_mode, switch_prob, only):
+    x = np.random.default_rng(1).normal(size=(B, 1, 8, 8))
+    mixer = arraymix.Mixer(num_classes=C, switch_prob=switch_prob, lam_mode=lam_mode,
+                           pairing="flip", label_smoothing=0.0, seed=2)
+    seen = set()
+    for _ in range(20):
+        out, y = mixer(x, np.arange(B))
+        seen |= set(_classify(x, out, y, 0.0))
+    assert seen <= {only, "none"}
+    assert only in seen
+
+
+@pytest.mark.parametrize("alphas", [(0.0, 1.0), (1.0, 0.0)])
+def test_alpha_zero_turns_a_method_off(alphas):
+    x = np.random.default_rng(1).normal(size=(B, 1, 8, 8))
+    mixer = arraymix.Mixer(mixup_alpha=alphas[0], cutmix_alpha=alphas[1], num_classes=C,
+                           pairing="flip", label_smoothing=0.0, lam_mode="sample", seed=3)
+    kinds = set()
+    for _ in range(10):
+        out, y = mixer(x, np.arange(B))
+        kinds |= set(_classify(x, out, y, 0.0))
+    assert kinds <= {"mixup" if alphas[0] else "cutmix", "none"}
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def test_observed_methods_match_prob_and_switch_prob(lam_mode):
+    prob, switch = 0.6, 0.3
+    x = np.random.default_rng(5).normal(size=(B, 1, 16, 16))
+    mixer = arraymix.Mixer(num_classes=C, prob=prob, switch_prob=switch, lam_mode=lam_mode,
+                           pairing="flip", label_smoothing=0.0, mixup_alpha=1.0, seed=7)
+    calls = 300 if lam_mode == "batch" else 80
+    counts = {"none": 0, "mixup": 0, "cutmix": 0}
+    for _ in range(calls):
+        out, y = mixer(x, np.arange(B))
+        kinds = _classify(x, out, y, 0.0)
+        if lam_mode == "batch":
+            # one decision per batch: every sample shows the same method,
+            # except that a CutMix box may miss a sample entirely
+            kinds = ["cutmix"] if "cutmix" in kinds else kinds[:1]
+        for k in kinds:
+            counts[k] += 1
+    n = sum(counts.values())
+    # a "none" can also be a MixUp with λ = 1 or an empty CutMix box: rare here
+    assert stats.binomtest(counts["none"], n, 1 - prob).pvalue > 1e-3, counts
+    mixed = counts["mixup"] + counts["cutmix"]
+    assert stats.binomtest(counts["cutmix"], mixed, switch).pvalue > 1e-3, counts
+
+
+def test_state_dict_and_pickle_continue_the_stream():
+    x = np.random.default_rng(0).normal(size=(B, 3, 8, 8)).astype(np.float32)
+    y = np.arange(B)
+    for lam_mode in ("batch", "sample"):
+        mixer = arraymix.Mixer(num_classes=C, lam_mode=lam_mode, seed=11)
+        mixer(x, y)
+        state = json.loads(json.dumps(mixer.state_dict()))  # plain data
+        copy = pickle.loads(pickle.dumps(mixer))
+        expected = [mixer(x, y) for _ in range(5)]
+        resumed = arraymix.Mixer(num_classes=C, lam_mode=lam_mode, seed=999)
+        resumed.load_state_dict(state)
+        for got in ([resumed(x, y) for _ in range(5)], [copy(x, y) for _ in range(5)]):
+            for (a, b), (c, d) in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, c)
+                np.testing.assert_array_equal(b, d)
+
+
+def test_same_seed_same_stream_and_none_seed_differs():
+    x = np.random.default_rng(0).normal(size=(B, 3, 8, 8))
+    a = arraymix.Mixer(num_classes=C, seed=4)(x, np.arange(B))[0]
+    b = arraymix.Mixer(num_classes=C, seed=4)(x, np.arange(B))[0]
+    np.testing.assert_array_equal(a, b)
+    c = arraymix.Mixer(num_classes=C)(x, np.arange(B))[0]
+    d = arraymix.Mixer(num_classes=C)(x, np.arange(B))[0]
+    assert not np.array_equal(c, d)
+
+
+def test_layouts_and_uint8():
+    gen = np.random.default_rng(2)
+    nhwc = gen.integers(0, 256, size=(7, 10, 12, 3)).astype(np.uint8)
+    audio = gen.normal(size=(5, 2, 400)).astype(np.float32)
+    out, y = arraymix.Mixer(num_classes=3, cutmix_axes=(1, 2), seed=0, switch_prob=1.0)(
+        nhwc, np.arange(7) % 3)
+    assert out.dtype == np.uint8
+    assert out.shape == nhwc.shape
+    # CutMix copies whole pixels: every output pixel is one of the inputs' pixels
+    flat_in = {tuple(p) for p in nhwc.reshape(-1, 3).tolist()}
+    assert {tuple(p) for p in out.reshape(-1, 3).tolist()} <= flat_in
+    out, y = arraymix.Mixer(num_classes=4, cutmix_axes=(-1,), seed=0, lam_mode="sample")(
+        audio, np.arange(5) % 4)
+    assert out.shape == audio.shape
+    assert y.shape == (5, 4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"mixup_alpha": -1.0}, ValueError, "mixup_alpha"),
+        ({"cutmix_alpha": float("nan")}, ValueError, "cutmix_alpha"),
+        ({"mixup_alpha": 0.0, "cutmix_alpha": 0.0}, ValueError, "both 0"),
+        ({"prob": 1.5}, ValueError, "prob"),
+        ({"switch_prob": -0.1}, ValueError, "switch_prob"),
+        ({"lam_mode": "pair"}, ValueError, "lam_mode"),
+        ({"pairing": "random"}, ValueError, "pairing"),
+        ({"label_smoothing": 1.0}, ValueError, "label_smoothing"),
+        ({"num_classes": 0}, ValueError, "num_classes"),
+        ({"cutmix_axes": (0, 1)}, ValueError, "cutmix_axes"),
+        ({"cutmix_axes": (2, 2)}, ValueError, "cutmix_axes"),
+        ({"cutmix_axes": "hw"}, TypeError, "cutmix_axes"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"correct_lam": "yes"}, TypeError, "correct_lam"),
+    ],
+)
+def test_bad_configuration(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        arraymix.Mixer(**kwargs)
+
+
+def test_both_alphas_zero_is_fine_when_prob_is_zero():
+    out, _y = arraymix.Mixer(mixup_alpha=0, cutmix_alpha=0, prob=0, num_classes=2)(
+        np.ones((2, 3)), np.asarray([0, 1]))
+    np.testing.assert_array_equal(out, np.ones((2, 3)))
+
+
+def test_state_from_another_configuration_is_refused():
+    state = arraymix.Mixer(num_classes=10, prob=0.5).state_dict()
+    with pytest.raises(ValueError, match=r"another configuration \(differs in: prob\)"):
+        arraymix.Mixer(num_classes=10).load_state_dict(state)
+    with pytest.raises(ValueError, match="state must be a dict"):
+        arraymix.Mixer(num_classes=10).load_state_dict({"rng": 1})
+
+
+def test_cutmix_axes_out_of_range_for_the_batch():
+    with pytest.raises(ValueError, match="cutmix_axes"):
+        arraymix.Mixer(num_classes=2, cutmix_axes=(3, 4))(np.ones((2, 3, 4)), np.asarray([0, 1]))

@@ -1,0 +1,36 @@
+"""Every Python block of the README runs, and the set-up commands match .ci/run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_readme_block_runs(code):
+    for module in re.findall(r"^import (torch|jax)\b", code, flags=re.M):
+        pytest.importorskip(module, reason=f"{module} is not installed")
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_readme_has_blocks():
+    assert len(BLOCKS) >= 5
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```bash\n# 2\. .*?\n(.*?)\n```", README, flags=re.S)
+    assert len(commands) == 1
+    assert commands[0].strip() in (ROOT / ".ci" / "run").read_text()
+
+
+def test_quickstart_runs(capsys):
+    import runpy
+
+    runpy.run_path(str(ROOT / "examples" / "quickstart.py"), run_name="__main__")
+    assert "numpy mixup" in capsys.readouterr().out
