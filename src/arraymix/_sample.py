@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ._compat import Array, default_float, default_index, library, namespace_of
+from ._compat import device as array_device
 from ._params import CutMixParams, MixParams
 from ._random import Source, source
 from ._validate import LAM_MODES, check_alpha, check_choice, check_count, check_pairing
@@ -35,6 +36,22 @@ def _target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
     return xp, device
 
 
+def _place(src: Source, a: Array, xp: Any, dtype: Any, device: Any) -> Array:
+    """Put a drawn array in ``xp`` on ``device`` with ``dtype``.
+
+    Within one library only the dtype (and a real device change) is applied:
+    JAX tracers under ``jit`` / ``vmap`` have no device of their own, and
+    asking ``asarray`` to place one fails under ``vmap``.
+    """
+    if library(src.xp) != library(xp):
+        return xp.asarray(a, dtype=dtype, device=device)
+    a = xp.astype(a, dtype, copy=False)
+    here = array_device(a)
+    if device is None or here is None or here == device:
+        return a
+    return xp.asarray(a, device=device)
+
+
 def _pairs(src: Source, batch_size: int, pairing: str, xp: Any, device: Any) -> Array:
     """The partner of each sample: ``perm[i]`` is mixed into sample ``i``."""
     idx = default_index(xp, device)
@@ -50,7 +67,7 @@ def _pairs(src: Source, batch_size: int, pairing: str, xp: Any, device: Any) -> 
         sxp = src.xp
         inverse = sxp.argsort(sigma)
         sigma = sxp.take(sigma, (inverse + 1) % batch_size, axis=0)
-    return xp.asarray(sigma, dtype=idx, device=device)
+    return _place(src, sigma, xp, idx, device)
 
 
 def sample_mixup(
@@ -127,7 +144,7 @@ def sample_mixup(
     xp, device = _target(src, xp, device)
     lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
     return MixParams(
-        lam=xp.asarray(lam, dtype=default_float(xp, device), device=device),
+        lam=_place(src, lam, xp, default_float(xp, device), device),
         perm=_pairs(src, batch_size, pairing, xp, device),
     )
 
@@ -213,10 +230,10 @@ def sample_cutmix(
     lam = 1.0 - sxp.prod(upper - lower, axis=-1) / sxp.prod(size) if correct_lam else lam0
     src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
     return CutMixParams(
-        lam=xp.asarray(lam, dtype=default_float(xp, device), device=device),
+        lam=_place(src, lam, xp, default_float(xp, device), device),
         perm=_pairs(src, batch_size, pairing, xp, device),
-        lower=xp.asarray(sxp.astype(lower, src_idx), dtype=idx, device=device),
-        upper=xp.asarray(sxp.astype(upper, src_idx), dtype=idx, device=device),
+        lower=_place(src, sxp.astype(lower, src_idx), xp, idx, device),
+        upper=_place(src, sxp.astype(upper, src_idx), xp, idx, device),
     )
 
 

@@ -95,6 +95,12 @@ def check_batch(x: Any, name: str = "x") -> tuple[Any, int]:
     return xp, int(batch)
 
 
+def _devices_differ(a: Array, b: Array) -> bool:
+    """Known to be on different devices (a traced JAX array has no device)."""
+    da, db = device(a), device(b)
+    return da is not None and db is not None and da != db
+
+
 def check_partner(x: Array, y: Any, name: str) -> Any:
     """``y`` belongs with ``x``: same library, same device, same batch size."""
     if not is_array_api_obj(y):
@@ -106,7 +112,7 @@ def check_partner(x: Array, y: Any, name: str) -> Any:
             f"{name} must come from the same array library as x: x is "
             f"{_kind(x)}, {name} is {_kind(y)}"
         ) from None
-    if device(x) != device(y):
+    if _devices_differ(x, y):
         raise ValueError(
             f"{name} must be on x's device: x is on {device(x)}, {name} on {device(y)}"
         )
@@ -130,7 +136,7 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
             f"{name} must come from x's array library: x is {_kind(x)}, {name} is "
             f"{_kind(a)}; draw the params with xp=array_namespace(x)"
         ) from None
-    if device(a) != device(x):
+    if _devices_differ(x, a):
         raise ValueError(
             f"{name} must be on x's device {device(x)}, got {device(a)}; draw the "
             "params with device=device(x)"

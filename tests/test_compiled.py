@@ -1,0 +1,87 @@
+"""blend and paste inside compiled code: no graph break, no retrace, gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import arraymix
+
+
+# array-api-compat's helpers are lru_cache'd; dynamo traces through the cache
+# and says so with a UserWarning. The trace itself is whole (fullgraph=True).
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_torch_compile_fullgraph(dynamic):
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    torch._dynamo.reset()
+
+    def step(x, mix, cut):
+        return arraymix.blend(x, mix), arraymix.paste(x, cut, axes=(-2, -1))
+
+    compiled = torch.compile(step, fullgraph=True, dynamic=dynamic, backend="aot_eager")
+    for batch in (6, 7):
+        x = torch.randn(batch, 3, 8, 8)
+        mix = arraymix.sample_mixup(1, batch, lam_mode="sample", xp=torch, device="cpu")
+        cut = arraymix.sample_cutmix(1, batch, (8, 8), lam_mode="sample", xp=torch,
+                                     device="cpu")
+        got, expected = compiled(x, mix, cut), step(x, mix, cut)
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_gradient_flows_through_blend():
+    """Manifold mixup: d(sum(blend(h)))/dh is λ_i + Σ_{j: perm[j]=i} (1−λ_j)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    h = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    p = arraymix.sample_mixup(3, 5, lam_mode="sample", pairing="derange", xp=torch,
+                              device="cpu")
+    arraymix.blend(h, p).sum().backward()
+    lam, perm = p.lam.double().numpy(), p.perm.numpy()
+    expected = lam.copy()
+    np.add.at(expected, perm, 1 - lam)
+    np.testing.assert_allclose(h.grad.numpy(), np.repeat(expected[:, None], 4, 1), rtol=1e-12)
+
+
+def test_jax_jit_does_not_retrace_for_a_new_key_and_vmaps():
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    traces = []
+
+    def mix(x, key):
+        traces.append(1)
+        return arraymix.mixup(x, rng=key, lam_mode="sample")[0]
+
+    fn = jax.jit(mix)
+    x = jax.numpy.ones((4, 3)) * jax.numpy.arange(4.0)[:, None]
+    outs = [fn(x, jax.random.key(i)) for i in range(3)]
+    assert len(traces) == 1
+    assert not np.array_equal(np.asarray(outs[0]), np.asarray(outs[1]))
+    keys = jax.random.split(jax.random.key(0), 5)
+    batched = jax.vmap(mix, in_axes=(None, 0))(x, keys)
+    assert batched.shape == (5, 4, 3)
+    grad = jax.grad(lambda h: arraymix.blend(h, arraymix.sample_mixup(
+        jax.random.key(1), 4, xp=jax.numpy)).sum())(x)
+    np.testing.assert_allclose(np.asarray(grad), 1.0, rtol=1e-6)  # λ + (1−λ) per sample
+
+
+def test_contract_mixup_is_sample_then_blend(backend):
+    """For an int seed, mixup == blend(x, p), blend(one_hot(y), p) with p drawn for x."""
+    from array_api_compat import array_namespace, device
+
+    gen = np.random.default_rng(4)
+    x = backend.asarray(gen.normal(size=(7, 2, 3)).astype(np.float32))
+    y = backend.asarray(gen.integers(0, 4, size=7))
+
+    def both(x, y):
+        xm, ym = arraymix.mixup(x, y, num_classes=4, label_smoothing=0.1, rng=9,
+                                lam_mode="sample", pairing="derange", alpha=0.7)
+        p = arraymix.sample_mixup(9, 7, alpha=0.7, lam_mode="sample", pairing="derange",
+                                  xp=array_namespace(x), device=device(x))
+        t = arraymix.one_hot(y, 4, smoothing=0.1, dtype=backend.xp.float32)
+        return xm, ym, arraymix.blend(x, p), arraymix.blend(t, p)
+
+    xm, ym, xb, yb = backend.call(both, x, y)
+    if backend.has_values:
+        np.testing.assert_array_equal(backend.numpy(xm), backend.numpy(xb))
+        np.testing.assert_array_equal(backend.numpy(ym), backend.numpy(yb))
+    assert xm.shape == xb.shape and ym.dtype == yb.dtype
