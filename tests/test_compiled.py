@@ -84,4 +84,5 @@ def test_contract_mixup_is_sample_then_blend(backend):
     if backend.has_values:
         np.testing.assert_array_equal(backend.numpy(xm), backend.numpy(xb))
         np.testing.assert_array_equal(backend.numpy(ym), backend.numpy(yb))
-    assert xm.shape == xb.shape and ym.dtype == yb.dtype
+    assert xm.shape == xb.shape
+    assert ym.dtype == yb.dtype
