@@ -9,7 +9,14 @@ from ._blend import blend, check_axes, paste
 from ._compat import Array, device
 from ._labels import targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
-from ._validate import LAM_MODES, check_alpha, check_batch, check_choice, check_pairing
+from ._validate import (
+    LAM_MODES,
+    check_alpha,
+    check_batch,
+    check_choice,
+    check_out,
+    check_pairing,
+)
 
 __all__ = ["cutmix", "mixup"]
 
@@ -25,6 +32,7 @@ def mixup(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     rng: Any = None,
+    out: Array | None = None,
 ) -> tuple[Array, Array | None]:
     """MixUp a batch and its labels: ``λ·x + (1 − λ)·x[perm]``, λ ~ Beta(α, α).
 
@@ -57,6 +65,8 @@ def mixup(
     rng : None, int, numpy.random.Generator, torch.Generator or JAX key
         Randomness; see :func:`sample_mixup`. With a JAX key the call is
         traceable: it runs inside ``jax.jit``.
+    out : array, optional
+        Where to write the mixed batch; may be ``x`` itself (see :func:`blend`).
 
     Returns
     -------
@@ -89,9 +99,11 @@ def mixup(
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
     soft = targets(x, y, num_classes, label_smoothing)
+    if out is not None:
+        check_out(x, out)
     params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
                           xp=xp, device=device(x))
-    return blend(x, params), None if soft is None else blend(soft, params)
+    return blend(x, params, out=out), None if soft is None else blend(soft, params)
 
 
 def cutmix(
@@ -107,6 +119,7 @@ def cutmix(
     pairing: Pairing = "permute",
     correct_lam: bool = True,
     rng: Any = None,
+    out: Array | None = None,
 ) -> tuple[Array, Array | None]:
     """CutMix a batch and its labels: paste a box of each partner into each sample.
 
@@ -132,6 +145,9 @@ def cutmix(
     correct_lam : bool, default True
         Weight the labels by the exact kept fraction (boxes clipped at the
         border keep more than λ₀).
+    out : array, optional
+        Where to write the mixed batch; may be ``x`` itself, and then only
+        the boxes are written (see :func:`paste`).
 
     Returns
     -------
@@ -163,7 +179,10 @@ def cutmix(
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
     soft = targets(x, y, num_classes, label_smoothing)
+    if out is not None:
+        check_out(x, out)
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
                            xp=xp, device=device(x))
-    return paste(x, params, axes=cut_axes), None if soft is None else blend(soft, params)
+    x_mixed = paste(x, params, axes=cut_axes, out=out)
+    return x_mixed, None if soft is None else blend(soft, params)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import _fast
 from ._compat import Array, device
 from ._params import CutMixParams, MixParams
-from ._validate import check_batch, check_param
+from ._validate import check_batch, check_out, check_param
 
 __all__ = ["blend", "box_mask", "check_axes", "compute_dtype", "paste"]
 
@@ -46,7 +47,7 @@ def _per_sample(xp: Any, a: Array, ndim: int) -> Array:
     return xp.reshape(a, (a.shape[0],) + (1,) * (ndim - 1))
 
 
-def blend(x: Array, params: MixParams | CutMixParams, /) -> Array:
+def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = None) -> Array:
     """Mix each sample with its partner: ``λ·x + (1 − λ)·x[perm]``.
 
     Parameters
@@ -58,11 +59,17 @@ def blend(x: Array, params: MixParams | CutMixParams, /) -> Array:
         From :func:`sample_mixup` (or :func:`sample_cutmix`: its ``lam`` and
         ``perm`` mix the labels of a CutMix), in ``x``'s library and on its
         device. ``lam`` of shape ``(B,)`` is broadcast over the trailing axes.
+    out : array, optional
+        Where to write the result: an array of ``x``'s shape, dtype, library
+        and device, which may be ``x`` itself (in place: safe although
+        partners overlap). JAX arrays are immutable: there, donate ``x``
+        with ``jax.jit(..., donate_argnums=...)`` instead.
 
     Returns
     -------
     array
-        Same shape, dtype, library and device as ``x``. ``x`` is not modified.
+        ``out`` if given, else a new array of ``x``'s shape, dtype, library
+        and device. ``x`` is modified only if it is passed as ``out``.
 
     Notes
     -----
@@ -85,7 +92,16 @@ def blend(x: Array, params: MixParams | CutMixParams, /) -> Array:
     """
     xp, batch = check_batch(x)
     lam, perm = _check_lam_perm(x, params, batch)
+    if out is not None:
+        check_out(x, out)
     ctype = compute_dtype(xp, x.dtype)
+    if _fast.usable(x, out, lam, perm):
+        return _fast.blend(x, lam, perm, out, ctype)
+    return _into(xp, _blend(xp, x, lam, perm, ctype), out)
+
+
+def _blend(xp: Any, x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
+    """The reference: whole-batch array API operations."""
     lam = xp.astype(lam, ctype)
     if lam.ndim:
         lam = _per_sample(xp, lam, x.ndim)
@@ -94,6 +110,13 @@ def blend(x: Array, params: MixParams | CutMixParams, /) -> Array:
         return lam * x + (1 - lam) * partner
     mixed = lam * xp.astype(x, ctype) + (1 - lam) * xp.astype(partner, ctype)
     return xp.astype(xp.round(mixed), x.dtype)
+
+
+def _into(xp: Any, result: Array, out: Array | None) -> Array:
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def check_axes(axes: Any, ndim: int, name: str = "axes") -> tuple[int, ...]:
@@ -119,7 +142,8 @@ def check_axes(axes: Any, ndim: int, name: str = "axes") -> tuple[int, ...]:
     return tuple(out)
 
 
-def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1)) -> Array:
+def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
+          out: Array | None = None) -> Array:
     """Paste each sample's box from its partner: CutMix on the ``axes`` of ``x``.
 
     Inside the box ``lower[j] <= index_j < upper[j]`` (on the ``j``-th axis of
@@ -137,11 +161,15 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1)) 
         ``(1, 2)`` for NHWC, ``(-1,)`` for audio, ``(-3, -2, -1)`` for volumes.
         The same params with each array's own axes keep an image batch and its
         dense targets (segmentation masks, depth) aligned.
+    out : array, optional
+        Where to write the result, as in :func:`blend`; may be ``x`` itself,
+        and then only the boxes are written.
 
     Returns
     -------
     array
-        Same shape, dtype, library and device as ``x``; ``x`` is not modified.
+        ``out`` if given, else a new array of ``x``'s shape, dtype, library
+        and device. ``x`` is modified only if it is passed as ``out``.
 
     Notes
     -----
@@ -166,7 +194,12 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1)) 
     axes = check_axes(axes, x.ndim)
     _, perm = _check_lam_perm(x, params, batch)
     lower, upper = _check_box(x, params, batch, len(axes))
-    return xp.where(box_mask(xp, x, lower, upper, axes), xp.take(x, perm, axis=0), x)
+    if out is not None:
+        check_out(x, out)
+    if _fast.usable(x, out, perm, lower, upper):
+        return _fast.paste(x, perm, lower, upper, axes, out)
+    mask = box_mask(xp, x, lower, upper, axes)
+    return _into(xp, xp.where(mask, xp.take(x, perm, axis=0), x), out)
 
 
 def box_mask(xp: Any, x: Array, lower: Array, upper: Array, axes: tuple[int, ...]) -> Array:

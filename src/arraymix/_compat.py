@@ -18,6 +18,7 @@ from array_api_compat import (
     is_jax_array,
     is_numpy_array,
     is_torch_array,
+    is_writeable_array,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "is_jax_array",
     "is_numpy_array",
     "is_torch_array",
+    "is_writeable_array",
     "library",
     "namespace_of",
 ]

@@ -13,7 +13,18 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from ._compat import Array, array_namespace, device, host_readable, is_array_api_obj
+import numpy as np
+
+from ._compat import (
+    Array,
+    array_namespace,
+    device,
+    host_readable,
+    is_array_api_obj,
+    is_numpy_array,
+    is_torch_array,
+    is_writeable_array,
+)
 
 LAM_MODES = ("batch", "sample")
 PAIRINGS = ("permute", "derange", "flip", "roll")
@@ -149,6 +160,31 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
             f"shape {tuple(a.shape)}"
         )
     return a
+
+
+def check_out(x: Array, out: Any) -> None:
+    """``out`` can receive the result for ``x``: same kind of array, writeable,
+    and either ``x`` itself or not overlapping it."""
+    check_param(x, out, "out", (tuple(x.shape),), "numeric")
+    if out.dtype != x.dtype:
+        raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
+    if not is_writeable_array(out):
+        raise TypeError(
+            f"out must be a writeable array; {_kind(out)} arrays are immutable. With "
+            "JAX, let XLA reuse x's buffer: jax.jit(fn, donate_argnums=...)"
+        )
+    if out is not x and _overlap(x, out):
+        raise ValueError("out must be x itself or not overlap x's memory")
+
+
+def _overlap(a: Array, b: Array) -> bool:
+    if is_numpy_array(a) and is_numpy_array(b):
+        return bool(np.may_share_memory(a, b))
+    if is_torch_array(a) and is_torch_array(b) and a.device.type != "meta":
+        sa, sb = a.untyped_storage(), b.untyped_storage()
+        start_a, start_b = sa.data_ptr(), sb.data_ptr()
+        return bool(start_a < start_b + sb.nbytes() and start_b < start_a + sa.nbytes())
+    return False
 
 
 def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:

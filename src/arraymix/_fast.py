@@ -1,0 +1,191 @@
+"""Measured fast paths for host memory: NumPy arrays and torch CPU tensors.
+
+The array API path (:mod:`._blend`) is the reference; it builds the partner
+batch ``x[perm]`` and a few batch-sized temporaries, so it moves several
+times the batch through DRAM. Here the batch is walked sample by sample
+instead, along the cycles of the permutation, so everything but the batch
+itself stays in cache:
+
+- ``out`` may be ``x`` itself: along a cycle ``i0 → i1 → … → ik-1`` sample
+  ``i_m`` needs its partner ``i_m+1``, which is overwritten only later, and
+  the last one needs ``i0``, saved first. One sample of scratch suffices.
+- the per-sample arithmetic is the same sequence of roundings as the
+  reference (``λ·a``, ``(1 − λ)·b``, their sum, in the compute dtype), so
+  the results are equal, not merely close.
+
+It applies only where the parameters can be read without a device sync and
+no trace or autograd graph is being recorded (see :func:`usable`); B
+iterations of Python cost a few microseconds each, so small samples take the
+vectorised path.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ._compat import Array, host_readable, is_numpy_array, is_torch_array
+
+__all__ = ["blend", "paste", "usable"]
+
+#: Elements per sample from which walking samples beats whole-batch kernels
+#: (bench/run.py: the 128×16 rows stay vectorised, 3×32×32 images do not).
+MIN_SAMPLE = 1024
+
+
+def usable(x: Array, out: Array | None, *params: Array) -> bool:
+    """Whether the per-sample host path applies to these arrays."""
+    if not host_readable(x) or not all(host_readable(p) for p in params):
+        return False
+    if out is not None and not host_readable(out):
+        return False
+    if is_torch_array(x) and (x.requires_grad or (out is not None and out.requires_grad)):
+        return False
+    return bool(math.prod(x.shape[1:]) >= MIN_SAMPLE)
+
+
+def _cycles(perm: list[int]) -> Iterator[list[int]]:
+    seen = [False] * len(perm)
+    for start in range(len(perm)):
+        cycle = []
+        i = start
+        while not seen[i]:
+            seen[i] = True
+            cycle.append(i)
+            i = perm[i]
+        if cycle:
+            yield cycle
+
+
+def _host_list(a: Array) -> list[Any]:
+    values: list[Any] = a.tolist()
+    return values
+
+
+class _Ops:
+    """The few kernels the walk needs, for one library."""
+
+    def __init__(self, x: Array) -> None:
+        self.torch = sys.modules["torch"] if is_torch_array(x) else None
+
+    def empty(self, like: Array, dtype: Any = None) -> Array:
+        if self.torch is not None:
+            return self.torch.empty_like(like, dtype=dtype)
+        return np.empty_like(like, dtype=dtype)
+
+    def copy(self, dst: Array, src: Array) -> None:
+        if self.torch is not None:
+            dst.copy_(src)
+        else:
+            np.copyto(dst, src)
+
+    def scaled(self, a: Array, s: Any, dst: Array) -> None:
+        if self.torch is not None:
+            self.torch.mul(a, s, out=dst)
+        else:
+            np.multiply(a, s, out=dst, casting="unsafe")
+
+    def add(self, a: Array, b: Array, dst: Array) -> None:
+        if self.torch is not None:
+            self.torch.add(a, b, out=dst)
+        else:
+            np.add(a, b, out=dst)
+
+    def round_into(self, src: Array, dst: Array) -> None:
+        if self.torch is not None:
+            self.torch.round(src, out=src)
+            dst.copy_(src)
+        else:
+            np.rint(src, out=src)
+            np.copyto(dst, src, casting="unsafe")
+
+
+def _weights(lam: Array, ctype: Any, batch: int) -> tuple[list[Any], list[Any]]:
+    """λ and 1 − λ per sample, rounded to the compute dtype exactly as the
+    reference rounds them, as host scalars."""
+    if is_numpy_array(lam):
+        dt = np.dtype(ctype)
+        lam_c = np.asarray(lam).astype(dt)
+        one_minus = (np.asarray(1, dtype=dt) - lam_c).astype(dt)
+        # NumPy scalars of the compute dtype keep float16 arithmetic in float16
+        lam_l = [dt.type(v) for v in lam_c.reshape(-1).tolist()]
+        om_l = [dt.type(v) for v in one_minus.reshape(-1).tolist()]
+    else:
+        lam_c = lam.to(ctype)
+        lam_l, om_l = _host_list(lam_c.reshape(-1)), _host_list((1 - lam_c).reshape(-1))
+    if len(lam_l) == 1:
+        return lam_l * batch, om_l * batch
+    return lam_l, om_l
+
+
+def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> Array:
+    """``λ·x + (1 − λ)·x[perm]`` into ``out`` (a new array if None; may be x)."""
+    ops = _Ops(x)
+    batch = x.shape[0]
+    target = ops.empty(x) if out is None else out
+    in_place = target is x
+    lam_l, om_l = _weights(lam, ctype, batch)
+    order = _host_list(perm)
+    exact = ctype == x.dtype
+    if batch == 0:
+        return target
+    tmp = ops.empty(x[0], dtype=None if exact else ctype)
+    acc = None if exact else ops.empty(x[0], dtype=ctype)
+    saved = ops.empty(x[0]) if in_place else None
+    for cycle in _cycles(order):
+        if in_place and len(cycle) > 1:
+            ops.copy(saved, x[cycle[0]])
+        for m, i in enumerate(cycle):
+            j = order[i]
+            partner = saved if in_place and m == len(cycle) - 1 and len(cycle) > 1 else x[j]
+            # (1 − λ)·partner first: for a fixed point in place, x[i] is the partner
+            ops.scaled(partner, om_l[i], tmp)
+            if exact:
+                ops.scaled(x[i], lam_l[i], target[i])
+                ops.add(target[i], tmp, target[i])
+            else:
+                ops.scaled(x[i], lam_l[i], acc)
+                ops.add(acc, tmp, acc)
+                ops.round_into(acc, target[i])
+    return target
+
+
+def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
+          out: Array | None) -> Array:
+    """Paste each partner's box into ``out`` (a new array if None; may be x)."""
+    ops = _Ops(x)
+    if out is None:
+        target = ops.empty(x)
+        ops.copy(target, x)
+    else:
+        target = out
+        if target is not x:
+            ops.copy(target, x)
+    in_place = target is x
+    order = _host_list(perm)
+    lo, hi = _host_list(lower), _host_list(upper)
+    per_sample = len(lower.shape) == 2
+
+    def box(i: int) -> tuple[Any, ...]:
+        a, b = (lo[i], hi[i]) if per_sample else (lo, hi)
+        index: list[Any] = [slice(None)] * (x.ndim - 1)
+        for j, ax in enumerate(axes):
+            index[ax - 1] = slice(a[j], b[j])
+        return tuple(index)
+
+    for cycle in _cycles(order):
+        if len(cycle) == 1:
+            continue  # pasting a sample's box from itself changes nothing
+        saved = None
+        if in_place:  # the last of the cycle reads the first, which changes first
+            saved = ops.empty(x[0][box(cycle[-1])])
+            ops.copy(saved, x[cycle[0]][box(cycle[-1])])
+        for m, i in enumerate(cycle):
+            region = box(i)
+            source = saved if saved is not None and m == len(cycle) - 1 else x[order[i]][region]
+            ops.copy(target[i][region], source)
+    return target

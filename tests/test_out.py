@@ -1,0 +1,112 @@
+"""``out=`` on every backend, and the host fast paths equal to the array API path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import arraymix
+from arraymix import _blend, _fast
+from reference import FLOATS, INTS, batch_shapes, check_like, random_batch
+
+SEEDS = st.integers(0, 2**32 - 1)
+PAIRINGS = st.sampled_from(["permute", "derange", "flip", "roll"])
+MODES = st.sampled_from(["batch", "sample"])
+
+
+def _params(backend, seed, shape, lam_mode, pairing, axes):
+    kw = {"lam_mode": lam_mode, "pairing": pairing, "xp": backend.xp, "device": backend.device}
+    mix = arraymix.sample_mixup(seed, shape[0], alpha=0.7, **kw)
+    cut = arraymix.sample_cutmix(seed, shape[0], [shape[a] for a in axes], **kw)
+    return mix, cut
+
+
+@pytest.fixture(params=["vectorised", "walk"])
+def threshold(request, monkeypatch):
+    """Run with the fast path off and on (at every sample size)."""
+    monkeypatch.setattr(_fast, "MIN_SAMPLE", 1 if request.param == "walk" else 2**62)
+    return request.param
+
+
+@settings(max_examples=15)
+@given(data=st.data(), shape=batch_shapes(24).filter(lambda s: len(s) >= 3), seed=SEEDS,
+       lam_mode=MODES, pairing=PAIRINGS)
+def test_out_and_in_place_equal_the_reference(backend, threshold, data, shape, seed,
+                                              lam_mode, pairing):
+    if pairing == "derange" and shape[0] == 1:
+        pairing = "permute"
+    names = [n for n in (*FLOATS, *INTS) if n in backend.dtypes]
+    dtype = data.draw(st.sampled_from(names), label="dtype")
+    xnp = random_batch(np.random.default_rng(seed), shape, dtype)
+    axes = (-2, -1)
+    mix, cut = _params(backend, seed, shape, lam_mode, pairing, axes)
+    x = backend.asarray(xnp, dtype)
+    xp = backend.xp
+    expected = (_blend._blend(xp, x, mix.lam, mix.perm, _blend.compute_dtype(xp, x.dtype)),
+                xp.where(_blend.box_mask(xp, x, cut.lower, cut.upper,
+                                             tuple(a % len(shape) for a in axes)),
+                         xp.take(x, cut.perm, axis=0), x))
+    if not arraymix._compat.is_writeable_array(x):
+        with pytest.raises(TypeError, match="donate_argnums"):
+            arraymix.blend(x, mix, out=x)
+        return
+    for op, params, kw, want in ((arraymix.blend, mix, {}, expected[0]),
+                                 (arraymix.paste, cut, {"axes": axes}, expected[1])):
+        fresh = op(x, params, **kw)
+        buffer = backend.asarray(np.zeros(shape), dtype)
+        into = op(x, params, out=buffer, **kw)
+        assert into is buffer
+        same = backend.asarray(xnp, dtype)
+        in_place = op(same, params, out=same, **kw)
+        assert in_place is same
+        for got in (fresh, into, in_place):
+            check_like(backend, got, shape, x.dtype)
+            if backend.has_values:
+                # bitwise: the walk repeats the reference's roundings
+                np.testing.assert_array_equal(backend.numpy(got), backend.numpy(want))
+        if backend.has_values:
+            np.testing.assert_array_equal(backend.numpy(x), backend.numpy(
+                backend.asarray(xnp, dtype)))
+
+
+def test_one_call_functions_take_out(backend):
+    gen = np.random.default_rng(0)
+    xnp = gen.normal(size=(5, 3, 16, 16)).astype(np.float32)
+    x = backend.asarray(xnp)
+    if not arraymix._compat.is_writeable_array(x):
+        with pytest.raises(TypeError, match="immutable"):
+            arraymix.mixup(x, out=x)
+        return
+    for fn in (arraymix.mixup, arraymix.cutmix):
+        want, _ = fn(x, rng=3, lam_mode="sample")
+        buf = backend.asarray(xnp)
+        got, _ = fn(buf, rng=3, lam_mode="sample", out=buf)
+        assert got is buf
+        if backend.has_values:
+            np.testing.assert_array_equal(backend.numpy(got), backend.numpy(want))
+
+
+def test_bad_out():
+    x = np.zeros((4, 3, 8, 8), np.float32)
+    p = arraymix.sample_mixup(0, 4)
+    with pytest.raises(ValueError, match="out must have x's dtype"):
+        arraymix.blend(x, p, out=np.zeros_like(x, dtype=np.float64))
+    with pytest.raises(ValueError, match=r"out must be a numeric array of shape \(4, 3, 8, 8\)"):
+        arraymix.blend(x, p, out=np.zeros((4, 3, 8)))
+    with pytest.raises(ValueError, match="overlap"):
+        arraymix.blend(x, p, out=x[::-1])
+    with pytest.raises(TypeError, match="out must be an array"):
+        arraymix.blend(x, p, out=[0])
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    with pytest.raises(TypeError, match="out must come from x's array library"):
+        arraymix.blend(x, p, out=torch.zeros(4, 3, 8, 8))
+
+
+def test_fast_path_keeps_autograd():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    h = torch.randn(4, 64, 64, requires_grad=True)
+    p = arraymix.sample_mixup(0, 4, xp=torch, device="cpu")
+    arraymix.blend(h, p).sum().backward()  # takes the array API path: no out= kernels
+    assert h.grad is not None
