@@ -7,7 +7,7 @@ from typing import Any
 
 from ._blend import blend, check_axes, paste
 from ._compat import Array, device
-from ._labels import targets
+from ._labels import check_targets, mix_targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
 from ._validate import (
     LAM_MODES,
@@ -98,12 +98,12 @@ def mixup(
     alpha = check_alpha(alpha)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
-    soft = targets(x, y, num_classes, label_smoothing)
+    soft = check_targets(x, y, num_classes, label_smoothing)
     if out is not None:
         check_out(x, out)
     params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
                           xp=xp, device=device(x))
-    return blend(x, params, out=out), None if soft is None else blend(soft, params)
+    return blend(x, params, out=out), mix_targets(soft, params)
 
 
 def cutmix(
@@ -178,11 +178,11 @@ def cutmix(
     alpha = check_alpha(alpha)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
-    soft = targets(x, y, num_classes, label_smoothing)
+    soft = check_targets(x, y, num_classes, label_smoothing)
     if out is not None:
         check_out(x, out)
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
                            xp=xp, device=device(x))
     x_mixed = paste(x, params, axes=cut_axes, out=out)
-    return x_mixed, None if soft is None else blend(soft, params)
+    return x_mixed, mix_targets(soft, params)

@@ -34,12 +34,31 @@ __all__ = [
     "is_torch_array",
     "is_writeable_array",
     "library",
+    "namespace",
     "namespace_of",
 ]
 
 #: Arrays of any array API library. The standard defines no static type that
 #: every library's arrays satisfy, so the public signatures use ``Any``.
 Array = Any
+
+
+_NAMESPACES: dict[type, Any] = {}
+
+
+def namespace(x: Array, *others: Array) -> Any:
+    """``array_namespace(x, *others)``, cached for the exact array types of the
+    hot host path (NumPy arrays, torch tensors), where the answer depends on
+    the type alone; a TypeError if the arrays come from different libraries."""
+    kind = type(x)
+    if all(type(o) is kind for o in others):
+        xp = _NAMESPACES.get(kind)
+        if xp is None:
+            xp = array_namespace(x)
+            if is_numpy_array(x) or (kind.__module__ == "torch" and kind.__name__ == "Tensor"):
+                _NAMESPACES[kind] = xp
+        return xp
+    return array_namespace(x, *others)
 
 
 @functools.cache

@@ -9,9 +9,10 @@ itself stays in cache:
 - ``out`` may be ``x`` itself: along a cycle ``i0 → i1 → … → ik-1`` sample
   ``i_m`` needs its partner ``i_m+1``, which is overwritten only later, and
   the last one needs ``i0``, saved first. One sample of scratch suffices.
-- the per-sample arithmetic is the same sequence of roundings as the
-  reference (``λ·a``, ``(1 − λ)·b``, their sum, in the compute dtype), so
-  the results are equal, not merely close.
+- on NumPy the per-sample arithmetic is the same sequence of roundings as
+  the reference (``λ·a``, ``(1 − λ)·b``, their sum, in the compute dtype),
+  so the results are equal; torch uses its ``lerp`` kernel, one pass and one
+  rounding per sample, within an ulp of the reference.
 
 It applies only where the parameters can be read without a device sync and
 no trace or autograd graph is being recorded (see :func:`usable`); B
@@ -30,7 +31,7 @@ import numpy as np
 
 from ._compat import Array, host_readable, is_numpy_array, is_torch_array
 
-__all__ = ["blend", "paste", "usable"]
+__all__ = ["blend", "mix_ids", "paste", "usable", "usable_ids"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels
 #: (bench/run.py: the 128×16 rows stay vectorised, 3×32×32 images do not).
@@ -95,6 +96,33 @@ class _Ops:
         else:
             np.add(a, b, out=dst)
 
+    def blend(self, a: Array, b: Array, lam: Any, om: Any, dst: Array, tmp: Array,
+              acc: Array | None) -> None:
+        """``dst = λ·a + (1 − λ)·b`` for one sample; ``dst`` may be ``a``, never ``b``.
+
+        NumPy repeats the reference's three roundings, so its result is equal.
+        torch uses one ``lerp`` kernel (a single rounding, within an ulp of the
+        reference) because three kernel launches per sample cost twice as much.
+        """
+        if self.torch is not None:
+            if acc is None:
+                self.torch.lerp(a, b, om, out=dst)
+            else:
+                acc.copy_(a)
+                tmp.copy_(b)
+                self.torch.lerp(acc, tmp, om, out=acc)
+                self.round_into(acc, dst)
+            return
+        # (1 − λ)·b first: for a fixed point in place, b is a and dst
+        self.scaled(b, om, tmp)
+        if acc is None:
+            self.scaled(a, lam, dst)
+            self.add(dst, tmp, dst)
+        else:
+            self.scaled(a, lam, acc)
+            self.add(acc, tmp, acc)
+            self.round_into(acc, dst)
+
     def round_into(self, src: Array, dst: Array) -> None:
         if self.torch is not None:
             self.torch.round(src, out=src)
@@ -142,15 +170,7 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
         for m, i in enumerate(cycle):
             j = order[i]
             partner = saved if in_place and m == len(cycle) - 1 and len(cycle) > 1 else x[j]
-            # (1 − λ)·partner first: for a fixed point in place, x[i] is the partner
-            ops.scaled(partner, om_l[i], tmp)
-            if exact:
-                ops.scaled(x[i], lam_l[i], target[i])
-                ops.add(target[i], tmp, target[i])
-            else:
-                ops.scaled(x[i], lam_l[i], acc)
-                ops.add(acc, tmp, acc)
-                ops.round_into(acc, target[i])
+            ops.blend(x[i], partner, lam_l[i], om_l[i], target[i], tmp, acc)
     return target
 
 
@@ -189,3 +209,47 @@ def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ..
             source = saved if saved is not None and m == len(cycle) - 1 else x[order[i]][region]
             ops.copy(target[i][region], source)
     return target
+
+
+def usable_ids(y: Array, lam: Array, perm: Array) -> bool:
+    """Whether mixed one-hot rows of class ids ``y`` can be built on the host."""
+    return y.ndim == 1 and all(host_readable(a) for a in (y, lam, perm))
+
+
+def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
+            dtype: Any) -> Array:
+    """``blend(one_hot(y, C, smoothing=s), (lam, perm))`` without the one-hot.
+
+    A mixed row holds one of four values: ``λ·off + (1 − λ)·off`` at other
+    classes, ``λ·on + (1 − λ)·off`` at its own, ``λ·off + (1 − λ)·on`` at its
+    partner's, ``λ·on + (1 − λ)·on`` where both are the same. They are
+    computed per row with the reference's roundings, so the result is equal
+    to the reference: one fill of the B×C result and two scatters of B values
+    instead of several passes over B×C arrays.
+    """
+    batch = y.shape[0]
+    off_f = smoothing / num_classes
+    if is_numpy_array(y):
+        xp: Any = np
+        lam_d = np.broadcast_to(np.asarray(lam).astype(dtype), (batch,))
+        on, off = np.asarray(1.0 - smoothing + off_f, dtype=dtype), np.asarray(off_f,
+                                                                              dtype=dtype)
+        rows = np.arange(batch)
+    else:
+        xp = sys.modules["torch"]
+        lam_d = lam.to(dtype).expand(batch)
+        on = xp.asarray(1.0 - smoothing + off_f, dtype=dtype, device=y.device)
+        off = xp.asarray(off_f, dtype=dtype, device=y.device)
+        rows = xp.arange(batch, device=y.device)
+    om_d = 1 - lam_d
+    partner = y[perm]
+    same = partner == y
+    other = lam_d * off + om_d * off
+    own = xp.where(same, lam_d * on + om_d * on, lam_d * on + om_d * off)
+    theirs = xp.where(same, own, lam_d * off + om_d * on)
+    out = xp.empty((batch, num_classes), dtype=dtype) if xp is np else xp.empty(
+        (batch, num_classes), dtype=dtype, device=y.device)
+    out[...] = other[:, None]
+    out[rows, partner] = theirs
+    out[rows, y] = own
+    return out

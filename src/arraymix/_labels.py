@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from ._compat import Array, array_namespace, default_float, device, is_array_api_obj
+from . import _fast
+from ._blend import blend
+from ._compat import Array, default_float, device, is_array_api_obj, namespace
+from ._params import CutMixParams, MixParams
 from ._validate import check_class_ids, check_count, check_partner, check_real
 
-__all__ = ["one_hot", "targets"]
+__all__ = ["Targets", "check_targets", "mix_targets", "one_hot"]
 
 
 def one_hot(
@@ -73,7 +76,7 @@ def one_hot(
 def _int_labels(labels: Any, name: str) -> Any:
     if not is_array_api_obj(labels):
         raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
-    xp = array_namespace(labels)
+    xp = namespace(labels)
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
     return xp
@@ -90,15 +93,22 @@ def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: 
     return xp.where(valid, rows, xp.asarray(float("nan"), dtype=dtype, device=device(labels)))
 
 
-def targets(
-    x: Array, y: Any, num_classes: Any, smoothing: Any
-) -> Array | None:
-    """The floating targets that get mixed: checked, one-hot and smoothed.
+class Targets(NamedTuple):
+    """Checked targets, before any work: what :func:`mix_targets` mixes."""
 
-    Integer ``y`` of shape ``(B, ...)`` becomes one-hot rows on a new last
-    axis, in x's compute dtype promoted to at least float32 (float64 data
-    keeps float64 targets). Floating ``y`` is soft already and keeps its
-    dtype; smoothing, if any, pulls it towards uniform over its last axis.
+    y: Array
+    num_classes: int | None  # set for integer class ids
+    smoothing: float
+    dtype: Any
+
+
+def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets | None:
+    """Check the targets that go with ``x``; None if ``y`` is None.
+
+    Integer ``y`` of shape ``(B, ...)`` will become one-hot rows on a new last
+    axis, float32 (float64 for float64 ``x``). Floating ``y`` is soft already
+    and keeps its dtype; smoothing, if any, pulls it towards uniform over its
+    last axis.
     """
     smoothing = check_real(smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
     if num_classes is not None:
@@ -114,7 +124,7 @@ def targets(
             )
         check_class_ids(y, num_classes)
         dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
-        return _one_hot(xp, y, num_classes, smoothing, dtype)
+        return Targets(y, num_classes, smoothing, dtype)
     if not xp.isdtype(y.dtype, "real floating"):
         raise TypeError(
             f"y must hold integer class ids or real floating soft targets, got {y.dtype}"
@@ -129,6 +139,22 @@ def targets(
             f"num_classes={num_classes} does not match the last axis of the soft "
             f"targets y, of length {y.shape[-1]}"
         )
-    if smoothing:
-        y = (1 - smoothing) * y + smoothing / y.shape[-1]
-    return y
+    return Targets(y, None, smoothing, y.dtype)
+
+
+def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None) -> Array | None:
+    """The mixed targets: ``blend(one_hot(y), params)``, or the unmixed rows
+    when ``params`` is None (a batch the Mixer left alone)."""
+    if t is None:
+        return None
+    xp = namespace(t.y)
+    if t.num_classes is None:
+        y = t.y
+        if t.smoothing:
+            y = (1 - t.smoothing) * y + t.smoothing / y.shape[-1]
+    else:
+        if params is not None and _fast.usable_ids(t.y, params.lam, params.perm):
+            return _fast.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
+                                 t.dtype)
+        y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
+    return y if params is None else blend(y, params)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._blend import blend, box_mask, check_axes, paste
 from ._compat import Array, default_float, default_index, device
-from ._labels import targets
+from ._labels import check_targets, mix_targets
 from ._params import CutMixParams, MixParams
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
 from ._validate import (
@@ -195,15 +195,13 @@ class Mixer:
         may_cut = self.cutmix_alpha > 0 and self.prob > 0
         axes = check_axes(self.cutmix_axes, x.ndim, "cutmix_axes") if may_cut else ()
         check_pairing(self.pairing, batch)
-        soft = targets(x, y, self.num_classes, self.label_smoothing)
+        soft = check_targets(x, y, self.num_classes, self.label_smoothing)
         sizes = [x.shape[a] for a in axes]
         if self.lam_mode == "batch":
             x_out, params = self._batch_mode(x, xp, batch, sizes, axes)
         else:
             x_out, params = self._sample_mode(x, xp, batch, sizes, axes)
-        if soft is None:
-            return x_out, None
-        return x_out, soft if params is None else blend(soft, params)
+        return x_out, mix_targets(soft, params)
 
     def _use_cutmix(self, u: Any) -> Any:
         if self.mixup_alpha == 0:

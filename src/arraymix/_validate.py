@@ -17,13 +17,13 @@ import numpy as np
 
 from ._compat import (
     Array,
-    array_namespace,
     device,
     host_readable,
     is_array_api_obj,
     is_numpy_array,
     is_torch_array,
     is_writeable_array,
+    namespace,
 )
 
 LAM_MODES = ("batch", "sample")
@@ -93,7 +93,7 @@ def check_batch(x: Any, name: str = "x") -> tuple[Any, int]:
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
             f"library), got {_kind(x)}"
         )
-    xp = array_namespace(x)
+    xp = namespace(x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
     if not xp.isdtype(x.dtype, ("real floating", "integral")):
@@ -117,7 +117,7 @@ def check_partner(x: Array, y: Any, name: str) -> Any:
     if not is_array_api_obj(y):
         raise TypeError(f"{name} must be an array or None, got {_kind(y)}")
     try:
-        xp = array_namespace(x, y)
+        xp = namespace(x, y)
     except TypeError:
         raise TypeError(
             f"{name} must come from the same array library as x: x is "
@@ -141,7 +141,7 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be an array, got {_kind(a)}")
     try:
-        xp = array_namespace(x, a)
+        xp = namespace(x, a)
     except TypeError:
         raise TypeError(
             f"{name} must come from x's array library: x is {_kind(x)}, {name} is "
@@ -190,7 +190,7 @@ def _overlap(a: Array, b: Array) -> bool:
 def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
     """Class ids in range, where reading them costs no sync; else see one_hot."""
     if host_readable(y) and math.prod(y.shape):
-        xp = array_namespace(y)
+        xp = namespace(y)
         low, high = xp.min(y), xp.max(y)
         if bool(low < 0) or bool(high >= num_classes):
             raise ValueError(

@@ -1,0 +1,112 @@
+"""What arraymix is measured against: the floors, hand-written blends, and the
+mixup of the libraries users switch from. Each factory returns a callable
+``fn(x, y)`` or raises ImportError when its library is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Fn = Callable[[Any, Any], Any]
+
+
+# --- NumPy -------------------------------------------------------------------
+
+def numpy_floors(x: np.ndarray) -> dict[str, Fn]:
+    buf = np.empty_like(x)
+    return {
+        "copy into buffer (floor)": lambda x, y: np.copyto(buf, x),
+        "x.copy()": lambda x, y: x.copy(),
+    }
+
+
+def numpy_hand(num_classes: int) -> Fn:
+    """The blend one writes by hand: one λ, a permutation, two temporaries."""
+    gen = np.random.default_rng(0)
+    eye = np.eye(num_classes, dtype=np.float32)
+
+    def fn(x: np.ndarray, y: np.ndarray) -> Any:
+        lam = gen.beta(0.2, 0.2)
+        perm = gen.permutation(x.shape[0])
+        t = eye[y]
+        return (lam * x + (1 - lam) * x[perm]).astype(x.dtype, copy=False), \
+            lam * t + (1 - lam) * t[perm]
+
+    return fn
+
+
+# --- torch -------------------------------------------------------------------
+
+def torch_floors(x: Any) -> dict[str, Fn]:
+    import torch
+
+    buf = torch.empty_like(x)
+    return {
+        "copy into buffer (floor)": lambda x, y: buf.copy_(x),
+        "x.clone()": lambda x, y: x.clone(),
+    }
+
+
+def tutorial(num_classes: int) -> Fn:
+    """The seed tutorial's method (one-hot targets, global NumPy λ, CPU tensor)."""
+    import torch
+
+    def fn(data: Any, labels: Any) -> Any:
+        targets = torch.nn.functional.one_hot(labels, num_classes).to(torch.float)
+        idx = torch.randperm(data.size(0))
+        data2, targets2 = data[idx], targets[idx]
+        a = torch.FloatTensor([np.random.beta(0.2, 0.2)])  # noqa: NPY002 (as the tutorial)
+        return data * a + data2 * (1 - a), targets * a + targets2 * (1 - a)
+
+    return fn
+
+
+def timm_mixup(num_classes: int, mode: str, cutmix: bool) -> Fn:
+    from timm.data import Mixup
+
+    mix = Mixup(mixup_alpha=0.0 if cutmix else 0.2, cutmix_alpha=1.0 if cutmix else 0.0,
+                mode=mode, num_classes=num_classes, label_smoothing=0.0)
+    return lambda x, y: mix(x, y)  # in place on x, as timm does
+
+
+def torchvision_v2(num_classes: int, cutmix: bool) -> Fn:
+    from torchvision.transforms import v2
+
+    op = v2.CutMix(num_classes=num_classes) if cutmix else v2.MixUp(num_classes=num_classes,
+                                                                   alpha=0.2)
+    return lambda x, y: op(x, y)
+
+
+def kornia_v2(cutmix: bool) -> Fn:
+    from kornia.augmentation import RandomCutMixV2, RandomMixUpV2
+
+    op = RandomCutMixV2() if cutmix else RandomMixUpV2()
+    return lambda x, y: op(x, y)
+
+
+# --- JAX ---------------------------------------------------------------------
+
+def jax_floors(x: Any) -> dict[str, Fn]:
+    import jax
+
+    neg = jax.jit(lambda a: -a)  # reads N, writes N: XLA cannot elide it
+    return {"jit -x (floor)": lambda x, y: neg(x), "jnp.array(x, copy=True)":
+            lambda x, y: jax.numpy.array(x, copy=True)}
+
+
+def jax_hand(num_classes: int) -> Fn:
+    import jax
+
+    @jax.jit
+    def step(x: Any, y: Any, key: Any) -> Any:
+        k1, k2 = jax.random.split(key)
+        lam = jax.random.beta(k1, 0.2, 0.2)
+        perm = jax.random.permutation(k2, x.shape[0])
+        t = jax.nn.one_hot(y, num_classes)
+        xm = (lam * x + (1 - lam) * x[perm]).astype(x.dtype)
+        return xm, lam * t + (1 - lam) * t[perm]
+
+    keys = iter(jax.random.split(jax.random.key(0), 100_000))
+    return lambda x, y: step(x, y, next(keys))

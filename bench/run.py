@@ -1,0 +1,300 @@
+"""arraymix benchmark: ratios to the memory floor and to the anchors, in one process.
+
+    python bench/run.py            # every size, 15 interleaved rounds
+    python bench/run.py --quick    # ImageNet-like float32 and the small batch, 5 rounds
+
+Every row of one size and backend runs on the same input, after a warm-up,
+in interleaved rounds (a shuffled order each round), and reports the median
+and min-max time. The 3N floor is 1.5x copying the batch into a
+preallocated buffer (a blend reads the batch twice and writes it once).
+Peak extra memory is the growth of the process's peak RSS during one call
+(Linux /proc, reset before each call): bytes beyond the inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import anchors
+
+import arraymix
+
+SIZES = {
+    "imagenet f32": ((64, 3, 224, 224), "float32"),
+    "cifar f32": ((256, 3, 32, 32), "float32"),
+    "small 128x16": ((128, 16), "float32"),
+    "imagenet f16": ((64, 3, 224, 224), "float16"),
+    "imagenet bf16": ((64, 3, 224, 224), "bfloat16"),
+    "imagenet u8": ((64, 3, 224, 224), "uint8"),
+}
+QUICK = ("imagenet f32", "small 128x16")
+CLASSES = 1000
+
+
+def _peak_extra(fn: Callable[[], Any]) -> int | None:
+    """Bytes the peak RSS grows by during one call (None off Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _status("VmRSS")
+        result = fn()
+        peak = _status("VmHWM")
+        del result
+        return max(0, peak - before)
+    except OSError:
+        return None
+
+
+def _status(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(key)
+
+
+def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str, tuple[str, Any]]:
+    """name -> (kind, fn(x, y)); kind: floor, arraymix, anchor."""
+    rows: dict[str, tuple[str, Any]] = {}
+    axes_ok = len(shape) == 4
+
+    def add(kind: str, name: str, make: Callable[[], Any]) -> None:
+        try:
+            rows[name] = (kind, make())
+        except ImportError as e:
+            print(f"  [{backend}] skipping {name}: {e}", file=sys.stderr)
+
+    if backend == "numpy":
+        for name, fn in anchors.numpy_floors(x).items():
+            rows[name] = ("floor", fn)
+        gen = np.random.default_rng(0)
+        buf = np.empty_like(x)
+        rows["arraymix mixup"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=CLASSES, rng=gen))
+        rows["arraymix mixup out=buffer"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=CLASSES, rng=gen, out=buf))
+        rows["arraymix mixup in place"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=CLASSES, rng=gen, out=x))
+        if axes_ok:
+            rows["arraymix cutmix"] = ("arraymix", lambda x, y: arraymix.cutmix(
+                x, y, num_classes=CLASSES, rng=gen))
+            rows["arraymix cutmix in place"] = ("arraymix", lambda x, y: arraymix.cutmix(
+                x, y, num_classes=CLASSES, rng=gen, out=x))
+        rows["hand-written numpy blend"] = ("anchor", anchors.numpy_hand(CLASSES))
+    elif backend.startswith("torch"):
+        import torch
+
+        for name, fn in anchors.torch_floors(x).items():
+            rows[name] = ("floor", fn)
+        gen = torch.Generator(device=x.device).manual_seed(0)
+        buf = torch.empty_like(x)
+        rows["arraymix mixup"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=CLASSES, rng=gen))
+        rows["arraymix mixup out=buffer"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=CLASSES, rng=gen, out=buf))
+        rows["arraymix mixup in place"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=CLASSES, rng=gen, out=x))
+        if axes_ok:
+            rows["arraymix cutmix"] = ("arraymix", lambda x, y: arraymix.cutmix(
+                x, y, num_classes=CLASSES, rng=gen))
+            rows["arraymix cutmix in place"] = ("arraymix", lambda x, y: arraymix.cutmix(
+                x, y, num_classes=CLASSES, rng=gen, out=x))
+        add("anchor", "tutorial function", lambda: anchors.tutorial(CLASSES))
+        add("anchor", "timm Mixup batch (in place)",
+            lambda: anchors.timm_mixup(CLASSES, "batch", cutmix=False))
+        add("anchor", "timm Mixup elem (in place)",
+            lambda: anchors.timm_mixup(CLASSES, "elem", cutmix=False))
+        if axes_ok:
+            add("anchor", "timm CutMix batch (in place)",
+                lambda: anchors.timm_mixup(CLASSES, "batch", cutmix=True))
+        add("anchor", "torchvision v2 MixUp", lambda: anchors.torchvision_v2(CLASSES, False))
+        if axes_ok:
+            add("anchor", "torchvision v2 CutMix", lambda: anchors.torchvision_v2(CLASSES, True))
+            add("anchor", "kornia RandomMixUpV2", lambda: anchors.kornia_v2(False))
+            add("anchor", "kornia RandomCutMixV2", lambda: anchors.kornia_v2(True))
+    elif backend.startswith("jax"):
+        import jax
+
+        for name, fn in anchors.jax_floors(x).items():
+            rows[name] = ("floor", fn)
+        keys = iter(jax.random.split(jax.random.key(1), 100_000))
+        mix = jax.jit(lambda x, y, k: arraymix.mixup(x, y, num_classes=CLASSES, rng=k))
+        rows["arraymix mixup (jit)"] = ("arraymix", lambda x, y: mix(x, y, next(keys)))
+        if axes_ok:
+            cut = jax.jit(lambda x, y, k: arraymix.cutmix(x, y, num_classes=CLASSES, rng=k))
+            rows["arraymix cutmix (jit)"] = ("arraymix", lambda x, y: cut(x, y, next(keys)))
+        rows["hand-written jax.jit blend"] = ("anchor", anchors.jax_hand(CLASSES))
+    return rows
+
+
+def _inputs(backend: str, shape: tuple[int, ...], dtype: str) -> tuple[Any, Any]:
+    gen = np.random.default_rng(0)
+    base = gen.integers(0, 256, size=shape).astype(np.float32)
+    if dtype != "uint8":
+        base /= 255
+    labels = gen.integers(0, CLASSES, size=shape[0])
+    if backend == "numpy":
+        if dtype == "bfloat16":
+            raise TypeError("NumPy has no bfloat16")
+        return base.astype(dtype), labels
+    if backend.startswith("torch"):
+        import torch
+
+        dev = "cuda" if backend == "torch-cuda" else "cpu"
+        return (torch.asarray(base, device=dev).to(getattr(torch, dtype)),
+                torch.asarray(labels, device=dev))
+    import jax
+    import jax.numpy as jnp
+
+    dev = jax.devices("gpu" if backend == "jax-gpu" else "cpu")[0]
+    return (jax.device_put(jnp.asarray(base, dtype=getattr(jnp, dtype)), dev),
+            jax.device_put(jnp.asarray(labels), dev))
+
+
+def _sync(backend: str, result: Any) -> None:
+    if backend.startswith("jax"):
+        import jax
+
+        jax.block_until_ready(result)
+    elif backend == "torch-cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _backends() -> list[str]:
+    found = ["numpy"]
+    try:
+        import torch
+
+        found.append("torch-cpu")
+        if torch.cuda.is_available():
+            found.append("torch-cuda")
+    except ImportError:
+        print("  torch is not installed: no torch rows", file=sys.stderr)
+    try:
+        import jax
+
+        found.append("jax-cpu")
+        try:
+            jax.devices("gpu")
+            found.append("jax-gpu")
+        except RuntimeError:
+            pass
+    except ImportError:
+        print("  jax is not installed: no JAX rows", file=sys.stderr)
+    return found
+
+
+def measure(backend: str, size: str, rounds: int) -> list[dict[str, Any]]:
+    shape, dtype = SIZES[size]
+    try:
+        x, y = _inputs(backend, shape, dtype)
+    except (TypeError, AttributeError) as e:
+        print(f"  [{backend}] {size}: {e}", file=sys.stderr)
+        return []
+    rows = _rows(backend, x, y, shape)
+    times: dict[str, list[float]] = {name: [] for name in rows}
+    errors: dict[str, str] = {}
+    for name, (_, fn) in rows.items():  # warm-up (and compile), note failures
+        try:
+            for _ in range(2):
+                _sync(backend, fn(x, y))
+        except Exception as e:  # an anchor that cannot mix this input
+            errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+    live = [n for n in rows if n not in errors]
+    for _ in range(rounds):
+        random.shuffle(live)
+        for name in live:
+            fn = rows[name][1]
+            gc.disable()
+            t = time.perf_counter()
+            _sync(backend, fn(x, y))
+            times[name].append(time.perf_counter() - t)
+            gc.enable()
+    memory = {n: _peak_extra(lambda fn=rows[n][1]: _sync(backend, fn(x, y)) or None)
+              for n in live} if backend in ("numpy", "torch-cpu") else {}
+    nbytes = int(np.prod(shape)) * {"float32": 4, "float16": 2, "bfloat16": 2,
+                                     "uint8": 1}[dtype]
+    floor_name = next(n for n in rows if n.endswith("(floor)"))
+    floor = statistics.median(times[floor_name]) * 1.5 if floor_name in live else float("nan")
+    anchor_medians = [statistics.median(times[n]) for n in live if rows[n][0] == "anchor"]
+    best_anchor = min(anchor_medians) if anchor_medians else float("nan")
+    out = []
+    for name, (kind, _) in rows.items():
+        entry: dict[str, Any] = {"backend": backend, "size": size, "shape": list(shape),
+                                 "dtype": dtype, "bytes": nbytes, "row": name, "kind": kind}
+        if name in errors:
+            entry["error"] = errors[name]
+        else:
+            med = statistics.median(times[name])
+            entry |= {"median_ms": med * 1e3, "min_ms": min(times[name]) * 1e3,
+                      "max_ms": max(times[name]) * 1e3, "x_3n_floor": med / floor,
+                      "x_best_anchor": med / best_anchor,
+                      "peak_extra_bytes": memory.get(name)}
+        out.append(entry)
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| size | backend | row | median ms (min–max) | × 3N floor | × best anchor "
+             "| peak extra MB |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['size']} | {r['backend']} | {r['row']} | fails: {r['error']} "
+                         "| | | |")
+            continue
+        mem = r.get("peak_extra_bytes")
+        mem_s = "" if mem is None else f"{mem / 2**20:.1f}"
+        lines.append(
+            f"| {r['size']} | {r['backend']} | {r['row']} | {r['median_ms']:.3f} "
+            f"({r['min_ms']:.3f}–{r['max_ms']:.3f}) | {r['x_3n_floor']:.2f} | "
+            f"{r['x_best_anchor']:.2f} | {mem_s} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two sizes, 5 rounds")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--sizes", nargs="*", choices=list(SIZES), default=None)
+    parser.add_argument("--backends", nargs="*", default=None)
+    parser.add_argument("--json", default="bench/results.json", help="where to write JSON")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (5 if args.quick else 15)
+    sizes = args.sizes or (list(QUICK) if args.quick else list(SIZES))
+    backends = args.backends or _backends()
+    results: list[dict[str, Any]] = []
+    for size in sizes:
+        for backend in backends:
+            print(f"{size} on {backend} ...", file=sys.stderr)
+            try:
+                results += measure(backend, size, rounds)
+            except Exception:
+                traceback.print_exc()
+    machine = {"python": platform.python_version(), "machine": platform.machine(),
+               "processor": platform.processor(), "cpus": __import__("os").cpu_count(),
+               "rounds": rounds, "numpy": np.__version__}
+    for mod in ("torch", "jax", "timm", "torchvision", "kornia"):
+        if mod in sys.modules:
+            machine[mod] = sys.modules[mod].__version__
+    Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+    print(json.dumps(machine))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
