@@ -227,29 +227,24 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
     to the reference: one fill of the B×C result and two scatters of B values
     instead of several passes over B×C arrays.
     """
+    if is_torch_array(y):  # CPU tensors: their NumPy views, then a zero-copy wrap
+        torch = sys.modules["torch"]
+        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        return torch.from_numpy(mix_ids(y.numpy(), lam.numpy(), perm.numpy(), num_classes,
+                                        smoothing, np_dtype))
     batch = y.shape[0]
     off_f = smoothing / num_classes
-    if is_numpy_array(y):
-        xp: Any = np
-        lam_d = np.broadcast_to(np.asarray(lam).astype(dtype), (batch,))
-        on, off = np.asarray(1.0 - smoothing + off_f, dtype=dtype), np.asarray(off_f,
-                                                                              dtype=dtype)
-        rows = np.arange(batch)
-    else:
-        xp = sys.modules["torch"]
-        lam_d = lam.to(dtype).expand(batch)
-        on = xp.asarray(1.0 - smoothing + off_f, dtype=dtype, device=y.device)
-        off = xp.asarray(off_f, dtype=dtype, device=y.device)
-        rows = xp.arange(batch, device=y.device)
+    lam_d = np.broadcast_to(np.asarray(lam).astype(dtype), (batch,))
+    on = np.asarray(1.0 - smoothing + off_f, dtype=dtype)
+    off = np.asarray(off_f, dtype=dtype)
     om_d = 1 - lam_d
     partner = y[perm]
     same = partner == y
-    other = lam_d * off + om_d * off
-    own = xp.where(same, lam_d * on + om_d * on, lam_d * on + om_d * off)
-    theirs = xp.where(same, own, lam_d * off + om_d * on)
-    out = xp.empty((batch, num_classes), dtype=dtype) if xp is np else xp.empty(
-        (batch, num_classes), dtype=dtype, device=y.device)
-    out[...] = other[:, None]
+    own = np.where(same, lam_d * on + om_d * on, lam_d * on + om_d * off)
+    theirs = np.where(same, own, lam_d * off + om_d * on)
+    out = np.empty((batch, num_classes), dtype=dtype)
+    out[...] = (lam_d * off + om_d * off)[:, None]
+    rows = np.arange(batch)
     out[rows, partner] = theirs
     out[rows, y] = own
     return out
