@@ -29,6 +29,13 @@ def test_ci_runs_the_readme_test_command():
     assert commands[0].strip() in (ROOT / ".ci" / "run").read_text()
 
 
+def test_readme_main_command_runs_the_demo():
+    commands = re.findall(r"```bash\n# 1\. .*?\n(.*?)\n```", README, flags=re.S)
+    assert len(commands) == 1
+    assert "arraymix demo" in commands[0]
+    assert '".[demo,experiment]"' in commands[0]
+
+
 def test_quickstart_runs(capsys):
     import runpy
 

@@ -33,9 +33,11 @@ from ._compat import Array, host_readable, is_numpy_array, is_torch_array
 
 __all__ = ["blend", "mix_ids", "paste", "usable", "usable_ids"]
 
-#: Elements per sample from which walking samples beats whole-batch kernels
-#: (bench/run.py: the 128×16 rows stay vectorised, 3×32×32 images do not).
-MIN_SAMPLE = 1024
+#: Elements per sample from which walking samples beats whole-batch kernels.
+#: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
+#: caches, a sample does not); at 3×32×32 the whole batch fits in cache and
+#: the per-sample dispatch (~5 µs a kernel on torch) makes the walk 4× slower.
+MIN_SAMPLE = 32768
 
 
 def usable(x: Array, out: Array | None, *params: Array) -> bool:

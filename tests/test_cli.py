@@ -1,0 +1,105 @@
+"""The command line end to end: figures, results, and one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from arraymix._cli import main
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _installed(backend: str) -> None:
+    if backend != "numpy" and importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_demo_writes_the_figures(backend, tmp_path, capsys):
+    _installed(backend)
+    pytest.importorskip("skimage", reason="scikit-image is not installed")
+    assert main(["demo", "--out", str(tmp_path), "--backend", backend, "--size", "48"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("originals", "mixup", "cutmix", "mixer"):
+        path = tmp_path / f"{name}.png"
+        assert f"wrote {path}" in printed
+        width, height = _png_size(path)
+        assert (width, height) == (691, 432)  # 4 x 2 tiles at 72 dpi
+
+
+def test_experiment_quick(tmp_path):
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    pytest.importorskip("torch", reason="torch is not installed")
+    args = ["experiment", "--quick", "--seeds", "1", "--epochs", "2", "--out", str(tmp_path)]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    for method in ("erm", "mixup", "cutmix", "mixer"):
+        for metric in ("accuracy", "nll", "ece"):
+            value = results[method][metric]
+            assert set(value) == {"mean", "std"}
+            assert np.isfinite(value["mean"])
+            assert value["std"] >= 0
+        assert 0.5 < results[method]["accuracy"]["mean"] <= 1  # 10 classes: chance is 0.1
+        assert 0 <= results[method]["ece"]["mean"] <= 1
+        assert results[method]["nll"]["mean"] > 0
+    assert results["config"]["epochs"] == 2
+    assert "| mixup |" in (tmp_path / "results.md").read_text()
+    for name in ("reliability", "accuracy_vs_alpha"):
+        assert min(_png_size(tmp_path / f"{name}.png")) > 100
+
+
+def test_metrics_against_hand_computed_values():
+    from arraymix._experiment import metrics
+
+    probs = np.asarray([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
+    labels = np.asarray([0, 1, 1, 1])
+    m = metrics(probs, labels)
+    assert m["accuracy"] == 0.75
+    nll = -np.mean(np.log([0.9, 0.4, 0.7, 0.8]))
+    assert np.isclose(m["nll"], nll)
+    # bins of width 1/15: 0.6 -> bin 8 (acc 0), 0.7 -> bin 10 (acc 1), 0.8 -> bin 11, 0.9 -> 13
+    ece = (abs(0 - 0.6) + abs(1 - 0.7) + abs(1 - 0.8) + abs(1 - 0.9)) / 4
+    assert np.isclose(m["ece"], ece)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--backend", "cupy"], "invalid choice: 'cupy'"),
+        (["demo", "--out", "/proc/no/such/dir"], "cannot write to --out"),
+        (["experiment", "--backend", "numpy"], "invalid choice: 'numpy'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(args, message):
+    done = subprocess.run([sys.executable, "-m", "arraymix", *args], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("arraymix: error:")
+    assert message in lines[0]
+
+
+def test_missing_optional_dependency_names_the_extra(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None\n"  # as if it were not installed
+        "from arraymix._cli import main\n"
+        f"sys.exit(main(['demo', '--backend', 'numpy', '--out', {str(tmp_path)!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("arraymix: error: matplotlib is not installed; install it "
+                                   "with: pip install \"arraymix[demo]\"")
