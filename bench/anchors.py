@@ -49,6 +49,21 @@ def torch_floors(x: Any) -> dict[str, Fn]:
     }
 
 
+def torch_hand(num_classes: int) -> Fn:
+    """The blend one writes by hand in torch: λ from the host, a randperm."""
+    import torch
+
+    gen = np.random.default_rng(0)
+
+    def fn(x: Any, y: Any) -> Any:
+        lam = float(gen.beta(0.2, 0.2))
+        perm = torch.randperm(x.shape[0], device=x.device)
+        t = torch.nn.functional.one_hot(y, num_classes).to(torch.float32)
+        return lam * x + (1 - lam) * x[perm], lam * t + (1 - lam) * t[perm]
+
+    return fn
+
+
 def tutorial(num_classes: int) -> Fn:
     """The seed tutorial's method (one-hot targets, global NumPy λ, CPU tensor)."""
     import torch

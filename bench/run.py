@@ -65,6 +65,22 @@ def _status(key: str) -> int:
     raise OSError(key)
 
 
+def _arraymix_rows(rows: dict[str, tuple[str, Any]], gen: Any, buf: Any,
+                   axes_ok: bool) -> None:
+    """arraymix out of place, into a preallocated buffer, and in place."""
+    def call(fn: Any, **kw: Any) -> Any:
+        return lambda x, y: fn(x, y, num_classes=CLASSES, rng=gen, **kw)
+
+    rows["arraymix mixup"] = ("arraymix", call(arraymix.mixup))
+    rows["arraymix mixup out=buffer"] = ("arraymix", call(arraymix.mixup, out=buf))
+    rows["arraymix mixup in place"] = ("arraymix", lambda x, y: arraymix.mixup(
+        x, y, num_classes=CLASSES, rng=gen, out=x))
+    if axes_ok:
+        rows["arraymix cutmix"] = ("arraymix", call(arraymix.cutmix))
+        rows["arraymix cutmix in place"] = ("arraymix", lambda x, y: arraymix.cutmix(
+            x, y, num_classes=CLASSES, rng=gen, out=x))
+
+
 def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str, tuple[str, Any]]:
     """name -> (kind, fn(x, y)); kind: floor, arraymix, anchor."""
     rows: dict[str, tuple[str, Any]] = {}
@@ -79,38 +95,16 @@ def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str, tup
     if backend == "numpy":
         for name, fn in anchors.numpy_floors(x).items():
             rows[name] = ("floor", fn)
-        gen = np.random.default_rng(0)
-        buf = np.empty_like(x)
-        rows["arraymix mixup"] = ("arraymix", lambda x, y: arraymix.mixup(
-            x, y, num_classes=CLASSES, rng=gen))
-        rows["arraymix mixup out=buffer"] = ("arraymix", lambda x, y: arraymix.mixup(
-            x, y, num_classes=CLASSES, rng=gen, out=buf))
-        rows["arraymix mixup in place"] = ("arraymix", lambda x, y: arraymix.mixup(
-            x, y, num_classes=CLASSES, rng=gen, out=x))
-        if axes_ok:
-            rows["arraymix cutmix"] = ("arraymix", lambda x, y: arraymix.cutmix(
-                x, y, num_classes=CLASSES, rng=gen))
-            rows["arraymix cutmix in place"] = ("arraymix", lambda x, y: arraymix.cutmix(
-                x, y, num_classes=CLASSES, rng=gen, out=x))
+        _arraymix_rows(rows, np.random.default_rng(0), np.empty_like(x), axes_ok)
         rows["hand-written numpy blend"] = ("anchor", anchors.numpy_hand(CLASSES))
     elif backend.startswith("torch"):
         import torch
 
         for name, fn in anchors.torch_floors(x).items():
             rows[name] = ("floor", fn)
-        gen = torch.Generator(device=x.device).manual_seed(0)
-        buf = torch.empty_like(x)
-        rows["arraymix mixup"] = ("arraymix", lambda x, y: arraymix.mixup(
-            x, y, num_classes=CLASSES, rng=gen))
-        rows["arraymix mixup out=buffer"] = ("arraymix", lambda x, y: arraymix.mixup(
-            x, y, num_classes=CLASSES, rng=gen, out=buf))
-        rows["arraymix mixup in place"] = ("arraymix", lambda x, y: arraymix.mixup(
-            x, y, num_classes=CLASSES, rng=gen, out=x))
-        if axes_ok:
-            rows["arraymix cutmix"] = ("arraymix", lambda x, y: arraymix.cutmix(
-                x, y, num_classes=CLASSES, rng=gen))
-            rows["arraymix cutmix in place"] = ("arraymix", lambda x, y: arraymix.cutmix(
-                x, y, num_classes=CLASSES, rng=gen, out=x))
+        _arraymix_rows(rows, torch.Generator(device=x.device).manual_seed(0),
+                       torch.empty_like(x), axes_ok)
+        add("anchor", "hand-written torch blend", lambda: anchors.torch_hand(CLASSES))
         add("anchor", "tutorial function", lambda: anchors.tutorial(CLASSES))
         add("anchor", "timm Mixup batch (in place)",
             lambda: anchors.timm_mixup(CLASSES, "batch", cutmix=False))

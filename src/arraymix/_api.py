@@ -7,18 +7,33 @@ from typing import Any
 
 from ._blend import blend, check_axes, paste
 from ._compat import Array, device
-from ._labels import check_targets, mix_targets
+from ._labels import Targets, check_targets, mix_targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
 from ._validate import (
     LAM_MODES,
     check_alpha,
     check_batch,
     check_choice,
+    check_groups,
     check_out,
     check_pairing,
 )
 
 __all__ = ["cutmix", "mixup"]
+
+
+def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, lam_mode: Any,
+                pairing: Any, groups: Any, out: Any) -> tuple[Any, int, float, Targets | None]:
+    """Everything the one-call functions check before they draw or compute."""
+    xp, batch = check_batch(x)
+    alpha = check_alpha(alpha)
+    check_choice(lam_mode, "lam_mode", LAM_MODES)
+    check_pairing(pairing, batch)
+    check_groups(groups, batch, pairing)
+    soft = check_targets(x, y, num_classes, smoothing)
+    if out is not None:
+        check_out(x, out)
+    return xp, batch, alpha, soft
 
 
 def mixup(
@@ -31,6 +46,7 @@ def mixup(
     label_smoothing: float = 0.0,
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
+    groups: int | None = None,
     rng: Any = None,
     out: Array | None = None,
 ) -> tuple[Array, Array | None]:
@@ -62,6 +78,10 @@ def mixup(
         One λ for the batch, or one per sample.
     pairing : {"permute", "derange", "flip", "roll"}, default "permute"
         How partners are chosen; see :func:`sample_mixup`.
+    groups : int, optional
+        Pair only inside this many equal contiguous groups of the batch: with
+        groups = the devices (or chunks) a batch is split over, no data moves
+        between them. See :func:`sample_mixup`.
     rng : None, int, numpy.random.Generator, torch.Generator or JAX key
         Randomness; see :func:`sample_mixup`. With a JAX key the call is
         traceable: it runs inside ``jax.jit``.
@@ -94,16 +114,11 @@ def mixup(
     >>> np.allclose(ym.sum(axis=1), 1)
     True
     """
-    xp, batch = check_batch(x)
-    alpha = check_alpha(alpha)
-    check_choice(lam_mode, "lam_mode", LAM_MODES)
-    check_pairing(pairing, batch)
-    soft = check_targets(x, y, num_classes, label_smoothing)
-    if out is not None:
-        check_out(x, out)
+    xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
+                                         pairing, groups, out)
     params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
-                          xp=xp, device=device(x))
-    return blend(x, params, out=out), mix_targets(soft, params)
+                          groups=groups, xp=xp, device=device(x))
+    return blend(x, params, out=out, groups=groups), mix_targets(soft, params, groups)
 
 
 def cutmix(
@@ -118,6 +133,7 @@ def cutmix(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     correct_lam: bool = True,
+    groups: int | None = None,
     rng: Any = None,
     out: Array | None = None,
 ) -> tuple[Array, Array | None]:
@@ -139,7 +155,7 @@ def cutmix(
     axes : sequence of int, default (-2, -1)
         The cut axes: ``(-2, -1)`` NCHW images, ``(1, 2)`` NHWC images,
         ``(-1,)`` audio and time series, ``(-3, -2, -1)`` volumes.
-    num_classes, label_smoothing, lam_mode, pairing, rng
+    num_classes, label_smoothing, lam_mode, pairing, groups, rng
         As in :func:`mixup`; ``lam_mode="sample"`` gives every sample its own
         box.
     correct_lam : bool, default True
@@ -173,16 +189,11 @@ def cutmix(
     >>> xm.shape, xm.dtype, ym.shape
     ((8, 32, 32, 3), dtype('uint8'), (8, 10))
     """
-    xp, batch = check_batch(x)
+    xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
+                                         pairing, groups, out)
     cut_axes = check_axes(axes, x.ndim)
-    alpha = check_alpha(alpha)
-    check_choice(lam_mode, "lam_mode", LAM_MODES)
-    check_pairing(pairing, batch)
-    soft = check_targets(x, y, num_classes, label_smoothing)
-    if out is not None:
-        check_out(x, out)
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
-                           xp=xp, device=device(x))
-    x_mixed = paste(x, params, axes=cut_axes, out=out)
-    return x_mixed, mix_targets(soft, params)
+                           groups=groups, xp=xp, device=device(x))
+    x_mixed = paste(x, params, axes=cut_axes, out=out, groups=groups)
+    return x_mixed, mix_targets(soft, params, groups)

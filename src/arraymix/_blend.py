@@ -14,9 +14,9 @@ from typing import Any
 from . import _fast
 from ._compat import Array, device
 from ._params import CutMixParams, MixParams
-from ._validate import check_batch, check_out, check_param
+from ._validate import check_batch, check_groups, check_out, check_param
 
-__all__ = ["blend", "box_mask", "check_axes", "compute_dtype", "paste"]
+__all__ = ["blend", "box_mask", "check_axes", "compute_dtype", "partners", "paste"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -47,7 +47,8 @@ def _per_sample(xp: Any, a: Array, ndim: int) -> Array:
     return xp.reshape(a, (a.shape[0],) + (1,) * (ndim - 1))
 
 
-def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = None) -> Array:
+def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = None,
+          groups: int | None = None) -> Array:
     """Mix each sample with its partner: ``λ·x + (1 − λ)·x[perm]``.
 
     Parameters
@@ -64,6 +65,10 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
         and device, which may be ``x`` itself (in place: safe although
         partners overlap). JAX arrays are immutable: there, donate ``x``
         with ``jax.jit(..., donate_argnums=...)`` instead.
+    groups : int, optional
+        The ``groups`` the params were drawn with: each partner is then read
+        within its group, so a batch sharded over ``groups`` devices (or
+        chunks) is mixed without reading another device's data.
 
     Returns
     -------
@@ -94,18 +99,40 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     lam, perm = _check_lam_perm(x, params, batch)
     if out is not None:
         check_out(x, out)
+    groups = check_groups(groups, batch, "permute")
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
-    return _into(xp, _blend(xp, x, lam, perm, ctype), out)
+    return _into(xp, _blend(xp, x, lam, perm, ctype, groups), out)
 
 
-def _blend(xp: Any, x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
+def partners(xp: Any, x: Array, perm: Array, groups: int = 1) -> Array:
+    """``x[perm]``; with groups, gathered inside each group.
+
+    Within groups the gather has the groups as a batch axis
+    (``take_along_axis`` on a ``(groups, n, ...)`` view), which a compiler
+    can split along a sharded batch without moving data between devices.
+    Libraries without ``take_along_axis`` (Dask) take each group's slice on
+    its own, which keeps chunk-aligned groups inside their chunks.
+    """
+    if groups == 1 or x.shape[0] == 0:
+        return xp.take(x, perm, axis=0)
+    n = x.shape[0] // groups
+    local = xp.reshape(perm % n, (groups, n))
+    if hasattr(xp, "take_along_axis"):
+        grouped = xp.reshape(x, (groups, n, *x.shape[1:]))
+        index = xp.reshape(local, (groups, n) + (1,) * (x.ndim - 1))
+        return xp.reshape(xp.take_along_axis(grouped, index, axis=1), x.shape)
+    return xp.concat([xp.take(x[g * n:(g + 1) * n, ...], local[g, ...], axis=0)
+                      for g in range(groups)], axis=0)
+
+
+def _blend(xp: Any, x: Array, lam: Array, perm: Array, ctype: Any, groups: int = 1) -> Array:
     """The reference: whole-batch array API operations."""
     lam = xp.astype(lam, ctype)
     if lam.ndim:
         lam = _per_sample(xp, lam, x.ndim)
-    partner = xp.take(x, perm, axis=0)
+    partner = partners(xp, x, perm, groups)
     if ctype == x.dtype:
         return lam * x + (1 - lam) * partner
     mixed = lam * xp.astype(x, ctype) + (1 - lam) * xp.astype(partner, ctype)
@@ -143,7 +170,7 @@ def check_axes(axes: Any, ndim: int, name: str = "axes") -> tuple[int, ...]:
 
 
 def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
-          out: Array | None = None) -> Array:
+          out: Array | None = None, groups: int | None = None) -> Array:
     """Paste each sample's box from its partner: CutMix on the ``axes`` of ``x``.
 
     Inside the box ``lower[j] <= index_j < upper[j]`` (on the ``j``-th axis of
@@ -164,6 +191,8 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     out : array, optional
         Where to write the result, as in :func:`blend`; may be ``x`` itself,
         and then only the boxes are written.
+    groups : int, optional
+        The ``groups`` the params were drawn with, as in :func:`blend`.
 
     Returns
     -------
@@ -196,10 +225,11 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     lower, upper = _check_box(x, params, batch, len(axes))
     if out is not None:
         check_out(x, out)
+    groups = check_groups(groups, batch, "permute")
     if _fast.usable(x, out, perm, lower, upper):
         return _fast.paste(x, perm, lower, upper, axes, out)
     mask = box_mask(xp, x, lower, upper, axes)
-    return _into(xp, xp.where(mask, xp.take(x, perm, axis=0), x), out)
+    return _into(xp, xp.where(mask, partners(xp, x, perm, groups), x), out)
 
 
 def box_mask(xp: Any, x: Array, lower: Array, upper: Array, axes: tuple[int, ...]) -> Array:

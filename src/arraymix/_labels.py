@@ -142,7 +142,8 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
     return Targets(y, None, smoothing, y.dtype)
 
 
-def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None) -> Array | None:
+def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,
+                groups: int | None = None) -> Array | None:
     """The mixed targets: ``blend(one_hot(y), params)``, or the unmixed rows
     when ``params`` is None (a batch the Mixer left alone)."""
     if t is None:
@@ -157,4 +158,4 @@ def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None) -> A
             return _fast.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
                                  t.dtype)
         y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
-    return y if params is None else blend(y, params)
+    return y if params is None else blend(y, params, groups=groups)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ._blend import blend, box_mask, check_axes, paste
+from ._blend import blend, box_mask, check_axes, partners, paste
 from ._compat import Array, default_float, default_index, device
 from ._labels import check_targets, mix_targets
 from ._params import CutMixParams, MixParams
@@ -19,6 +20,7 @@ from ._validate import (
     check_batch,
     check_choice,
     check_count,
+    check_groups,
     check_pairing,
     check_real,
 )
@@ -58,8 +60,13 @@ class Mixer:
         Number of classes; required for integer labels.
     cutmix_axes : sequence of int, default (-2, -1)
         The cut axes of the batches this Mixer gets (NCHW images by default).
-    seed : int, optional
-        Seed of the random stream; ``None`` takes fresh OS entropy.
+    groups : int, optional
+        Pair samples only inside this many equal contiguous groups of each
+        batch (see :func:`sample_mixup`): for batches split over devices.
+    seed : int or sequence of int, optional
+        Seed of the random stream; ``None`` takes fresh OS entropy. A
+        sequence seeds independent streams, such as ``(seed, rank)`` for each
+        rank of a distributed job.
 
     Notes
     -----
@@ -68,7 +75,9 @@ class Mixer:
     (:func:`mixup`, :func:`cutmix`, or :func:`sample_mixup` and
     :func:`blend`). ``state_dict`` / ``load_state_dict`` capture and restore
     the stream for checkpoints, and a pickled Mixer (as sent to DataLoader
-    workers) continues the same stream.
+    workers) continues the same stream. In a torch DataLoader worker each
+    worker draws from its own stream, derived from the seed and the worker's
+    seed: pass the Mixer (for instance in ``collate_fn``) and nothing else.
 
     Samples that are not mixed still get one-hot, smoothed targets, so the
     type of the output never depends on chance.
@@ -101,7 +110,8 @@ class Mixer:
         label_smoothing: float = 0.1,
         num_classes: int | None = None,
         cutmix_axes: Sequence[int] = (-2, -1),
-        seed: int | None = None,
+        groups: int | None = None,
+        seed: int | Sequence[int] | None = None,
     ) -> None:
         self.mixup_alpha = check_alpha(mixup_alpha, "mixup_alpha", allow_zero=True)
         self.cutmix_alpha = check_alpha(cutmix_alpha, "cutmix_alpha", allow_zero=True)
@@ -122,9 +132,15 @@ class Mixer:
         self.num_classes = (None if num_classes is None
                             else check_count(num_classes, "num_classes", minimum=1))
         self.cutmix_axes = _axes_spec(cutmix_axes)
-        if seed is not None:
+        self.groups = None if groups is None else check_count(groups, "groups", minimum=1)
+        if isinstance(seed, (list, tuple)):
+            seed = [check_count(s, f"seed[{i}]") for i, s in enumerate(seed)]
+        elif seed is not None:
             seed = check_count(seed, "seed")
-        self._gen = np.random.default_rng(seed)
+        seq = np.random.SeedSequence(seed)
+        self._entropy = seq.entropy  # seeds the per-worker streams
+        self._worker_seed: int | None = None
+        self._gen = np.random.default_rng(seq)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -132,7 +148,7 @@ class Mixer:
             "prob": self.prob, "switch_prob": self.switch_prob, "lam_mode": self.lam_mode,
             "pairing": self.pairing, "correct_lam": self.correct_lam,
             "label_smoothing": self.label_smoothing, "num_classes": self.num_classes,
-            "cutmix_axes": list(self.cutmix_axes),
+            "cutmix_axes": list(self.cutmix_axes), "groups": self.groups,
         }
 
     def __repr__(self) -> str:
@@ -195,13 +211,34 @@ class Mixer:
         may_cut = self.cutmix_alpha > 0 and self.prob > 0
         axes = check_axes(self.cutmix_axes, x.ndim, "cutmix_axes") if may_cut else ()
         check_pairing(self.pairing, batch)
+        check_groups(self.groups, batch, self.pairing)
         soft = check_targets(x, y, self.num_classes, self.label_smoothing)
         sizes = [x.shape[a] for a in axes]
+        self._follow_worker()
         if self.lam_mode == "batch":
             x_out, params = self._batch_mode(x, xp, batch, sizes, axes)
         else:
             x_out, params = self._sample_mode(x, xp, batch, sizes, axes)
-        return x_out, mix_targets(soft, params)
+        return x_out, mix_targets(soft, params, self.groups)
+
+    def _follow_worker(self) -> None:
+        """In a torch DataLoader worker, draw from that worker's own stream.
+
+        Every worker gets a copy of the Mixer (by fork or by pickling), so
+        without this they would all repeat the same draws. The worker's
+        stream is derived from the Mixer's seed and the worker's seed, which
+        the DataLoader draws from torch's generator for each epoch and worker:
+        independent across workers and epochs, and reproducible run to run
+        whenever the DataLoader's shuffling is (``torch.manual_seed`` or its
+        ``generator=``).
+        """
+        torch = sys.modules.get("torch")
+        data = getattr(getattr(torch, "utils", None), "data", None)
+        info = data.get_worker_info() if data is not None else None
+        if info is not None and info.seed != self._worker_seed:
+            seq = np.random.SeedSequence(self._entropy, spawn_key=(info.seed,))
+            self._gen = np.random.default_rng(seq)
+            self._worker_seed = info.seed
 
     def _use_cutmix(self, u: Any) -> Any:
         if self.mixup_alpha == 0:
@@ -219,11 +256,11 @@ class Mixer:
         if self._use_cutmix(u_cut):
             cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha,
                                 pairing=self.pairing, correct_lam=self.correct_lam,
-                                xp=xp, device=dev)
-            return paste(x, cut, axes=axes), cut
+                                groups=self.groups, xp=xp, device=dev)
+            return paste(x, cut, axes=axes, groups=self.groups), cut
         mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
-                           xp=xp, device=dev)
-        return blend(x, mix), mix
+                           groups=self.groups, xp=xp, device=dev)
+        return blend(x, mix, groups=self.groups), mix
 
     def _sample_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
                     axes: tuple[int, ...]) -> tuple[Array, MixParams]:
@@ -231,7 +268,7 @@ class Mixer:
         mixed = gen.random(batch) < self.prob
         cut = mixed & self._use_cutmix(gen.random(batch))
         mix = sample_mixup(gen, batch, alpha=self.mixup_alpha or 1.0, lam_mode="sample",
-                           pairing=self.pairing)
+                           pairing=self.pairing, groups=self.groups)
         # MixUp samples blend with their λ and paste an empty box; CutMix
         # samples blend with λ = 1 (keep themselves) and paste their box;
         # untouched samples do neither.
@@ -246,11 +283,12 @@ class Mixer:
         dev = device(x)
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = xp.asarray(mix.perm, dtype=idt, device=dev)
-        x_out = blend(x, MixParams(xp.asarray(lam_blend, dtype=fdt, device=dev), perm))
+        x_out = blend(x, MixParams(xp.asarray(lam_blend, dtype=fdt, device=dev), perm),
+                      groups=self.groups)
         if axes:
             mask = box_mask(xp, x, xp.asarray(lower, dtype=idt, device=dev),
                             xp.asarray(upper, dtype=idt, device=dev), axes)
-            x_out = xp.where(mask, xp.take(x, perm, axis=0), x_out)
+            x_out = xp.where(mask, partners(xp, x, perm, self.groups or 1), x_out)
         return x_out, MixParams(xp.asarray(lam_label, dtype=fdt, device=dev), perm)
 
 

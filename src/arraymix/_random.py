@@ -44,6 +44,9 @@ class Source(Protocol):
     def permutation(self, n: int) -> Array:
         """A uniformly random permutation of ``0 .. n-1``, integer."""
 
+    def permutations(self, rows: int, n: int) -> Array:
+        """``rows`` independent random permutations of ``0 .. n-1``, shape (rows, n)."""
+
 
 class _NumpySource:
     def __init__(self, gen: np.random.Generator) -> None:
@@ -59,6 +62,9 @@ class _NumpySource:
 
     def permutation(self, n: int) -> Array:
         return self.gen.permutation(n)
+
+    def permutations(self, rows: int, n: int) -> Array:
+        return self.gen.permuted(np.tile(np.arange(n), (rows, 1)), axis=1)
 
 
 class _TorchSource:
@@ -87,6 +93,11 @@ class _TorchSource:
     def permutation(self, n: int) -> Array:
         return self.torch.randperm(n, device=self.device, generator=self.gen)
 
+    def permutations(self, rows: int, n: int) -> Array:
+        keys = self.torch.rand((rows, n), dtype=self.torch.float64, device=self.device,
+                               generator=self.gen)
+        return self.torch.argsort(keys, dim=1)
+
 
 class _JaxSource:
     def __init__(self, key: Any) -> None:
@@ -107,6 +118,10 @@ class _JaxSource:
 
     def permutation(self, n: int) -> Array:
         return self.jax.random.permutation(self._next(), n)
+
+    def permutations(self, rows: int, n: int) -> Array:
+        base = self.jax.numpy.tile(self.jax.numpy.arange(n), (rows, 1))
+        return self.jax.random.permutation(self._next(), base, axis=1, independent=True)
 
 
 def _is_jax_key(rng: Any) -> bool:

@@ -14,7 +14,14 @@ from ._compat import Array, default_float, default_index, library, namespace_of
 from ._compat import device as array_device
 from ._params import CutMixParams, MixParams
 from ._random import Source, source
-from ._validate import LAM_MODES, check_alpha, check_choice, check_count, check_pairing
+from ._validate import (
+    LAM_MODES,
+    check_alpha,
+    check_choice,
+    check_count,
+    check_groups,
+    check_pairing,
+)
 
 __all__ = ["sample_cutmix", "sample_mixup"]
 
@@ -52,22 +59,32 @@ def _place(src: Source, a: Array, xp: Any, dtype: Any, device: Any) -> Array:
     return xp.asarray(a, device=device)
 
 
-def _pairs(src: Source, batch_size: int, pairing: str, xp: Any, device: Any) -> Array:
-    """The partner of each sample: ``perm[i]`` is mixed into sample ``i``."""
+def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
+           device: Any) -> Array:
+    """The partner of each sample: ``perm[i]`` is mixed into sample ``i``.
+
+    The batch is ``groups`` contiguous groups of ``n = B / groups`` samples,
+    and partners stay inside their group.
+    """
     idx = default_index(xp, device)
-    if pairing == "flip":
-        return xp.arange(batch_size - 1, -1, -1, dtype=idx, device=device)
-    if pairing == "roll":
-        return xp.roll(xp.arange(batch_size, dtype=idx, device=device), 1)
-    sigma = src.permutation(batch_size)
+    n = batch_size // groups if groups else 0
+    if pairing in ("flip", "roll"):
+        local = xp.arange(n, dtype=idx, device=device)
+        local = (n - 1 - local) if pairing == "flip" else xp.roll(local, 1)
+        offsets = xp.arange(0, batch_size, max(n, 1), dtype=idx, device=device)
+        return xp.reshape(local[None, :] + offsets[:, None], (batch_size,))
+    sxp = src.xp
+    # one group keeps the library's own permutation (and earlier seeds' draws)
+    sigma = src.permutation(batch_size)[None, :] if groups == 1 else src.permutations(groups, n)
     if pairing == "derange":
-        # One random cycle through all samples: sigma[i] takes sigma[i + 1].
-        # As a map j -> perm[j] this is perm = sigma[(sigma^-1 + 1) % B],
+        # One random cycle through each group: sigma[i] takes sigma[i + 1].
+        # As a map j -> perm[j] this is perm = sigma[(sigma^-1 + 1) % n],
         # and a single cycle of length >= 2 has no fixed point.
-        sxp = src.xp
-        inverse = sxp.argsort(sigma)
-        sigma = sxp.take(sigma, (inverse + 1) % batch_size, axis=0)
-    return _place(src, sigma, xp, idx, device)
+        inverse = sxp.argsort(sigma, axis=1)
+        sigma = sxp.take_along_axis(sigma, (inverse + 1) % n, axis=1)
+    offsets = sxp.arange(0, batch_size, max(n, 1), dtype=sigma.dtype, device=src.device)
+    perm = sxp.reshape(sigma + offsets[:, None], (batch_size,))
+    return _place(src, perm, xp, idx, device)
 
 
 def sample_mixup(
@@ -78,6 +95,7 @@ def sample_mixup(
     alpha: float = 0.2,
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
+    groups: int | None = None,
     xp: Any = None,
     device: Any = None,
 ) -> MixParams:
@@ -107,6 +125,12 @@ def sample_mixup(
         cycle through all samples, so no sample is mixed with itself (needs
         ``B >= 2``). ``"flip"``: sample ``i`` with ``B-1-i``. ``"roll"``:
         sample ``i`` with ``i-1``. ``flip`` and ``roll`` draw nothing.
+    groups : int, optional
+        Split the batch into this many equal contiguous groups and pair
+        samples only inside their group (``B`` must be a multiple). With
+        groups = the number of devices, shards or chunks a batch is split
+        over, mixing reads no other device's data; pass the same ``groups``
+        to :func:`blend` / :func:`paste`. Default: one group, the whole batch.
     xp : array namespace, optional
         Library of the returned arrays. Default: the generator's own (NumPy
         for ``None``, seeds and NumPy generators).
@@ -140,12 +164,13 @@ def sample_mixup(
     batch_size = check_count(batch_size, "batch_size")
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
+    groups = check_groups(groups, batch_size, pairing)
     src = source(rng)
     xp, device = _target(src, xp, device)
     lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
     return MixParams(
         lam=_place(src, lam, xp, default_float(xp, device), device),
-        perm=_pairs(src, batch_size, pairing, xp, device),
+        perm=_pairs(src, batch_size, pairing, groups, xp, device),
     )
 
 
@@ -159,6 +184,7 @@ def sample_cutmix(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     correct_lam: bool = True,
+    groups: int | None = None,
     xp: Any = None,
     device: Any = None,
 ) -> CutMixParams:
@@ -186,6 +212,8 @@ def sample_cutmix(
         per sample (shape ``(B, k)``).
     pairing : {"permute", "derange", "flip", "roll"}, default "permute"
         As in :func:`sample_mixup`.
+    groups : int, optional
+        Pair inside equal contiguous groups, as in :func:`sample_mixup`.
     correct_lam : bool, default True
         If True, ``lam`` is exactly the fraction of elements not pasted over,
         ``1 − prod(upper − lower) / prod(sizes)``; if False it is λ₀, which
@@ -212,6 +240,7 @@ def sample_cutmix(
     sizes = _check_sizes(sizes)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
+    groups = check_groups(groups, batch_size, pairing)
     if not isinstance(correct_lam, bool):
         raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
     src = source(rng)
@@ -231,7 +260,7 @@ def sample_cutmix(
     src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
     return CutMixParams(
         lam=_place(src, lam, xp, default_float(xp, device), device),
-        perm=_pairs(src, batch_size, pairing, xp, device),
+        perm=_pairs(src, batch_size, pairing, groups, xp, device),
         lower=_place(src, sxp.astype(lower, src_idx), xp, idx, device),
         upper=_place(src, sxp.astype(upper, src_idx), xp, idx, device),
     )

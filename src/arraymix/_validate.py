@@ -86,6 +86,23 @@ def check_pairing(pairing: Any, batch_size: int) -> Any:
     return pairing
 
 
+def check_groups(groups: Any, batch_size: int, pairing: str) -> int:
+    """``groups`` divides the batch into groups a pairing can work in."""
+    if groups is None:
+        return 1
+    count = check_count(groups, "groups", minimum=1)
+    if batch_size % count:
+        raise ValueError(
+            f"groups={count} must divide the batch size {batch_size} into equal groups"
+        )
+    if pairing == "derange" and batch_size and batch_size // count < 2:
+        raise ValueError(
+            f"pairing='derange' needs at least 2 samples per group; groups={count} "
+            f"leaves {batch_size // count} of batch size {batch_size}"
+        )
+    return count
+
+
 def check_batch(x: Any, name: str = "x") -> tuple[Any, int]:
     """``x`` is a real array with a batch axis: return its namespace and size."""
     if not is_array_api_obj(x):
@@ -112,21 +129,27 @@ def _devices_differ(a: Array, b: Array) -> bool:
     return da is not None and db is not None and da != db
 
 
-def check_partner(x: Array, y: Any, name: str) -> Any:
-    """``y`` belongs with ``x``: same library, same device, same batch size."""
-    if not is_array_api_obj(y):
-        raise TypeError(f"{name} must be an array or None, got {_kind(y)}")
+def _joined(x: Array, a: Any, name: str, what: str) -> Any:
+    """``a`` is an array of ``x``'s library on ``x``'s device: their namespace."""
+    if not is_array_api_obj(a):
+        raise TypeError(f"{name} must be {what}, got {_kind(a)}")
     try:
-        xp = namespace(x, y)
+        xp = namespace(x, a)
     except TypeError:
         raise TypeError(
-            f"{name} must come from the same array library as x: x is "
-            f"{_kind(x)}, {name} is {_kind(y)}"
+            f"{name} must come from x's array library: x is {_kind(x)}, {name} is "
+            f"{_kind(a)}"
         ) from None
-    if _devices_differ(x, y):
+    if _devices_differ(x, a):
         raise ValueError(
-            f"{name} must be on x's device: x is on {device(x)}, {name} on {device(y)}"
+            f"{name} must be on x's device: x is on {device(x)}, {name} on {device(a)}"
         )
+    return xp
+
+
+def check_partner(x: Array, y: Any, name: str) -> Any:
+    """``y`` belongs with ``x``: same library, same device, same batch size."""
+    xp = _joined(x, y, name, "an array or None")
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(
             f"{name} must have x's batch size {x.shape[0]} on axis 0, got shape "
@@ -137,21 +160,11 @@ def check_partner(x: Array, y: Any, name: str) -> Any:
 
 def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
                 kind: str) -> Array:
-    """A parameter array: ``x``'s library and device, one of ``shapes``, dtype ``kind``."""
-    if not is_array_api_obj(a):
-        raise TypeError(f"{name} must be an array, got {_kind(a)}")
-    try:
-        xp = namespace(x, a)
-    except TypeError:
-        raise TypeError(
-            f"{name} must come from x's array library: x is {_kind(x)}, {name} is "
-            f"{_kind(a)}; draw the params with xp=array_namespace(x)"
-        ) from None
-    if _devices_differ(x, a):
-        raise ValueError(
-            f"{name} must be on x's device {device(x)}, got {device(a)}; draw the "
-            "params with device=device(x)"
-        )
+    """A parameter array: ``x``'s library and device, one of ``shapes``, dtype ``kind``.
+
+    Parameters come from ``sample_*(..., xp=array_namespace(x), device=device(x))``.
+    """
+    xp = _joined(x, a, name, "an array")
     if tuple(a.shape) not in shapes or not xp.isdtype(a.dtype, kind):
         wanted = " or ".join(str(s) for s in shapes)
         what = "an integer" if kind == "integral" else f"a {kind}"
