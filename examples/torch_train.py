@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 import arraymix
 
@@ -50,7 +49,7 @@ def main() -> None:
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = F.cross_entropy(model(x), y)   # the mixed batch, soft targets
+        loss = torch.nn.functional.cross_entropy(model(x), y)  # mixed batch, soft targets
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -112,7 +112,7 @@ def test_dask_stays_lazy_and_chunk_local():
     dask = pytest.importorskip("dask", reason="dask is not installed")
     from dask.core import get_dependencies
 
-    _, xnp, ids, x, y = _dask_inputs()
+    _, xnp, _, x, y = _dask_inputs()
     computes = []
 
     def counting_scheduler(dsk, keys, **kwargs):
@@ -123,6 +123,9 @@ def test_dask_stays_lazy_and_chunk_local():
         xm, ym = arraymix.mixup(x, y, num_classes=5, groups=4, rng=3, lam_mode="sample")
         xc, yc = arraymix.cutmix(x, y, num_classes=5, groups=4, rng=3, lam_mode="sample")
     assert computes == []  # nothing ran
+    for labels in (ym, yc):
+        assert type(labels) is type(x)
+        assert labels.chunks == ((2, 2, 2, 2), (5,))
     for out in (xm, xc):
         assert type(out) is type(x)
         assert out.chunks[0] == (2, 2, 2, 2)
