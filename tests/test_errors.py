@@ -93,7 +93,7 @@ def test_bad_batch_size(batch, error):
 
 def test_y_from_another_library_or_device():
     torch = pytest.importorskip("torch", reason="torch is not installed")
-    with pytest.raises(TypeError, match="y must come from x.s array library: x is torch.Tensor, y is numpy.ndarray"):
+    with pytest.raises(TypeError, match=r"y must come from x's array library: x is torch\.Tensor"):
         arraymix.mixup(torch.zeros(4, 3), Y, num_classes=3)
     with pytest.raises(ValueError, match="y must be on x's device"):
         arraymix.mixup(torch.zeros(4, 3), torch.asarray(Y, device="meta"), num_classes=3)
