@@ -37,6 +37,16 @@ def test_demo_writes_the_figures(backend, tmp_path, capsys):
         assert (width, height) == (691, 432)  # 4 x 2 tiles at 72 dpi
 
 
+def test_demo_default_backend_in_a_fresh_process(tmp_path):
+    """As the README's first command runs it: no --backend, a new interpreter."""
+    pytest.importorskip("skimage", reason="scikit-image is not installed")
+    done = subprocess.run([sys.executable, "-m", "arraymix", "demo", "--out", str(tmp_path),
+                           "--size", "32"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "cutmix.png", "mixer.png", "mixup.png", "originals.png"]
+
+
 def test_experiment_quick(tmp_path):
     pytest.importorskip("sklearn", reason="scikit-learn is not installed")
     pytest.importorskip("torch", reason="torch is not installed")
