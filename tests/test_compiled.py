@@ -83,6 +83,8 @@ def test_contract_mixup_is_sample_then_blend(backend):
     xm, ym, xb, yb = backend.call(both, x, y)
     if backend.has_values:
         np.testing.assert_array_equal(backend.numpy(xm), backend.numpy(xb))
-        np.testing.assert_array_equal(backend.numpy(ym), backend.numpy(yb))
+        # class ids on the host skip building the one-hot batch; on torch the
+        # blend rounds once (lerp), so the two agree to an ulp
+        np.testing.assert_allclose(backend.numpy(ym), backend.numpy(yb), rtol=0, atol=2e-7)
     assert xm.shape == xb.shape
     assert ym.dtype == yb.dtype

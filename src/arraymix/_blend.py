@@ -103,6 +103,8 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
+    if _fast.lerp_usable(x, ctype):
+        return _fast.lerp(x, lam, partners(xp, x, perm, groups), out)
     return _into(xp, _blend(xp, x, lam, perm, ctype, groups), out)
 
 
