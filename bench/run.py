@@ -81,8 +81,41 @@ def _arraymix_rows(rows: dict[str, tuple[str, Any]], gen: Any, buf: Any,
             x, y, num_classes=CLASSES, rng=gen, out=x))
 
 
-def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str, tuple[str, Any]]:
+def _no_sync(backend: str, fn: Any) -> Any:
+    """``fn`` with device syncs (torch CUDA) and host transfers (JAX) made errors."""
+    if backend == "torch-cuda":
+        import torch
+
+        def guarded(x: Any, y: Any) -> Any:
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                return fn(x, y)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+
+        return guarded
+    if backend.startswith("jax"):
+        import jax
+
+        def guarded_jax(x: Any, y: Any) -> Any:
+            with jax.transfer_guard("disallow"):
+                return fn(x, y)
+
+        return guarded_jax
+    return fn
+
+
+def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...],
+          strict: bool = False) -> dict[str, tuple[str, Any]]:
     """name -> (kind, fn(x, y)); kind: floor, arraymix, anchor."""
+    rows = _all_rows(backend, x, y, shape)
+    if strict:
+        rows = {n: (k, _no_sync(backend, f) if k == "arraymix" else f)
+                for n, (k, f) in rows.items()}
+    return rows
+
+
+def _all_rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str, tuple[str, Any]]:
     rows: dict[str, tuple[str, Any]] = {}
     axes_ok = len(shape) == 4
 
@@ -123,7 +156,7 @@ def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str, tup
 
         for name, fn in anchors.jax_floors(x).items():
             rows[name] = ("floor", fn)
-        keys = iter(jax.random.split(jax.random.key(1), 100_000))
+        keys = iter(list(jax.random.split(jax.random.key(1), 4096)))  # drawn before timing
         mix = jax.jit(lambda x, y, k: arraymix.mixup(x, y, num_classes=CLASSES, rng=k))
         rows["arraymix mixup (jit)"] = ("arraymix", lambda x, y: mix(x, y, next(keys)))
         if axes_ok:
@@ -192,14 +225,14 @@ def _backends() -> list[str]:
     return found
 
 
-def measure(backend: str, size: str, rounds: int) -> list[dict[str, Any]]:
+def measure(backend: str, size: str, rounds: int, strict: bool = False) -> list[dict[str, Any]]:
     shape, dtype = SIZES[size]
     try:
         x, y = _inputs(backend, shape, dtype)
     except (TypeError, AttributeError) as e:
         print(f"  [{backend}] {size}: {e}", file=sys.stderr)
         return []
-    rows = _rows(backend, x, y, shape)
+    rows = _rows(backend, x, y, shape, strict)
     times: dict[str, list[float]] = {name: [] for name in rows}
     errors: dict[str, str] = {}
     for name, (_, fn) in rows.items():  # warm-up (and compile), note failures
@@ -207,7 +240,8 @@ def measure(backend: str, size: str, rounds: int) -> list[dict[str, Any]]:
             for _ in range(2):
                 _sync(backend, fn(x, y))
         except Exception as e:  # an anchor that cannot mix this input
-            errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+            first_line = (str(e).splitlines() or [""])[0]
+            errors[name] = f"{type(e).__name__}: {first_line[:80]}"
     live = [n for n in rows if n not in errors]
     for _ in range(rounds):
         random.shuffle(live)
@@ -266,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="*", choices=list(SIZES), default=None)
     parser.add_argument("--backends", nargs="*", default=None)
     parser.add_argument("--json", default="bench/results.json", help="where to write JSON")
+    parser.add_argument("--strict-sync", action="store_true",
+                        help="make a device sync (torch CUDA) or a host transfer (JAX) inside "
+                             "an arraymix call an error")
     args = parser.parse_args(argv)
     rounds = args.rounds or (5 if args.quick else 15)
     sizes = args.sizes or (list(QUICK) if args.quick else list(SIZES))
@@ -275,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             print(f"{size} on {backend} ...", file=sys.stderr)
             try:
-                results += measure(backend, size, rounds)
+                results += measure(backend, size, rounds, args.strict_sync)
             except Exception:
                 traceback.print_exc()
     machine = {"python": platform.python_version(), "machine": platform.machine(),
