@@ -1,4 +1,6 @@
-"""Measured fast paths for host memory: NumPy arrays and torch CPU tensors.
+"""Measured fast paths: a sample-by-sample walk for host memory (NumPy
+arrays, torch CPU tensors), one fused kernel for the rest of torch (CUDA,
+small CPU samples), and a shortcut for integer labels on the host.
 
 The array API path (:mod:`._blend`) is the reference; it builds the partner
 batch ``x[perm]`` and a few batch-sized temporaries, so it moves several
@@ -14,10 +16,10 @@ itself stays in cache:
   so the results are equal; torch uses its ``lerp`` kernel, one pass and one
   rounding per sample, within an ulp of the reference.
 
-It applies only where the parameters can be read without a device sync and
-no trace or autograd graph is being recorded (see :func:`usable`); B
-iterations of Python cost a few microseconds each, so small samples take the
-vectorised path.
+The walk applies only where the parameters can be read without a device
+sync and no trace or autograd graph is being recorded (see :func:`usable`);
+B iterations of Python cost a few microseconds each, so small samples take
+the whole-batch path. Each path is tested equal to the array API reference.
 """
 
 from __future__ import annotations
