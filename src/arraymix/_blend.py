@@ -230,6 +230,8 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     groups = check_groups(groups, batch, "permute")
     if _fast.usable(x, out, perm, lower, upper):
         return _fast.paste(x, perm, lower, upper, axes, out)
+    if _fast.box_usable(x, out, perm, lower, upper):
+        return _fast.paste_box(x, perm, lower, upper, axes, out)
     mask = box_mask(xp, x, lower, upper, axes)
     return _into(xp, xp.where(mask, partners(xp, x, perm, groups), x), out)
 

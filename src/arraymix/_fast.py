@@ -33,7 +33,8 @@ import numpy as np
 
 from ._compat import Array, host_readable, is_numpy_array, is_torch_array
 
-__all__ = ["blend", "lerp", "lerp_usable", "mix_ids", "paste", "usable", "usable_ids"]
+__all__ = ["blend", "box_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
+           "usable", "usable_ids"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -234,6 +235,38 @@ def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ..
             region = box(i)
             source = saved if saved is not None and m == len(cycle) - 1 else x[order[i]][region]
             ops.copy(target[i][region], source)
+    return target
+
+
+def box_usable(x: Array, out: Array | None, perm: Array, lower: Array, upper: Array) -> bool:
+    """Whether one box for the whole batch can be pasted by slicing on the host."""
+    return (lower.ndim == 1 and all(host_readable(a) for a in (x, perm, lower, upper))
+            and (out is None or host_readable(out))
+            and not (is_torch_array(x) and x.requires_grad))
+
+
+def paste_box(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
+              out: Array | None) -> Array:
+    """Batch mode CutMix by slicing: copy the batch, then gather only the box.
+
+    The reference gathers the whole partner batch and selects with a mask;
+    here only the box of every partner is read, so CutMix moves less data
+    than MixUp. ``out`` may be ``x``: the partners' boxes are gathered into
+    a new array before anything is written.
+    """
+    ops = _Ops(x)
+    if out is None:
+        target = ops.empty(x)
+        ops.copy(target, x)
+    else:
+        target = out
+        if target is not x:
+            ops.copy(target, x)
+    index: list[Any] = [slice(None)] * x.ndim
+    for j, (lo, hi) in enumerate(zip(_host_list(lower), _host_list(upper), strict=True)):
+        index[axes[j]] = slice(lo, hi)
+    region = tuple(index)
+    target[region] = x[region][perm]
     return target
 
 
