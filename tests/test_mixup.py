@@ -155,3 +155,15 @@ def test_half_precision_is_not_promoted(backend, dtype):
                           num_classes=3, rng=1)
     check_like(backend, xm, (6, 4), backend.dtypes[dtype])
     check_like(backend, ym, (6, 3), backend.xp.float32)
+
+
+def test_narrow_integer_labels_with_many_classes(backend):
+    """uint8 class ids and 1000 classes: no class wraps around (kornia #4657)."""
+    ids = np.asarray([0, 7, 255, 3], dtype=np.uint8)
+    y = backend.asarray(ids)
+    rows = backend.call(lambda a: arraymix.one_hot(a, 1000), y)
+    check_like(backend, rows, (4, 1000),
+               backend.xp.__array_namespace_info__().default_dtypes(
+                   device=backend.device)["real floating"])
+    if backend.has_values:
+        np.testing.assert_array_equal(backend.numpy(rows), ref_one_hot(ids.astype(int), 1000))

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from . import _fast
 from ._blend import blend
-from ._compat import Array, default_float, device, is_array_api_obj, namespace
+from ._compat import Array, default_float, default_index, device, is_array_api_obj, namespace
 from ._params import CutMixParams, MixParams
 from ._validate import check_class_ids, check_count, check_partner, check_real
 
@@ -83,8 +83,10 @@ def _int_labels(labels: Any, name: str) -> Any:
 
 
 def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: Any) -> Array:
-    classes = xp.arange(num_classes, dtype=labels.dtype, device=device(labels))
-    ids = labels[..., None]
+    # compare in the wide index dtype: uint8 ids against 1000 classes must not wrap
+    wide = default_index(xp, device(labels))
+    classes = xp.arange(num_classes, dtype=wide, device=device(labels))
+    ids = xp.astype(labels, wide)[..., None]
     off = smoothing / num_classes
     rows = xp.where(ids == classes, xp.asarray(1.0 - smoothing + off, dtype=dtype,
                                                device=device(labels)),

@@ -204,9 +204,9 @@ def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
     """Class ids in range, where reading them costs no sync; else see one_hot."""
     if host_readable(y) and math.prod(y.shape):
         xp = namespace(y)
-        low, high = xp.min(y), xp.max(y)
-        if bool(low < 0) or bool(high >= num_classes):
+        low, high = int(xp.min(y)), int(xp.max(y))  # host data: no sync
+        if low < 0 or high >= num_classes:
             raise ValueError(
                 f"{name} must hold class ids in [0, num_classes={num_classes}), "
-                f"found values in [{int(low)}, {int(high)}]"
+                f"found values in [{low}, {high}]"
             )
