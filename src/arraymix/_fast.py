@@ -201,17 +201,20 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
     return target
 
 
+def _copy_of(ops: _Ops, x: Array, out: Array | None) -> Array:
+    """Where a paste writes: ``out`` (new if None) holding a copy of ``x``, unless it is x."""
+    if out is None:
+        out = ops.empty(x)
+    if out is not x:
+        ops.copy(out, x)
+    return out
+
+
 def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
           out: Array | None) -> Array:
     """Paste each partner's box into ``out`` (a new array if None; may be x)."""
     ops = _Ops(x)
-    if out is None:
-        target = ops.empty(x)
-        ops.copy(target, x)
-    else:
-        target = out
-        if target is not x:
-            ops.copy(target, x)
+    target = _copy_of(ops, x, out)
     in_place = target is x
     order = _host_list(perm)
     lo, hi = _host_list(lower), _host_list(upper)
@@ -255,13 +258,7 @@ def paste_box(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int
     a new array before anything is written.
     """
     ops = _Ops(x)
-    if out is None:
-        target = ops.empty(x)
-        ops.copy(target, x)
-    else:
-        target = out
-        if target is not x:
-            ops.copy(target, x)
+    target = _copy_of(ops, x, out)
     index: list[Any] = [slice(None)] * x.ndim
     for j, (lo, hi) in enumerate(zip(_host_list(lower), _host_list(upper), strict=True)):
         index[axes[j]] = slice(lo, hi)

@@ -3,9 +3,16 @@ spawned workers)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
 
 import arraymix
+
+# The example's collate function, as users would take it from there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+from torch_train import Collate
 
 CLASSES = 16
 
@@ -21,18 +28,6 @@ class Constant(torch.utils.data.Dataset):  # type: ignore[type-arg]
         return torch.full((1, 4, 4), float(i % 16)), i % 16
 
 
-class MixCollate:
-    """The user's whole integration: a collate function that calls the Mixer."""
-
-    def __init__(self, mixer: arraymix.Mixer) -> None:
-        self.mixer = mixer
-
-    def __call__(self, batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, ...]:
-        x = torch.stack([b[0] for b in batch])
-        y = torch.tensor([b[1] for b in batch])
-        return self.mixer(x, y)
-
-
 def run(context: str, workers: int = 4) -> list[list[float]]:
     """The mixed label rows of every batch of one pass, in loader order."""
     torch.manual_seed(0)
@@ -40,5 +35,5 @@ def run(context: str, workers: int = 4) -> list[list[float]]:
                            lam_mode="sample")
     loader = torch.utils.data.DataLoader(
         Constant(), batch_size=16, shuffle=False, num_workers=workers,
-        collate_fn=MixCollate(mixer), multiprocessing_context=context if workers else None)
+        collate_fn=Collate(mixer), multiprocessing_context=context if workers else None)
     return [y.flatten().tolist() for _, y in loader]
