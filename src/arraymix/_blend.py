@@ -99,7 +99,7 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     lam, perm = _check_lam_perm(x, params, batch)
     if out is not None:
         check_out(x, out)
-    groups = check_groups(groups, batch, "permute")
+    groups = check_groups(groups, batch)
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
@@ -227,7 +227,7 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     lower, upper = _check_box(x, params, batch, len(axes))
     if out is not None:
         check_out(x, out)
-    groups = check_groups(groups, batch, "permute")
+    groups = check_groups(groups, batch)
     if _fast.usable(x, out, perm, lower, upper):
         return _fast.paste(x, perm, lower, upper, axes, out)
     if _fast.box_usable(x, out, perm, lower, upper):

@@ -86,8 +86,9 @@ def check_pairing(pairing: Any, batch_size: int) -> Any:
     return pairing
 
 
-def check_groups(groups: Any, batch_size: int, pairing: str) -> int:
-    """``groups`` divides the batch into groups a pairing can work in."""
+def check_groups(groups: Any, batch_size: int, pairing: str | None = None) -> int:
+    """``groups`` divides the batch into equal groups (that ``pairing``, if
+    given, can pair in)."""
     if groups is None:
         return 1
     count = check_count(groups, "groups", minimum=1)
