@@ -101,6 +101,35 @@ def kornia_v2(cutmix: bool) -> Fn:
     return lambda x, y: op(x, y)
 
 
+# --- CuPy --------------------------------------------------------------------
+
+def cupy_floors(x: Any) -> dict[str, Fn]:
+    import cupy
+
+    buf = cupy.empty_like(x)
+    return {
+        "copy into buffer (floor)": lambda x, y: cupy.copyto(buf, x),
+        "x.copy()": lambda x, y: x.copy(),
+    }
+
+
+def cupy_hand(num_classes: int) -> Fn:
+    """The blend one writes by hand in CuPy: λ from the host, a device permutation."""
+    import cupy
+
+    gen = np.random.default_rng(0)
+    eye = cupy.eye(num_classes, dtype=cupy.float32)
+
+    def fn(x: Any, y: Any) -> Any:
+        lam = float(gen.beta(0.2, 0.2))
+        perm = cupy.random.permutation(x.shape[0])
+        t = eye[y]
+        return (lam * x + (1 - lam) * x[perm]).astype(x.dtype, copy=False), \
+            lam * t + (1 - lam) * t[perm]
+
+    return fn
+
+
 # --- JAX ---------------------------------------------------------------------
 
 def jax_floors(x: Any) -> dict[str, Fn]:

@@ -9,6 +9,13 @@ and min-max time. The 3N floor is 1.5x copying the batch into a
 preallocated buffer (a blend reads the batch twice and writes it once).
 Peak extra memory is the growth of the process's peak RSS during one call
 (Linux /proc, reset before each call): bytes beyond the inputs.
+
+On a GPU the time of a row is device time per call: torch CUDA and CuPy
+queue K calls behind a sleep kernel and time them with CUDA events (the
+host's launch time per call is reported beside it); JAX GPU queues K calls
+and waits once. The floor there is a device-to-device copy.
+
+    python bench/run.py --strict-sync --backends torch-cuda jax-gpu cupy
 """
 
 from __future__ import annotations
@@ -40,7 +47,10 @@ SIZES = {
     "imagenet f16": ((64, 3, 224, 224), "float16"),
     "imagenet bf16": ((64, 3, 224, 224), "bfloat16"),
     "imagenet u8": ((64, 3, 224, 224), "uint8"),
+    # GPU only (not in the default list): a batch four times a GPU's L2 cache
+    "imagenet256 f32": ((256, 3, 224, 224), "float32"),
 }
+DEFAULT = [s for s in SIZES if s != "imagenet256 f32"]
 QUICK = ("imagenet f32", "small 128x16")
 CLASSES = 1000
 
@@ -102,6 +112,14 @@ def _no_sync(backend: str, fn: Any) -> Any:
                 return fn(x, y)
 
         return guarded_jax
+    if backend == "cupy":
+        import cupyx
+
+        def guarded_cupy(x: Any, y: Any) -> Any:
+            with cupyx.allow_synchronize(False):
+                return fn(x, y)
+
+        return guarded_cupy
     return fn
 
 
@@ -163,6 +181,14 @@ def _all_rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str,
             cut = jax.jit(lambda x, y, k: arraymix.cutmix(x, y, num_classes=CLASSES, rng=k))
             rows["arraymix cutmix (jit)"] = ("arraymix", lambda x, y: cut(x, y, next(keys)))
         rows["hand-written jax.jit blend"] = ("anchor", anchors.jax_hand(CLASSES))
+    elif backend == "cupy":
+        import cupy
+
+        for name, fn in anchors.cupy_floors(x).items():
+            rows[name] = ("floor", fn)
+        # CuPy has no generator arraymix draws from: parameters come from the host
+        _arraymix_rows(rows, np.random.default_rng(0), cupy.empty_like(x), axes_ok)
+        rows["hand-written cupy blend"] = ("anchor", anchors.cupy_hand(CLASSES))
     return rows
 
 
@@ -182,6 +208,12 @@ def _inputs(backend: str, shape: tuple[int, ...], dtype: str) -> tuple[Any, Any]
         dev = "cuda" if backend == "torch-cuda" else "cpu"
         return (torch.asarray(base, device=dev).to(getattr(torch, dtype)),
                 torch.asarray(labels, device=dev))
+    if backend == "cupy":
+        import cupy
+
+        if dtype == "bfloat16":
+            raise TypeError("CuPy has no bfloat16")
+        return cupy.asarray(base.astype(dtype)), cupy.asarray(labels)
     import jax
     import jax.numpy as jnp
 
@@ -199,6 +231,54 @@ def _sync(backend: str, result: Any) -> None:
         import torch
 
         torch.cuda.synchronize()
+    elif backend == "cupy":
+        import cupy
+
+        cupy.cuda.Stream.null.synchronize()
+
+
+GPU = ("torch-cuda", "cupy", "jax-gpu")
+#: Calls per timed GPU sample: one host sync per K calls, as in a training loop.
+K = 10
+
+
+class _DeviceClock:
+    """Device time of K queued calls, with the GPU kept busy while they are queued.
+
+    torch's ``_sleep`` kernel holds the (legacy default) stream that torch and
+    CuPy both use, so the K calls are all queued before the first one runs and
+    the events between them time the device's work alone, not the host's
+    launches. The host time per call is reported beside it: when it exceeds
+    the device time, a loop with nothing else to do would be host-bound.
+    """
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        torch.cuda._sleep(10_000_000)
+        end.record()
+        end.synchronize()
+        self.cycles_per_s = 10_000_000 / (start.elapsed_time(end) / 1e3)
+        self.sleep_s = 0.005
+
+    def time(self, fn: Callable[[], Any]) -> tuple[float, float, bool]:
+        torch = self.torch
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()
+        torch.cuda._sleep(int(self.cycles_per_s * self.sleep_s))
+        start.record()
+        t = time.perf_counter()
+        for _ in range(K):
+            fn()
+        host = time.perf_counter() - t
+        end.record()
+        end.synchronize()
+        covered = host < self.sleep_s
+        self.sleep_s = max(self.sleep_s, 2 * host)  # keep ahead of the launches next time
+        return start.elapsed_time(end) / 1e3 / K, host / K, covered
 
 
 def _backends() -> list[str]:
@@ -222,6 +302,13 @@ def _backends() -> list[str]:
             pass
     except ImportError:
         print("  jax is not installed: no JAX rows", file=sys.stderr)
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount():
+            found.append("cupy")
+    except Exception as e:  # not installed, or no CUDA device: no CuPy rows
+        print(f"  no CuPy rows: {type(e).__name__}", file=sys.stderr)
     return found
 
 
@@ -243,14 +330,30 @@ def measure(backend: str, size: str, rounds: int, strict: bool = False) -> list[
             first_line = (str(e).splitlines() or [""])[0]
             errors[name] = f"{type(e).__name__}: {first_line[:80]}"
     live = [n for n in rows if n not in errors]
+    host: dict[str, list[float]] = {name: [] for name in rows}
+    uncovered: set[str] = set()
+    clock = _DeviceClock() if backend in ("torch-cuda", "cupy") else None
     for _ in range(rounds):
         random.shuffle(live)
         for name in live:
             fn = rows[name][1]
             gc.disable()
-            t = time.perf_counter()
-            _sync(backend, fn(x, y))
-            times[name].append(time.perf_counter() - t)
+            if clock is not None:  # device time of K queued calls
+                dev_s, host_s, covered = clock.time(lambda fn=fn: fn(x, y))
+                times[name].append(dev_s)
+                host[name].append(host_s)
+                if not covered:
+                    uncovered.add(name)
+            elif backend in GPU:  # JAX: K calls queued, then one wait
+                t = time.perf_counter()
+                for _ in range(K - 1):
+                    fn(x, y)
+                _sync(backend, fn(x, y))
+                times[name].append((time.perf_counter() - t) / K)
+            else:
+                t = time.perf_counter()
+                _sync(backend, fn(x, y))
+                times[name].append(time.perf_counter() - t)
             gc.enable()
     memory = {n: _peak_extra(lambda fn=rows[n][1]: _sync(backend, fn(x, y)) or None)
               for n in live} if backend in ("numpy", "torch-cpu") else {}
@@ -272,13 +375,16 @@ def measure(backend: str, size: str, rounds: int, strict: bool = False) -> list[
                       "max_ms": max(times[name]) * 1e3, "x_3n_floor": med / floor,
                       "x_best_anchor": med / best_anchor,
                       "peak_extra_bytes": memory.get(name)}
+            if host[name]:
+                entry["host_us_per_call"] = statistics.median(host[name]) * 1e6
+                entry["launches_outran_sleep"] = name in uncovered
         out.append(entry)
     return out
 
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["| size | backend | row | median ms (min–max) | × 3N floor | × best anchor "
-             "| peak extra MB |", "|---|---|---|---|---|---|---|"]
+             "| peak extra MB (host) or launch µs/call (GPU) |", "|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['size']} | {r['backend']} | {r['row']} | fails: {r['error']} "
@@ -286,6 +392,9 @@ def table(results: list[dict[str, Any]]) -> str:
             continue
         mem = r.get("peak_extra_bytes")
         mem_s = "" if mem is None else f"{mem / 2**20:.1f}"
+        if "host_us_per_call" in r:  # GPU: device time; host launch time beside it
+            mem_s = f"host {r['host_us_per_call']:.0f} µs/call" + (
+                " (outran)" if r["launches_outran_sleep"] else "")
         lines.append(
             f"| {r['size']} | {r['backend']} | {r['row']} | {r['median_ms']:.3f} "
             f"({r['min_ms']:.3f}–{r['max_ms']:.3f}) | {r['x_3n_floor']:.2f} | "
@@ -305,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                              "an arraymix call an error")
     args = parser.parse_args(argv)
     rounds = args.rounds or (5 if args.quick else 15)
-    sizes = args.sizes or (list(QUICK) if args.quick else list(SIZES))
+    sizes = args.sizes or list(QUICK if args.quick else DEFAULT)
     backends = args.backends or _backends()
     results: list[dict[str, Any]] = []
     for size in sizes:

@@ -87,8 +87,9 @@ def _torch(dev: str) -> Backend:
     import array_api_compat.torch as xp
 
     get = None if dev == "meta" else (lambda t: t.detach().cpu().numpy())
+    device = torch.empty(0, device=dev).device  # "cuda" made concrete: cuda:0
     return Backend(
-        f"torch-{dev}", xp, torch.device(dev), lambda a: torch.asarray(a, device=dev), get,
+        f"torch-{dev}", xp, device, lambda a: torch.asarray(a, device=device), get,
         _dtypes(xp, bfloat16=torch.bfloat16),
     )
 

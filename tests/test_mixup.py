@@ -124,9 +124,11 @@ def test_empty_batch(backend):
     x = backend.asarray(np.zeros((0, 3), np.float32))
     y = backend.asarray(np.zeros((0,), np.int64))
     for pairing in ("permute", "derange", "flip", "roll"):
-        xm, ym = backend.call(arraymix.mixup, x, y, num_classes=4, rng=0, pairing=pairing)
-        check_like(backend, xm, (0, 3), x.dtype)
-        check_like(backend, ym, (0, 4), backend.xp.float32)
+        for groups in (None, 2):  # an empty batch splits into empty groups
+            xm, ym = backend.call(arraymix.mixup, x, y, num_classes=4, rng=0,
+                                  pairing=pairing, groups=groups)
+            check_like(backend, xm, (0, 3), x.dtype)
+            check_like(backend, ym, (0, 4), backend.xp.float32)
 
 
 def test_batch_of_one_mixes_with_itself(backend):

@@ -11,6 +11,7 @@ import functools
 import sys
 from typing import Any
 
+import numpy as np
 from array_api_compat import (
     array_namespace,
     is_array_api_obj,
@@ -92,6 +93,39 @@ def default_float(xp: Any, dev: Any) -> Any:
 def default_index(xp: Any, dev: Any) -> Any:
     """The default indexing dtype of ``xp`` on ``dev``."""
     return xp.__array_namespace_info__().default_dtypes(device=dev)["indexing"]
+
+
+def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
+    """A host NumPy array as an ``xp`` array of ``dtype`` on ``dev``, with no device sync.
+
+    torch's plain host-to-GPU copy waits for the device to finish its queue
+    (a stream sync on every call, which stalls a training loop); here the
+    copy is queued instead (``non_blocking``). From pageable memory the
+    driver stages the bytes before the call returns, so ``a`` may go at once.
+    Other libraries' ``asarray`` already queues the copy (CuPy, JAX).
+    """
+    if library(xp) == "torch":
+        torch = sys.modules["torch"]
+        host = np.asarray(a)
+        if not host.flags.c_contiguous:
+            host = host.copy()
+        t = torch.from_numpy(host).to(dtype)
+        if dev is None:
+            return t
+        dev = torch.device(dev)
+        return t.to(dev, non_blocking=dev.type not in ("cpu", "meta"))
+    return xp.asarray(a, dtype=dtype, device=dev)
+
+
+def to_device(xp: Any, a: Array, dev: Any) -> Array:
+    """``a`` of library ``xp`` on ``dev``; a torch host-to-GPU move is queued (see
+    :func:`from_host`), never a stream sync."""
+    if library(xp) == "torch":
+        torch = sys.modules["torch"]
+        dev = torch.device(dev)
+        queued = a.device.type == "cpu" and dev.type not in ("cpu", "meta")
+        return a.to(dev, non_blocking=queued)
+    return xp.asarray(a, device=dev)
 
 
 def host_readable(a: Array) -> bool:

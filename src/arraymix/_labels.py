@@ -88,11 +88,13 @@ def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: 
     classes = xp.arange(num_classes, dtype=wide, device=device(labels))
     ids = xp.astype(labels, wide)[..., None]
     off = smoothing / num_classes
-    rows = xp.where(ids == classes, xp.asarray(1.0 - smoothing + off, dtype=dtype,
-                                               device=device(labels)),
-                    xp.asarray(off, dtype=dtype, device=device(labels)))
+
+    def scalar(value: float) -> Array:  # filled on the device: no host-to-device copy
+        return xp.full((), value, dtype=dtype, device=device(labels))
+
+    rows = xp.where(ids == classes, scalar(1.0 - smoothing + off), scalar(off))
     valid = (ids >= 0) & (ids < num_classes)
-    return xp.where(valid, rows, xp.asarray(float("nan"), dtype=dtype, device=device(labels)))
+    return xp.where(valid, rows, scalar(float("nan")))
 
 
 class Targets(NamedTuple):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._blend import blend, box_mask, check_axes, partners, paste
-from ._compat import Array, default_float, default_index, device
+from ._compat import Array, default_float, default_index, device, from_host
 from ._labels import check_targets, mix_targets
 from ._params import CutMixParams, MixParams
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
@@ -282,14 +282,14 @@ class Mixer:
             lam_label = np.where(cut, box.lam, lam_blend)
         dev = device(x)
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
-        perm = xp.asarray(mix.perm, dtype=idt, device=dev)
-        x_out = blend(x, MixParams(xp.asarray(lam_blend, dtype=fdt, device=dev), perm),
+        perm = from_host(xp, mix.perm, idt, dev)
+        x_out = blend(x, MixParams(from_host(xp, lam_blend, fdt, dev), perm),
                       groups=self.groups)
         if axes:
-            mask = box_mask(xp, x, xp.asarray(lower, dtype=idt, device=dev),
-                            xp.asarray(upper, dtype=idt, device=dev), axes)
+            mask = box_mask(xp, x, from_host(xp, lower, idt, dev),
+                            from_host(xp, upper, idt, dev), axes)
             x_out = xp.where(mask, partners(xp, x, perm, self.groups or 1), x_out)
-        return x_out, MixParams(xp.asarray(lam_label, dtype=fdt, device=dev), perm)
+        return x_out, MixParams(from_host(xp, lam_label, fdt, dev), perm)
 
 
 def _axes_spec(axes: Any) -> tuple[int, ...]:

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ._compat import Array, default_float, default_index, library, namespace_of
+from ._compat import (
+    Array,
+    default_float,
+    default_index,
+    from_host,
+    library,
+    namespace_of,
+    to_device,
+)
 from ._compat import device as array_device
 from ._params import CutMixParams, MixParams
 from ._random import Source, source
@@ -51,12 +59,12 @@ def _place(src: Source, a: Array, xp: Any, dtype: Any, device: Any) -> Array:
     asking ``asarray`` to place one fails under ``vmap``.
     """
     if library(src.xp) != library(xp):
-        return xp.asarray(a, dtype=dtype, device=device)
+        return from_host(xp, a, dtype, device)
     a = xp.astype(a, dtype, copy=False)
     here = array_device(a)
     if device is None or here is None or here == device:
         return a
-    return xp.asarray(a, device=device)
+    return to_device(xp, a, device)
 
 
 def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
@@ -82,8 +90,10 @@ def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
         # and a single cycle of length >= 2 has no fixed point.
         inverse = sxp.argsort(sigma, axis=1)
         sigma = sxp.take_along_axis(sigma, (inverse + 1) % n, axis=1)
-    offsets = sxp.arange(0, batch_size, max(n, 1), dtype=sigma.dtype, device=src.device)
-    perm = sxp.reshape(sigma + offsets[:, None], (batch_size,))
+    if groups > 1:
+        offsets = sxp.arange(groups, dtype=sigma.dtype, device=src.device) * n
+        sigma = sigma + offsets[:, None]
+    perm = sxp.reshape(sigma, (batch_size,))
     return _place(src, perm, xp, idx, device)
 
 
@@ -249,7 +259,10 @@ def sample_cutmix(
     k = len(sizes)
     lead = () if lam_mode == "batch" else (batch_size,)
     lam0 = src.beta(alpha, lead)
-    size = sxp.asarray(sizes, dtype=lam0.dtype, device=src.device)
+    # filled on the source's device (asarray would copy from the host and, on
+    # torch CUDA, wait for the device)
+    size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=src.device)
+                      for n in sizes])
     ratio = (1.0 - lam0) ** (1.0 / k)
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(src.uniform((*lead, k)) * size)
@@ -257,6 +270,7 @@ def sample_cutmix(
     lower = sxp.clip(start, 0.0, size)
     upper = sxp.clip(start + cut, 0.0, size)
     lam = 1.0 - sxp.prod(upper - lower, axis=-1) / sxp.prod(size) if correct_lam else lam0
+    lam = sxp.asarray(lam)  # NumPy gives a scalar for one box
     src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
     return CutMixParams(
         lam=_place(src, lam, xp, default_float(xp, device), device),

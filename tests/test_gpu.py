@@ -1,0 +1,130 @@
+"""What only a GPU shows: calls that queue work without waiting for the device,
+and torch.compile's own kernels. Each test skips, with its reason, where
+there is no CUDA device; the backend-fixture tests cover values on the GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import arraymix
+
+
+def _cuda_torch():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device here")
+    return torch
+
+
+def _calls(torch, x, y, rng):
+    """Every public way of mixing a batch, each with rng."""
+    buf = torch.empty_like(x)
+    return {
+        "mixup": lambda: arraymix.mixup(x, y, num_classes=10, rng=rng),
+        "mixup per sample": lambda: arraymix.mixup(x, y, num_classes=10, lam_mode="sample",
+                                                   rng=rng),
+        "mixup out=buffer": lambda: arraymix.mixup(x, y, num_classes=10, rng=rng, out=buf),
+        "mixup in place": lambda: arraymix.mixup(buf, y, num_classes=10, rng=rng, out=buf),
+        "mixup groups": lambda: arraymix.mixup(x, y, num_classes=10, groups=2, rng=rng),
+        "cutmix": lambda: arraymix.cutmix(x, y, num_classes=10, rng=rng),
+        "cutmix per sample": lambda: arraymix.cutmix(x, y, num_classes=10, lam_mode="sample",
+                                                     rng=rng),
+        "cutmix in place": lambda: arraymix.cutmix(buf, y, num_classes=10, rng=rng, out=buf),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:Synchronization debug mode is a prototype")
+@pytest.mark.parametrize("rng_kind", ["torch.Generator on the GPU", "int seed",
+                                      "numpy Generator"])
+def test_cuda_calls_queue_without_a_device_sync(rng_kind):
+    """No call waits for the GPU: torch raises on any sync in "error" mode.
+
+    Parameters drawn on the host (int seeds, NumPy generators, the Mixer)
+    travel as queued copies, so they cost no stall either.
+    """
+    torch = _cuda_torch()
+    x = torch.rand(8, 3, 16, 16, device="cuda")
+    y = torch.randint(0, 10, (8,), device="cuda")
+    rng = {"torch.Generator on the GPU": torch.Generator(device="cuda").manual_seed(0),
+           "int seed": 3, "numpy Generator": np.random.default_rng(0)}[rng_kind]
+    calls = _calls(torch, x, y, rng)
+    mixers = [arraymix.Mixer(num_classes=10, seed=1, lam_mode=mode)
+              for mode in ("batch", "sample")]
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for name, call in calls.items():
+            xm, ym = call()
+            assert xm.device == x.device, name
+            assert ym.device == x.device, name
+        for mixer in mixers:
+            xm, ym = mixer(x, y)
+            assert xm.device == x.device
+            assert ym.device == x.device
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def test_cuda_result_equals_the_host_result_for_one_seed():
+    """An int seed mixes a CUDA batch as it mixes the same batch on the CPU."""
+    torch = _cuda_torch()
+    x = torch.rand(6, 3, 8, 8, dtype=torch.float64)
+    y = torch.randint(0, 5, (6,))
+    for fn in (arraymix.mixup, arraymix.cutmix):
+        for mode in ("batch", "sample"):
+            host = fn(x, y, num_classes=5, lam_mode=mode, rng=11)
+            gpu = fn(x.cuda(), y.cuda(), num_classes=5, lam_mode=mode, rng=11)
+            for a, b in zip(host, gpu, strict=True):
+                torch.testing.assert_close(b.cpu(), a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
+@pytest.mark.filterwarnings("ignore:TensorFloat32 tensor cores")
+def test_torch_compile_inductor_cuda():
+    """blend and paste compile into one graph of generated CUDA kernels."""
+    torch = _cuda_torch()
+    torch._dynamo.reset()
+
+    def step(x, mix, cut):
+        return arraymix.blend(x, mix), arraymix.paste(x, cut, axes=(-2, -1))
+
+    compiled = torch.compile(step, fullgraph=True)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        x = torch.randn(16, 3, 32, 32, device="cuda").to(dtype)
+        mix = arraymix.sample_mixup(gen, 16, lam_mode="sample", xp=torch, device=x.device)
+        cut = arraymix.sample_cutmix(gen, 16, (32, 32), xp=torch, device=x.device)
+        got, expected = compiled(x, mix, cut), step(x, mix, cut)
+        for a, b in zip(got, expected, strict=True):
+            assert a.dtype == dtype
+            assert a.device == x.device
+            torch.testing.assert_close(a, b)
+
+
+# CuPy says its detection is best effort and will go; it is what there is
+@pytest.mark.filterwarnings("ignore:cupyx.allow_synchronize will be removed")
+def test_cupy_calls_do_not_synchronize():
+    """On CuPy the host-drawn parameters are queued copies: no call synchronizes."""
+    cp = pytest.importorskip("cupy", reason="cupy is not installed")
+    try:
+        cp.cuda.runtime.getDeviceCount()
+    except Exception:
+        pytest.skip("cupy has no CUDA device here")
+    import cupyx
+
+    if not hasattr(cupyx, "allow_synchronize"):
+        pytest.skip("this CuPy has no cupyx.allow_synchronize")
+    x = cp.random.rand(8, 3, 16, 16).astype(cp.float32)
+    y = cp.arange(8) % 10
+    results = []
+    with cupyx.allow_synchronize(False):
+        for mode in ("batch", "sample"):
+            results.append(arraymix.mixup(x, y, num_classes=10, lam_mode=mode, rng=1))
+            results.append(arraymix.cutmix(x, y, num_classes=10, lam_mode=mode, rng=1))
+    for xm, ym in results:
+        assert isinstance(xm, cp.ndarray)
+        assert xm.dtype == x.dtype
+        assert isinstance(ym, cp.ndarray)
+        assert ym.shape == (8, 10)
