@@ -155,6 +155,13 @@ def _all_rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str,
             rows[name] = ("floor", fn)
         _arraymix_rows(rows, torch.Generator(device=x.device).manual_seed(0),
                        torch.empty_like(x), axes_ok)
+        if backend == "torch-cuda":  # parameters drawn on the host, as timm draws them
+            host = np.random.default_rng(0)
+            rows["arraymix mixup, NumPy rng"] = ("arraymix", lambda x, y: arraymix.mixup(
+                x, y, num_classes=CLASSES, rng=host))
+            if axes_ok:
+                rows["arraymix cutmix, NumPy rng"] = ("arraymix", lambda x, y: arraymix.cutmix(
+                    x, y, num_classes=CLASSES, rng=host))
         add("anchor", "hand-written torch blend", lambda: anchors.torch_hand(CLASSES))
         add("anchor", "tutorial function", lambda: anchors.tutorial(CLASSES))
         add("anchor", "timm Mixup batch (in place)",
@@ -262,13 +269,14 @@ class _DeviceClock:
         end.record()
         end.synchronize()
         self.cycles_per_s = 10_000_000 / (start.elapsed_time(end) / 1e3)
-        self.sleep_s = 0.005
+        self.sleep_s: dict[str, float] = {}
 
-    def time(self, fn: Callable[[], Any]) -> tuple[float, float, bool]:
+    def time(self, fn: Callable[[], Any], row: str = "") -> tuple[float, float, bool]:
         torch = self.torch
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        sleep_s = self.sleep_s.get(row, 0.002)
         torch.cuda.synchronize()
-        torch.cuda._sleep(int(self.cycles_per_s * self.sleep_s))
+        torch.cuda._sleep(int(self.cycles_per_s * sleep_s))
         start.record()
         t = time.perf_counter()
         for _ in range(K):
@@ -276,8 +284,8 @@ class _DeviceClock:
         host = time.perf_counter() - t
         end.record()
         end.synchronize()
-        covered = host < self.sleep_s
-        self.sleep_s = max(self.sleep_s, 2 * host)  # keep ahead of the launches next time
+        covered = host < sleep_s
+        self.sleep_s[row] = max(sleep_s, 2 * host)  # keep ahead of this row's launches
         return start.elapsed_time(end) / 1e3 / K, host / K, covered
 
 
@@ -339,7 +347,7 @@ def measure(backend: str, size: str, rounds: int, strict: bool = False) -> list[
             fn = rows[name][1]
             gc.disable()
             if clock is not None:  # device time of K queued calls
-                dev_s, host_s, covered = clock.time(lambda fn=fn: fn(x, y))
+                dev_s, host_s, covered = clock.time(lambda fn=fn: fn(x, y), name)
                 times[name].append(dev_s)
                 host[name].append(host_s)
                 if not covered:
@@ -417,13 +425,16 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or list(QUICK if args.quick else DEFAULT)
     backends = args.backends or _backends()
     results: list[dict[str, Any]] = []
-    for size in sizes:
-        for backend in backends:
-            print(f"{size} on {backend} ...", file=sys.stderr)
-            try:
-                results += measure(backend, size, rounds, args.strict_sync)
-            except Exception:
-                traceback.print_exc()
+    try:
+        for size in sizes:
+            for backend in backends:
+                print(f"{size} on {backend} ...", file=sys.stderr)
+                try:
+                    results += measure(backend, size, rounds, args.strict_sync)
+                except Exception:
+                    traceback.print_exc()
+    except KeyboardInterrupt:  # out of time: report what was measured
+        print("interrupted: the table holds the sizes measured so far", file=sys.stderr)
     machine = {"python": platform.python_version(), "machine": platform.machine(),
                "processor": platform.processor(), "cpus": __import__("os").cpu_count(),
                "rounds": rounds, "numpy": np.__version__}

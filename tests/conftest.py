@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -27,6 +27,10 @@ settings.register_profile(
 # CI replays a fixed set of examples, so a submission's result does not depend
 # on the draw; local runs keep exploring new ones.
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
+# bench/gpu.sh on a lent GPU, where minutes are counted: a fixed draw, and a
+# failure is reported as found rather than shrunk
+settings.register_profile("device", parent=settings.get_profile("ci"),
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 

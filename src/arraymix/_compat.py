@@ -15,6 +15,7 @@ import numpy as np
 from array_api_compat import (
     array_namespace,
     is_array_api_obj,
+    is_cupy_array,
     is_jax_array,
     is_numpy_array,
     is_torch_array,
@@ -28,8 +29,10 @@ __all__ = [
     "default_float",
     "default_index",
     "device",
+    "from_host",
     "host_readable",
     "is_array_api_obj",
+    "is_cupy_array",
     "is_jax_array",
     "is_numpy_array",
     "is_torch_array",
@@ -37,6 +40,7 @@ __all__ = [
     "library",
     "namespace",
     "namespace_of",
+    "to_device",
 ]
 
 #: Arrays of any array API library. The standard defines no static type that

@@ -24,6 +24,9 @@ the whole-batch path. Each path is tested equal to the array API reference.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import math
 import sys
 from collections.abc import Iterator
@@ -31,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import Array, host_readable, is_numpy_array, is_torch_array
+from ._compat import Array, host_readable, is_cupy_array, is_numpy_array, is_torch_array
 
 __all__ = ["blend", "box_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
            "usable", "usable_ids"]
@@ -304,3 +307,221 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
     out[rows, partner] = theirs
     out[rows, y] = own
     return out
+
+
+# --- GPU: one fused kernel per blend or paste -------------------------------
+#
+# On a GPU the array API path gathers the partner batch first (a read and a
+# write of the batch) and then blends (two reads, one write): 5N bytes where
+# 3N suffice, and CutMix's mask-and-select moves more. One kernel that reads
+# each sample and its partner and writes the result once moves 3N for a
+# blend and 2N for a paste (the box of the partner, the rest of the sample).
+# It takes the partner as ``perm[i]`` folded into sample i's group, so it
+# equals the grouped gather, and an index out of range reads another sample
+# of the batch, never outside it. Written by Triton for torch CUDA tensors
+# and as an elementwise kernel for CuPy arrays; both are compiled once per
+# dtype and cached by their library. In place (``out`` is ``x``) a partner
+# could be overwritten before it is read, so that case keeps the gather.
+
+#: Elements one Triton program covers, at most; and the most programs per
+#: sample (the grid's second axis).
+_BLOCK = 2048
+_MAX_BLOCKS = 65535
+
+#: Kill switch: the tests turn the fused kernels off to compare both paths.
+FUSED = True
+
+
+def _float_kind(dtype: Any) -> str | None:
+    """"half", "single" or "double" for the floating dtypes the kernels blend."""
+    name = str(dtype).rsplit(".", 1)[-1]
+    return {"float16": "half", "bfloat16": "half", "float32": "single",
+            "float64": "double"}.get(name)
+
+
+def fused_usable(x: Array, out: Array | None, blending: bool) -> bool:
+    """Whether one fused GPU kernel can blend (or paste) ``x`` (into ``out``)."""
+    if not FUSED or x.ndim < 1 or x.shape[0] == 0:
+        return False
+    inner = math.prod(x.shape[1:])
+    if inner == 0 or inner > _BLOCK * _MAX_BLOCKS:
+        return False
+    if blending and _float_kind(x.dtype) is None:
+        return False
+    if is_torch_array(x):
+        torch = sys.modules["torch"]
+        return not (x.device.type != "cuda" or x.requires_grad
+                    or (out is not None and out.requires_grad)
+                    or torch.compiler.is_compiling()
+                    or x.dtype in (torch.bool, torch.complex64, torch.complex128)
+                    or not x.is_contiguous()) and _triton() is not None
+    if is_cupy_array(x):
+        return not (x.dtype == np.bool_ or x.dtype.kind == "c" or not x.flags.c_contiguous)
+    return False
+
+
+def _fused_target(x: Array, out: Array | None) -> Array:
+    """Where a kernel writes: ``out`` if it is contiguous and apart from ``x``,
+    else a new array (copied into ``out`` after: in place, a partner must not
+    change before it is read, so the result is the same with and without out=)."""
+    if is_torch_array(x):
+        torch = sys.modules["torch"]
+        if out is not None and out.is_contiguous() and (
+                out.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()):
+            return out
+        return torch.empty_like(x)
+    cupy = sys.modules["cupy"]
+    if out is not None and out.flags.c_contiguous and not cupy.may_share_memory(x, out):
+        return out
+    return cupy.empty_like(x)
+
+
+def _fused_result(target: Array, out: Array | None) -> Array:
+    if out is None or target is out:
+        return target
+    if is_torch_array(out):
+        out.copy_(target)
+    else:
+        sys.modules["cupy"].copyto(out, target)
+    return out
+
+
+@functools.cache
+def _triton() -> Any:
+    """The Triton kernels (:mod:`._triton`), compiled on first use; None without Triton."""
+    try:
+        return importlib.import_module("arraymix._triton")
+    except ImportError:
+        return None
+
+
+def _block(inner: int) -> int:
+    return max(128, min(_BLOCK, 1 << (inner - 1).bit_length()))
+
+
+def _group(batch: int, groups: int) -> int:
+    return batch // groups
+
+
+def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
+                groups: int) -> Array:
+    """``λ·x + (1 − λ)·x[perm]`` in one kernel (see :func:`fused_usable`)."""
+    batch, inner = x.shape[0], math.prod(x.shape[1:])
+    lam_stride = 0 if lam.ndim == 0 else _stride(lam)
+    if is_torch_array(x):
+        torch = sys.modules["torch"]
+        kernels = _triton()
+        target = _fused_target(x, out)
+        block = _block(inner)
+        cdt = kernels.tl.float64 if x.dtype == torch.float64 else kernels.tl.float32
+        with _on(x):
+            kernels.blend_kernel[(batch, -(-inner // block))](
+                x, perm, lam, target, inner, _stride(perm), lam_stride, _group(batch, groups),
+                block=block, cdt=cdt)
+        return _fused_result(target, out)
+    target = _fused_target(x, out)
+    _cupy_blend()(x, perm, lam, inner, _stride(perm), lam_stride, _group(batch, groups),
+                  np.float64(0) if x.dtype == np.float64 else np.float32(0), target)
+    return _fused_result(target, out)
+
+
+def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
+                out: Array | None, groups: int) -> Array:
+    """Paste each partner's box in one kernel (see :func:`fused_usable`)."""
+    batch, inner = x.shape[0], math.prod(x.shape[1:])
+    box_stride = _stride(lower) if lower.ndim == 2 else 0
+    if lower.ndim == 2 and (_stride(lower, 1) != 1 or _stride(upper, 0) != box_stride
+                            or _stride(upper, 1) != 1):
+        lower, upper = _contiguous(lower), _contiguous(upper)
+        box_stride = lower.shape[1]
+    elif lower.ndim == 1 and (_stride(lower) != 1 or _stride(upper) != 1):
+        lower, upper = _contiguous(lower), _contiguous(upper)
+    geometry: list[int] = []
+    for ax in axes:  # (elements between steps on the axis, its length), within a sample
+        geometry += [math.prod(x.shape[ax + 1:]), x.shape[ax]]
+    geometry += [1, 1] * (3 - len(axes))
+    if is_torch_array(x):
+        kernels = _triton()
+        target = _fused_target(x, out)
+        block = _block(inner)
+        with _on(x):
+            kernels.paste_kernel[(batch, -(-inner // block))](
+                x, perm, lower, upper, target, inner, _stride(perm), box_stride,
+                _group(batch, groups), *geometry, k=len(axes), block=block)
+        return _fused_result(target, out)
+    target = _fused_target(x, out)
+    _cupy_paste()(x, perm, lower, upper, inner, _stride(perm), box_stride,
+                  _group(batch, groups), len(axes), *geometry, target)
+    return _fused_result(target, out)
+
+
+def _on(x: Array) -> contextlib.AbstractContextManager[Any]:
+    """Launch on x's GPU (Triton launches on the current one)."""
+    if x.device.type == "cuda":
+        ctx: contextlib.AbstractContextManager[Any] = sys.modules["torch"].cuda.device(x.device)
+        return ctx
+    return contextlib.nullcontext()  # Triton's interpreter, on host tensors
+
+
+def _stride(a: Array, axis: int = 0) -> int:
+    """Stride of ``a`` along ``axis`` in elements (torch or CuPy)."""
+    if is_torch_array(a):
+        stride: int = a.stride(axis)
+        return stride
+    return int(a.strides[axis] // a.itemsize)
+
+
+def _contiguous(a: Array) -> Array:
+    if is_torch_array(a):
+        return a.contiguous()
+    return sys.modules["cupy"].ascontiguousarray(a)
+
+
+@functools.cache
+def _cupy_blend() -> Any:
+    cupy = sys.modules["cupy"]
+    return cupy.ElementwiseKernel(
+        "raw T x, raw I perm, raw L lam, int64 inner, int64 perm_stride, int64 lam_stride, "
+        "int64 group, C zero",
+        "T out",
+        """
+        long long s = i / inner;
+        long long j = i - s * inner;
+        long long p = (long long)perm[s * perm_stride] % group;
+        p = (s / group) * group + (p < 0 ? p + group : p);
+        C l = (C)(T)(C)lam[s * lam_stride];
+        C om = (C)(T)((C)1 - l);
+        out = (T)(l * (C)x[i] + om * (C)x[p * inner + j]);
+        """,
+        "arraymix_blend",
+    )
+
+
+@functools.cache
+def _cupy_paste() -> Any:
+    cupy = sys.modules["cupy"]
+    return cupy.ElementwiseKernel(
+        "raw T x, raw I perm, raw J lower, raw J upper, int64 inner, int64 perm_stride, "
+        "int64 box_stride, int64 group, int64 k, int64 stride0, int64 size0, "
+        "int64 stride1, int64 size1, int64 stride2, int64 size2",
+        "T out",
+        """
+        long long s = i / inner;
+        long long j = i - s * inner;
+        long long p = (long long)perm[s * perm_stride] % group;
+        p = (s / group) * group + (p < 0 ? p + group : p);
+        long long b = s * box_stride;
+        long long pos = (j / stride0) % size0;
+        bool inside = pos >= lower[b] && pos < upper[b];
+        if (k > 1) {
+            pos = (j / stride1) % size1;
+            inside = inside && pos >= lower[b + 1] && pos < upper[b + 1];
+        }
+        if (k > 2) {
+            pos = (j / stride2) % size2;
+            inside = inside && pos >= lower[b + 2] && pos < upper[b + 2];
+        }
+        out = x[(inside ? p : s) * inner + j];
+        """,
+        "arraymix_paste",
+    )

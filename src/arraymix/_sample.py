@@ -267,8 +267,9 @@ def sample_cutmix(
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(src.uniform((*lead, k)) * size)
     start = centre - sxp.floor(cut / 2)
-    lower = sxp.clip(start, 0.0, size)
-    upper = sxp.clip(start + cut, 0.0, size)
+    zero = sxp.zeros((), dtype=lam0.dtype, device=src.device)  # no host scalar to copy
+    lower = sxp.clip(start, zero, size)
+    upper = sxp.clip(start + cut, zero, size)
     lam = 1.0 - sxp.prod(upper - lower, axis=-1) / sxp.prod(size) if correct_lam else lam0
     lam = sxp.asarray(lam)  # NumPy gives a scalar for one box
     src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
