@@ -407,8 +407,8 @@ def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
                 groups: int) -> Array:
     """``λ·x + (1 − λ)·x[perm]`` in one kernel (see :func:`fused_usable`)."""
     batch, inner = x.shape[0], math.prod(x.shape[1:])
-    lam_stride = 0 if lam.ndim == 0 else _stride(lam)
     if is_torch_array(x):
+        lam_stride = 0 if lam.ndim == 0 else _stride(lam)
         torch = sys.modules["torch"]
         kernels = _triton()
         target = _fused_target(x, out)
@@ -419,8 +419,9 @@ def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
                 x, perm, lam, target, inner, _stride(perm), lam_stride, _group(batch, groups),
                 block=block, cdt=cdt)
         return _fused_result(target, out)
+    # CuPy's raw arrays take logical (C-order) indices, whatever their strides
     target = _fused_target(x, out)
-    _cupy_blend()(x, perm, lam, inner, _stride(perm), lam_stride, _group(batch, groups),
+    _cupy_blend()(x, perm, lam, inner, 1, 0 if lam.ndim == 0 else 1, _group(batch, groups),
                   np.float64(0) if x.dtype == np.float64 else np.float32(0), target)
     return _fused_result(target, out)
 
@@ -429,18 +430,14 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
                 out: Array | None, groups: int) -> Array:
     """Paste each partner's box in one kernel (see :func:`fused_usable`)."""
     batch, inner = x.shape[0], math.prod(x.shape[1:])
-    box_stride = _stride(lower) if lower.ndim == 2 else 0
-    if lower.ndim == 2 and (_stride(lower, 1) != 1 or _stride(upper, 0) != box_stride
-                            or _stride(upper, 1) != 1):
-        lower, upper = _contiguous(lower), _contiguous(upper)
-        box_stride = lower.shape[1]
-    elif lower.ndim == 1 and (_stride(lower) != 1 or _stride(upper) != 1):
-        lower, upper = _contiguous(lower), _contiguous(upper)
     geometry: list[int] = []
     for ax in axes:  # (elements between steps on the axis, its length), within a sample
         geometry += [math.prod(x.shape[ax + 1:]), x.shape[ax]]
     geometry += [1, 1] * (3 - len(axes))
     if is_torch_array(x):
+        # the kernel reads box j of sample s at s * box_stride + j
+        lower, upper = lower.contiguous(), upper.contiguous()
+        box_stride = len(axes) if lower.ndim == 2 else 0
         kernels = _triton()
         target = _fused_target(x, out)
         block = _block(inner)
@@ -449,8 +446,8 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
                 x, perm, lower, upper, target, inner, _stride(perm), box_stride,
                 _group(batch, groups), *geometry, k=len(axes), block=block)
         return _fused_result(target, out)
-    target = _fused_target(x, out)
-    _cupy_paste()(x, perm, lower, upper, inner, _stride(perm), box_stride,
+    target = _fused_target(x, out)  # logical indices, as for the blend
+    _cupy_paste()(x, perm, lower, upper, inner, 1, len(axes) if lower.ndim == 2 else 0,
                   _group(batch, groups), len(axes), *geometry, target)
     return _fused_result(target, out)
 
@@ -463,18 +460,10 @@ def _on(x: Array) -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()  # Triton's interpreter, on host tensors
 
 
-def _stride(a: Array, axis: int = 0) -> int:
-    """Stride of ``a`` along ``axis`` in elements (torch or CuPy)."""
-    if is_torch_array(a):
-        stride: int = a.stride(axis)
-        return stride
-    return int(a.strides[axis] // a.itemsize)
-
-
-def _contiguous(a: Array) -> Array:
-    if is_torch_array(a):
-        return a.contiguous()
-    return sys.modules["cupy"].ascontiguousarray(a)
+def _stride(a: Array) -> int:
+    """Stride of torch tensor ``a`` along its first axis, in elements."""
+    stride: int = a.stride(0)
+    return stride
 
 
 @functools.cache
