@@ -82,6 +82,8 @@ def test_cuda_result_equals_the_host_result_for_one_seed():
 
 @pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
 @pytest.mark.filterwarnings("ignore:TensorFloat32 tensor cores")
+# torch's own modules, imported by inductor, use what torch deprecates
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_torch_compile_inductor_cuda():
     """blend and paste compile into one graph of generated CUDA kernels."""
     torch = _cuda_torch()
