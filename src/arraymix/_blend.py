@@ -106,6 +106,8 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     if _fast.fused_usable(x, out, blending=True):
         return _fast.fused_blend(x, lam, perm, out, groups)
     if _fast.lerp_usable(x, ctype):
+        if groups == 1 and _fast.gather_lerp_usable(x, out):
+            return _fast.gather_lerp(x, lam, perm, out)
         return _fast.lerp(x, lam, partners(xp, x, perm, groups), out)
     return _into(xp, _blend(xp, x, lam, perm, ctype, groups), out)
 

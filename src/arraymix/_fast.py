@@ -36,7 +36,8 @@ import numpy as np
 
 from ._compat import Array, host_readable, is_numpy_array, is_torch_array
 
-__all__ = ["blend", "box_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
+__all__ = ["blend", "box_usable", "fused_blend", "fused_paste", "fused_usable", "gather_lerp",
+           "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
            "usable", "usable_ids"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
@@ -70,13 +71,39 @@ def lerp(x: Array, lam: Array, partner: Array, out: Array | None) -> Array:
     differentiable, traceable by ``torch.compile``. It rounds once, so it is
     within an ulp of the reference rather than equal to it.
     """
-    weight = 1 - lam.to(x.dtype)
-    if weight.ndim:
-        weight = weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 1))
+    weight = _lerp_weight(x, lam)
     torch = sys.modules["torch"]
     if out is None:
         return torch.lerp(x, partner, weight)
     return torch.lerp(x, partner, weight, out=out)
+
+
+def _lerp_weight(x: Array, lam: Array) -> Array:
+    weight = 1 - lam.to(x.dtype)
+    if weight.ndim:
+        weight = weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 1))
+    return weight
+
+
+def gather_lerp_usable(x: Array, out: Array | None) -> bool:
+    """Whether the partners can be gathered straight into the result (plain
+    torch tensors: no autograd, no trace, ``out`` contiguous and not ``x``)."""
+    torch = sys.modules["torch"]
+    return not (x.requires_grad or torch.compiler.is_compiling() or out is x
+                or (out is not None and (out.requires_grad or not out.is_contiguous())))
+
+
+def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
+    """:func:`lerp` with the partners gathered into the result itself, then
+    blended in place: one batch-sized allocation (none with ``out=``) where
+    gather-then-lerp makes two. Fresh batch-sized buffers page-fault when the
+    allocator has handed their memory back, which on CIFAR-sized batches cost
+    more than the arithmetic. Same kernels, so the same values as :func:`lerp`.
+    """
+    torch = sys.modules["torch"]
+    target = (torch.index_select(x, 0, perm) if out is None
+              else torch.index_select(x, 0, perm, out=out))
+    return torch.lerp(x, target, _lerp_weight(x, lam), out=target)
 
 
 def _cycles(perm: list[int]) -> Iterator[list[int]]:
