@@ -372,21 +372,20 @@ def _float_kind(dtype: Any) -> str | None:
 def fused_usable(x: Array, out: Array | None, blending: bool) -> bool:
     """Whether one fused kernel can blend (or paste) ``x`` (into ``out``): torch
     CUDA tensors, contiguous, outside autograd and ``torch.compile``, with Triton."""
-    if not FUSED or x.ndim < 1 or x.shape[0] == 0:
+    if not (FUSED and is_torch_array(x) and x.device.type == "cuda"):
+        return False
+    torch = sys.modules["torch"]
+    if (x.ndim < 1 or x.shape[0] == 0 or x.requires_grad
+            or (out is not None and out.requires_grad) or torch.compiler.is_compiling()
+            or x.dtype in (torch.bool, torch.complex64, torch.complex128)
+            or not x.is_contiguous()):
         return False
     inner = math.prod(x.shape[1:])
     if inner == 0 or inner > _BLOCK * _MAX_BLOCKS:
         return False
     if blending and _float_kind(x.dtype) is None:
         return False
-    if is_torch_array(x):
-        torch = sys.modules["torch"]
-        return not (x.device.type != "cuda" or x.requires_grad
-                    or (out is not None and out.requires_grad)
-                    or torch.compiler.is_compiling()
-                    or x.dtype in (torch.bool, torch.complex64, torch.complex128)
-                    or not x.is_contiguous()) and _triton() is not None
-    return False
+    return _triton() is not None
 
 
 def _fused_target(x: Array, out: Array | None) -> Array:
