@@ -88,6 +88,31 @@ def test_out_and_in_place_equal_the_reference(backend, threshold, data, shape, s
                 backend.asarray(xnp, dtype)))
 
 
+@settings(max_examples=15)
+@given(data=st.data(), shape=batch_shapes(24), seed=SEEDS, lam_mode=MODES)
+def test_half_precision_paths_are_within_an_ulp_of_the_reference(backend, data, shape, seed,
+                                                                 lam_mode):
+    """Each backend's own half-precision blend (torch's lerp or fused kernel,
+    JAX's float32 arithmetic, the host walk) against the array API reference."""
+    halves = [d for d in ("float16", "bfloat16") if d in backend.dtypes]
+    if not halves:  # the same for every example: the array API standard has none
+        pytest.skip(f"{backend.name} has no half-precision dtype")
+    dtype = data.draw(st.sampled_from(halves), label="dtype")
+    gen = np.random.default_rng(seed)
+    xnp = random_batch(gen, shape, dtype)
+    x = backend.asarray(xnp, dtype)
+    mix = arraymix.sample_mixup(seed, shape[0], alpha=0.7, lam_mode=lam_mode,
+                                xp=backend.xp, device=backend.device)
+    xp = backend.xp
+    got = backend.call(arraymix.blend, x, mix)
+    want = backend.call(lambda a, p: _blend._blend(xp, a, p.lam, p.perm, a.dtype), x, mix)
+    check_like(backend, got, shape, x.dtype)
+    if backend.has_values:
+        scale = float(np.abs(backend.numpy(x)).max(initial=0))
+        np.testing.assert_allclose(backend.numpy(got), backend.numpy(want), rtol=0,
+                                   atol=tolerance(dtype, scale))
+
+
 def test_one_call_functions_take_out(backend):
     gen = np.random.default_rng(0)
     xnp = gen.normal(size=(5, 3, 16, 16)).astype(np.float32)

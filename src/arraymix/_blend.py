@@ -109,6 +109,8 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
         if groups == 1 and _fast.gather_lerp_usable(x, out):
             return _fast.gather_lerp(x, lam, perm, out)
         return _fast.lerp(x, lam, partners(xp, x, perm, groups), out)
+    if _fast.widen_usable(x):
+        return _into(xp, _fast.widened(xp, x, lam, partners(xp, x, perm, groups)), out)
     return _into(xp, _blend(xp, x, lam, perm, ctype, groups), out)
 
 

@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import Array, host_readable, is_numpy_array, is_torch_array
+from ._compat import Array, host_readable, is_jax_array, is_numpy_array, is_torch_array
 
 __all__ = ["blend", "box_usable", "fused_blend", "fused_paste", "fused_usable", "gather_lerp",
            "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
-           "usable", "usable_ids"]
+           "usable", "usable_ids", "widen_usable", "widened"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -104,6 +104,27 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
     target = (torch.index_select(x, 0, perm) if out is None
               else torch.index_select(x, 0, perm, out=out))
     return torch.lerp(x, target, _lerp_weight(x, lam), out=target)
+
+
+def widen_usable(x: Array) -> bool:
+    """Whether to blend a half-precision JAX batch in float32: XLA on the CPU
+    computes float16 and bfloat16 a conversion at a time, several times
+    slower than float32 (bench/run.py: 2-3x a hand-written blend)."""
+    return is_jax_array(x) and str(x.dtype) in ("float16", "bfloat16")
+
+
+def widened(xp: Any, x: Array, lam: Array, partner: Array) -> Array:
+    """``λ·x + (1 − λ)·partner`` with λ and 1 − λ rounded to ``x``'s dtype as
+    the reference rounds them, the products and sum in float32, and one
+    rounding back: within an ulp of the reference, as torch's lerp is."""
+    lam_c = xp.astype(lam, x.dtype)
+    wide = xp.float32
+    lam_w, om_w = xp.astype(lam_c, wide), xp.astype(1 - lam_c, wide)
+    if lam.ndim:
+        shape = (lam.shape[0],) + (1,) * (x.ndim - 1)
+        lam_w, om_w = xp.reshape(lam_w, shape), xp.reshape(om_w, shape)
+    mixed = lam_w * xp.astype(x, wide) + om_w * xp.astype(partner, wide)
+    return xp.astype(mixed, x.dtype)
 
 
 def _cycles(perm: list[int]) -> Iterator[list[int]]:

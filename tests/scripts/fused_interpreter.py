@@ -1,0 +1,88 @@
+"""The fused CUDA kernels (arraymix._triton) on host tensors, in Triton's interpreter.
+
+Run with TRITON_INTERPRET=1 set before Triton is imported (tests/test_fused.py
+does): the kernels then run on CPU tensors, so their indexing, grouping,
+boxes and roundings are checked against float64 NumPy references on a
+machine without a GPU. Prints "ok" and the number of examples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import arraymix
+from arraymix import _fast
+
+DTYPES = {"float32": (torch.float32, 1e-6), "float64": (torch.float64, 1e-12),
+          "float16": (torch.float16, 2e-3), "bfloat16": (torch.bfloat16, 1.6e-2)}
+COUNT = [0]
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[tuple[int, ...], int]:
+    groups = draw(st.integers(1, 3))
+    batch = groups * draw(st.integers(1, 4))
+    rest = draw(st.lists(st.integers(1, 9), min_size=1, max_size=3))
+    return (batch, *rest), groups
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(case=batches(), dtype=st.sampled_from(list(DTYPES)), seed=st.integers(0, 2**32 - 1),
+       lam_mode=st.sampled_from(["batch", "sample"]),
+       pairing=st.sampled_from(["permute", "flip", "roll"]), data=st.data())
+def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: str,
+          pairing: str, data: st.DataObject) -> None:
+    shape, groups = case
+    batch = shape[0]
+    tdtype, tol = DTYPES[dtype]
+    gen = np.random.default_rng(seed)
+    x = torch.asarray(gen.normal(scale=3.0, size=shape)).to(tdtype)
+    kw = {"lam_mode": lam_mode, "pairing": pairing, "groups": groups, "xp": torch,
+          "device": "cpu"}
+    mix = arraymix.sample_mixup(seed, batch, alpha=0.7, **kw)
+
+    # blend: λ·x + (1 − λ)·x[perm], perm folded into each group
+    got = _fast.fused_blend(x, mix.lam, mix.perm, None, groups)
+    xf = x.double().numpy()
+    lam = mix.lam.to(tdtype).double().numpy()
+    lam = lam.reshape((-1,) + (1,) * (x.ndim - 1)) if lam.ndim else lam
+    want = lam * xf + (1 - lam) * xf[mix.perm.numpy()]
+    assert got.dtype == tdtype
+    assert got.shape == x.shape
+    np.testing.assert_allclose(got.double().numpy(), want, rtol=0,
+                               atol=tol * max(1.0, float(np.abs(xf).max())))
+    # in place and into a non-contiguous buffer: the same values, bitwise
+    same = x.clone()
+    assert _fast.fused_blend(same, mix.lam, mix.perm, same, groups) is same
+    assert torch.equal(same, got)
+
+    # paste: a box from the partner on one to three trailing axes, any dtype
+    ndim = len(shape) - 1
+    axes = tuple(sorted(data.draw(st.sets(st.integers(1, ndim), min_size=1,
+                                          max_size=min(3, ndim)), label="axes")))
+    ints = data.draw(st.sampled_from(["uint8", "int64", "float32"]), label="paste dtype")
+    xi = torch.asarray(gen.integers(0, 200, size=shape)).to(getattr(torch, ints))
+    cut = arraymix.sample_cutmix(seed, batch, [shape[a] for a in axes], **kw)
+    got = _fast.fused_paste(xi, cut.perm, cut.lower, cut.upper, axes, None, groups)
+    lower = np.broadcast_to(cut.lower.numpy(), (batch, len(axes)))
+    upper = np.broadcast_to(cut.upper.numpy(), (batch, len(axes)))
+    want = xi.numpy().copy()
+    for i, j in enumerate(cut.perm.numpy()):
+        region: list[slice] = [slice(None)] * ndim
+        for k, ax in enumerate(axes):
+            region[ax - 1] = slice(lower[i, k], upper[i, k])
+        want[i][tuple(region)] = xi.numpy()[j][tuple(region)]
+    assert torch.equal(got, torch.asarray(want))
+    strided = torch.zeros((*shape[1:], batch), dtype=xi.dtype).movedim(-1, 0)
+    assert _fast.fused_paste(xi, cut.perm, cut.lower, cut.upper, axes, strided,
+                             groups) is strided
+    assert torch.equal(strided, got)
+    COUNT[0] += 1
+
+
+if __name__ == "__main__":
+    check()
+    print("ok", COUNT[0])
