@@ -43,6 +43,23 @@ def test_gradient_flows_through_blend():
     np.testing.assert_allclose(h.grad.numpy(), np.repeat(expected[:, None], 4, 1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("features", [4, 40_000])  # whole-batch kernels, the host walk
+def test_gradient_reaches_a_learned_lambda(features):
+    """d(sum(blend(h)))/dλ_i = Σ (h_i − h_perm(i)): the fast paths step aside."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    h = torch.randn(5, features, dtype=torch.float64)
+    p = arraymix.sample_mixup(3, 5, lam_mode="sample", pairing="derange", xp=torch,
+                              device="cpu")
+    lam = p.lam.double().clone().requires_grad_(True)
+    for out in (None, torch.empty_like(h)):
+        lam.grad = None
+        arraymix.blend(h, arraymix.MixParams(lam, p.perm), out=out).sum().backward()
+        expected = (h - h[p.perm]).sum(dim=1)
+        assert lam.grad is not None
+        np.testing.assert_allclose(lam.grad.numpy(), expected.numpy(), rtol=1e-10,
+                                   atol=1e-9 * features)
+
+
 def test_jax_jit_does_not_retrace_for_a_new_key_and_vmaps():
     jax = pytest.importorskip("jax", reason="jax is not installed")
     traces = []

@@ -103,10 +103,10 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
-    if _fast.fused_usable(x, out, blending=True):
+    if _fast.fused_usable(x, out, lam):
         return _fast.fused_blend(x, lam, perm, out, groups)
     if _fast.lerp_usable(x, ctype):
-        if groups == 1 and _fast.gather_lerp_usable(x, out):
+        if groups == 1 and _fast.gather_lerp_usable(x, out, lam):
             return _fast.gather_lerp(x, lam, perm, out)
         return _fast.lerp(x, lam, partners(xp, x, perm, groups), out)
     if _fast.widen_usable(x):
@@ -238,7 +238,7 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
         return _fast.paste(x, perm, lower, upper, axes, out)
     if _fast.box_usable(x, out, perm, lower, upper):
         return _fast.paste_box(x, perm, lower, upper, axes, out)
-    if _fast.fused_usable(x, out, blending=False):
+    if _fast.fused_usable(x, out, None):
         return _fast.fused_paste(x, perm, lower, upper, axes, out, groups)
     mask = box_mask(xp, x, lower, upper, axes)
     return _into(xp, xp.where(mask, partners(xp, x, perm, groups), x), out)

@@ -15,7 +15,6 @@ import numpy as np
 from array_api_compat import (
     array_namespace,
     is_array_api_obj,
-    is_cupy_array,
     is_jax_array,
     is_numpy_array,
     is_torch_array,
@@ -32,7 +31,6 @@ __all__ = [
     "from_host",
     "host_readable",
     "is_array_api_obj",
-    "is_cupy_array",
     "is_jax_array",
     "is_numpy_array",
     "is_torch_array",

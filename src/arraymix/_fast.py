@@ -38,7 +38,7 @@ from ._compat import Array, host_readable, is_jax_array, is_numpy_array, is_torc
 
 __all__ = ["blend", "box_usable", "fused_blend", "fused_paste", "fused_usable", "gather_lerp",
            "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
-           "usable", "usable_ids", "widen_usable", "widened"]
+           "tracks_grad", "usable", "usable_ids", "widen_usable", "widened"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -47,13 +47,20 @@ __all__ = ["blend", "box_usable", "fused_blend", "fused_paste", "fused_usable", 
 MIN_SAMPLE = 32768
 
 
+def tracks_grad(*arrays: Array | None) -> bool:
+    """Whether torch's autograd records any of ``arrays`` (x, out, or a learned
+    λ): the fast paths read values on the host or write through ``out=``, which
+    would drop the gradient, so only the differentiable paths may run."""
+    return any(is_torch_array(a) and a.requires_grad for a in arrays if a is not None)
+
+
 def usable(x: Array, out: Array | None, *params: Array) -> bool:
     """Whether the per-sample host path applies to these arrays."""
     if not host_readable(x) or not all(host_readable(p) for p in params):
         return False
     if out is not None and not host_readable(out):
         return False
-    if is_torch_array(x) and (x.requires_grad or (out is not None and out.requires_grad)):
+    if tracks_grad(x, out, *params):
         return False
     return bool(math.prod(x.shape[1:]) >= MIN_SAMPLE)
 
@@ -75,6 +82,9 @@ def lerp(x: Array, lam: Array, partner: Array, out: Array | None) -> Array:
     torch = sys.modules["torch"]
     if out is None:
         return torch.lerp(x, partner, weight)
+    if tracks_grad(x, lam, out):  # out= kernels refuse autograd; copy_ records it
+        result: Array = out.copy_(torch.lerp(x, partner, weight))
+        return result
     return torch.lerp(x, partner, weight, out=out)
 
 
@@ -85,12 +95,12 @@ def _lerp_weight(x: Array, lam: Array) -> Array:
     return weight
 
 
-def gather_lerp_usable(x: Array, out: Array | None) -> bool:
+def gather_lerp_usable(x: Array, out: Array | None, lam: Array) -> bool:
     """Whether the partners can be gathered straight into the result (plain
     torch tensors: no autograd, no trace, ``out`` contiguous and not ``x``)."""
     torch = sys.modules["torch"]
-    return not (x.requires_grad or torch.compiler.is_compiling() or out is x
-                or (out is not None and (out.requires_grad or not out.is_contiguous())))
+    return not (tracks_grad(x, out, lam) or torch.compiler.is_compiling() or out is x
+                or (out is not None and not out.is_contiguous()))
 
 
 def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
@@ -320,7 +330,8 @@ def paste_box(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int
 
 def usable_ids(y: Array, lam: Array, perm: Array) -> bool:
     """Whether mixed one-hot rows of class ids ``y`` can be built on the host."""
-    return y.ndim == 1 and all(host_readable(a) for a in (y, lam, perm))
+    return (y.ndim == 1 and all(host_readable(a) for a in (y, lam, perm))
+            and not tracks_grad(lam))
 
 
 def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
@@ -390,14 +401,16 @@ def _float_kind(dtype: Any) -> str | None:
             "float64": "double"}.get(name)
 
 
-def fused_usable(x: Array, out: Array | None, blending: bool) -> bool:
-    """Whether one fused kernel can blend (or paste) ``x`` (into ``out``): torch
-    CUDA tensors, contiguous, outside autograd and ``torch.compile``, with Triton."""
+def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
+    """Whether one fused kernel can blend (``lam`` given) or paste ``x`` (into
+    ``out``): torch CUDA tensors, contiguous, outside autograd and
+    ``torch.compile``, with Triton."""
     if not (FUSED and is_torch_array(x) and x.device.type == "cuda"):
         return False
     torch = sys.modules["torch"]
-    if (x.ndim < 1 or x.shape[0] == 0 or x.requires_grad
-            or (out is not None and out.requires_grad) or torch.compiler.is_compiling()
+    blending = lam is not None
+    if (x.ndim < 1 or x.shape[0] == 0 or tracks_grad(x, out, lam)
+            or torch.compiler.is_compiling()
             or x.dtype in (torch.bool, torch.complex64, torch.complex128)
             or not x.is_contiguous()):
         return False
