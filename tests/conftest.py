@@ -27,8 +27,8 @@ settings.register_profile(
 # CI replays a fixed set of examples, so a submission's result does not depend
 # on the draw; local runs keep exploring new ones.
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
-# bench/gpu.sh on a lent GPU, where minutes are counted: a fixed draw, and a
-# failure is reported as found rather than shrunk
+# bench/gpu.sh, which must finish in minutes on a GPU machine: a fixed draw,
+# and a failure is reported as found rather than shrunk
 settings.register_profile("device", parent=settings.get_profile("ci"),
                           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile("ci" if os.environ.get("CI") else "default")
