@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ._compat import Array, array_namespace, is_jax_array
+from ._compat import Array, is_jax_array, namespace_of
 
 __all__ = ["Source", "source"]
 
@@ -51,7 +51,7 @@ class Source(Protocol):
 class _NumpySource:
     def __init__(self, gen: np.random.Generator) -> None:
         self.gen = gen
-        self.xp = array_namespace(np.empty(0))
+        self.xp = namespace_of(np)  # cached: a source is made on every call
         self.device = "cpu"
 
     def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
@@ -72,7 +72,7 @@ class _TorchSource:
         self.torch = sys.modules["torch"]
         self.gen = gen
         self.device = gen.device
-        self.xp = array_namespace(self.torch.empty(0, device="meta"))
+        self.xp = namespace_of(self.torch)
 
     def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
         # Beta(a, a) = X / (X + Y) with X, Y ~ Gamma(a). For small a both
@@ -103,7 +103,7 @@ class _JaxSource:
     def __init__(self, key: Any) -> None:
         self.jax = sys.modules["jax"]
         self.key = key
-        self.xp = array_namespace(self.jax.numpy.empty(0))
+        self.xp = namespace_of(self.jax.numpy)
         self.device = None
 
     def _next(self) -> Any:
