@@ -15,9 +15,15 @@ Fn = Callable[[Any, Any], Any]
 # --- NumPy -------------------------------------------------------------------
 
 def numpy_floors(x: np.ndarray) -> dict[str, Fn]:
-    buf = np.empty_like(x)
+    return _copy_floors(np, x)
+
+
+def _copy_floors(mod: Any, x: Any) -> dict[str, Fn]:
+    """Copying into a preallocated buffer (x1.5: the 3N floor) and a fresh copy,
+    for NumPy and CuPy, which spell both alike."""
+    buf = mod.empty_like(x)
     return {
-        "copy into buffer (floor)": lambda x, y: np.copyto(buf, x),
+        "copy into buffer (floor)": lambda x, y: mod.copyto(buf, x),
         "x.copy()": lambda x, y: x.copy(),
     }
 
@@ -106,11 +112,7 @@ def kornia_v2(cutmix: bool) -> Fn:
 def cupy_floors(x: Any) -> dict[str, Fn]:
     import cupy
 
-    buf = cupy.empty_like(x)
-    return {
-        "copy into buffer (floor)": lambda x, y: cupy.copyto(buf, x),
-        "x.copy()": lambda x, y: x.copy(),
-    }
+    return _copy_floors(cupy, x)
 
 
 def cupy_hand(num_classes: int) -> Fn:

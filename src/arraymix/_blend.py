@@ -110,7 +110,7 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
             return _fast.gather_lerp(x, lam, perm, out)
         return _fast.lerp(x, lam, partners(xp, x, perm, groups), out)
     if _fast.widen_usable(x):
-        return _into(xp, _fast.widened(xp, x, lam, partners(xp, x, perm, groups)), out)
+        return _into(xp, _widened(xp, x, lam, partners(xp, x, perm, groups)), out)
     return _into(xp, _blend(xp, x, lam, perm, ctype, groups), out)
 
 
@@ -145,6 +145,18 @@ def _blend(xp: Any, x: Array, lam: Array, perm: Array, ctype: Any, groups: int =
         return lam * x + (1 - lam) * partner
     mixed = lam * xp.astype(x, ctype) + (1 - lam) * xp.astype(partner, ctype)
     return xp.astype(xp.round(mixed), x.dtype)
+
+
+def _widened(xp: Any, x: Array, lam: Array, partner: Array) -> Array:
+    """The reference for half-precision data computed in float32: λ and 1 − λ
+    rounded to ``x``'s dtype as :func:`_blend` rounds them, the products and
+    the sum in float32, one rounding back (within an ulp of :func:`_blend`)."""
+    lam_c = xp.astype(lam, x.dtype)
+    lam_w, om_w = xp.astype(lam_c, xp.float32), xp.astype(1 - lam_c, xp.float32)
+    if lam.ndim:
+        lam_w, om_w = _per_sample(xp, lam_w, x.ndim), _per_sample(xp, om_w, x.ndim)
+    mixed = lam_w * xp.astype(x, xp.float32) + om_w * xp.astype(partner, xp.float32)
+    return xp.astype(mixed, x.dtype)
 
 
 def _into(xp: Any, result: Array, out: Array | None) -> Array:

@@ -107,15 +107,9 @@ def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
     Other libraries' ``asarray`` already queues the copy (CuPy, JAX).
     """
     if library(xp) == "torch":
-        torch = sys.modules["torch"]
-        host = np.asarray(a)
-        if not host.flags.c_contiguous:
-            host = host.copy()
-        t = torch.from_numpy(host).to(dtype)
-        if dev is None:
-            return t
-        dev = torch.device(dev)
-        return t.to(dev, non_blocking=dev.type not in ("cpu", "meta"))
+        host = np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a)
+        t = sys.modules["torch"].from_numpy(host).to(dtype)
+        return t if dev is None else to_device(xp, t, dev)
     return xp.asarray(a, dtype=dtype, device=dev)
 
 

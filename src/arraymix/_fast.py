@@ -38,7 +38,7 @@ from ._compat import Array, host_readable, is_jax_array, is_numpy_array, is_torc
 
 __all__ = ["blend", "box_usable", "fused_blend", "fused_paste", "fused_usable", "gather_lerp",
            "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
-           "tracks_grad", "usable", "usable_ids", "widen_usable", "widened"]
+           "tracks_grad", "usable", "usable_ids", "widen_usable"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -123,20 +123,6 @@ def widen_usable(x: Array) -> bool:
     return is_jax_array(x) and str(x.dtype) in ("float16", "bfloat16")
 
 
-def widened(xp: Any, x: Array, lam: Array, partner: Array) -> Array:
-    """``λ·x + (1 − λ)·partner`` with λ and 1 − λ rounded to ``x``'s dtype as
-    the reference rounds them, the products and sum in float32, and one
-    rounding back: within an ulp of the reference, as torch's lerp is."""
-    lam_c = xp.astype(lam, x.dtype)
-    wide = xp.float32
-    lam_w, om_w = xp.astype(lam_c, wide), xp.astype(1 - lam_c, wide)
-    if lam.ndim:
-        shape = (lam.shape[0],) + (1,) * (x.ndim - 1)
-        lam_w, om_w = xp.reshape(lam_w, shape), xp.reshape(om_w, shape)
-    mixed = lam_w * xp.astype(x, wide) + om_w * xp.astype(partner, wide)
-    return xp.astype(mixed, x.dtype)
-
-
 def _cycles(perm: list[int]) -> Iterator[list[int]]:
     seen = [False] * len(perm)
     for start in range(len(perm)):
@@ -174,6 +160,11 @@ class _Ops:
 
     def scaled(self, a: Array, s: Any, dst: Array) -> None:
         if self.torch is not None:
+            if a.dtype != dst.dtype and dst.dtype == self.torch.float64:
+                # wide integers: torch would multiply them in float32, the
+                # default dtype, so convert them into float64 first (exactly)
+                dst.copy_(a)
+                a = dst
             self.torch.mul(a, s, out=dst)
         else:
             np.multiply(a, s, out=dst, casting="unsafe")
@@ -188,18 +179,14 @@ class _Ops:
               acc: Array | None) -> None:
         """``dst = λ·a + (1 − λ)·b`` for one sample; ``dst`` may be ``a``, never ``b``.
 
-        NumPy repeats the reference's three roundings, so its result is equal.
-        torch uses one ``lerp`` kernel (a single rounding, within an ulp of the
-        reference) because three kernel launches per sample cost twice as much.
+        Integer data (``acc`` given) repeats the reference's three roundings
+        in the compute dtype on both libraries, so the rounded result is equal:
+        one rounding fewer could move a value lying near .5 by one. Floating
+        data on torch takes one ``lerp`` kernel (a single rounding, within an
+        ulp of the reference), as three launches per sample cost twice as much.
         """
-        if self.torch is not None:
-            if acc is None:
-                self.torch.lerp(a, b, om, out=dst)
-            else:
-                acc.copy_(a)
-                tmp.copy_(b)
-                self.torch.lerp(acc, tmp, om, out=acc)
-                self.round_into(acc, dst)
+        if self.torch is not None and acc is None:
+            self.torch.lerp(a, b, om, out=dst)
             return
         # (1 − λ)·b first: for a fixed point in place, b is a and dst
         self.scaled(b, om, tmp)
@@ -394,13 +381,6 @@ _MAX_BLOCKS = 65535
 FUSED = True
 
 
-def _float_kind(dtype: Any) -> str | None:
-    """"half", "single" or "double" for the floating dtypes the kernels blend."""
-    name = str(dtype).rsplit(".", 1)[-1]
-    return {"float16": "half", "bfloat16": "half", "float32": "single",
-            "float64": "double"}.get(name)
-
-
 def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     """Whether one fused kernel can blend (``lam`` given) or paste ``x`` (into
     ``out``): torch CUDA tensors, contiguous, outside autograd and
@@ -408,18 +388,14 @@ def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     if not (FUSED and is_torch_array(x) and x.device.type == "cuda"):
         return False
     torch = sys.modules["torch"]
-    blending = lam is not None
-    if (x.ndim < 1 or x.shape[0] == 0 or tracks_grad(x, out, lam)
-            or torch.compiler.is_compiling()
+    floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    if (x.shape[0] == 0 or tracks_grad(x, out, lam) or torch.compiler.is_compiling()
+            or not x.is_contiguous()
             or x.dtype in (torch.bool, torch.complex64, torch.complex128)
-            or not x.is_contiguous()):
+            or (lam is not None and x.dtype not in floats)):  # integers blend in float32
         return False
     inner = math.prod(x.shape[1:])
-    if inner == 0 or inner > _BLOCK * _MAX_BLOCKS:
-        return False
-    if blending and _float_kind(x.dtype) is None:
-        return False
-    return _triton() is not None
+    return 0 < inner <= _BLOCK * _MAX_BLOCKS and _triton() is not None
 
 
 def _fused_target(x: Array, out: Array | None) -> Array:
@@ -452,10 +428,6 @@ def _block(inner: int) -> int:
     return max(128, min(_BLOCK, 1 << (inner - 1).bit_length()))
 
 
-def _group(batch: int, groups: int) -> int:
-    return batch // groups
-
-
 def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
                 groups: int) -> Array:
     """``λ·x + (1 − λ)·x[perm]`` in one kernel (see :func:`fused_usable`)."""
@@ -467,7 +439,7 @@ def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
     cdt = kernels.tl.float64 if x.dtype == sys.modules["torch"].float64 else kernels.tl.float32
     with _on(x):
         kernels.blend_kernel[(batch, -(-inner // block))](
-            x, perm, lam, target, inner, _stride(perm), lam_stride, _group(batch, groups),
+            x, perm, lam, target, inner, _stride(perm), lam_stride, batch // groups,
             block=block, cdt=cdt)
     return _fused_result(target, out)
 
@@ -489,7 +461,7 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
     with _on(x):
         kernels.paste_kernel[(batch, -(-inner // block))](
             x, perm, lower, upper, target, inner, _stride(perm), box_stride,
-            _group(batch, groups), *geometry, k=len(axes), block=block)
+            batch // groups, *geometry, k=len(axes), block=block)
     return _fused_result(target, out)
 
 
