@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from . import _pages
 from ._compat import Array, host_readable, is_jax_array, is_numpy_array, is_torch_array
 
-__all__ = ["blend", "box_usable", "fused_blend", "fused_paste", "fused_usable", "gather_lerp",
-           "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste", "paste_box",
-           "tracks_grad", "usable", "usable_ids", "widen_usable"]
+__all__ = ["blend", "box_usable", "fresh_torch", "fused_blend", "fused_paste", "fused_usable",
+           "gather_lerp", "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste",
+           "paste_box", "tracks_grad", "usable", "usable_ids", "widen_usable"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -111,9 +112,18 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
     more than the arithmetic. Same kernels, so the same values as :func:`lerp`.
     """
     torch = sys.modules["torch"]
-    target = (torch.index_select(x, 0, perm) if out is None
-              else torch.index_select(x, 0, perm, out=out))
+    target = torch.index_select(x, 0, perm, out=fresh_torch(x) if out is None else out)
     return torch.lerp(x, target, _lerp_weight(x, lam), out=target)
+
+
+def fresh_torch(like: Array, dtype: Any = None) -> Array:
+    """``torch.empty_like``, on huge pages where the memory is the host's and
+    large (:mod:`._pages`): its first writes then fault 512 times less often."""
+    out = sys.modules["torch"].empty_like(like, dtype=dtype)
+    if out.device.type == "cpu":
+        storage = out.untyped_storage()
+        _pages.advise(storage.data_ptr(), storage.nbytes())
+    return out
 
 
 def widen_usable(x: Array) -> bool:
@@ -149,8 +159,8 @@ class _Ops:
 
     def empty(self, like: Array, dtype: Any = None) -> Array:
         if self.torch is not None:
-            return self.torch.empty_like(like, dtype=dtype)
-        return np.empty_like(like, dtype=dtype)
+            return fresh_torch(like, dtype)
+        return np.empty_like(like, dtype=dtype)  # NumPy asks for huge pages itself
 
     def copy(self, dst: Array, src: Array) -> None:
         if self.torch is not None:
