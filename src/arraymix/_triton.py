@@ -3,6 +3,11 @@
 Imported only when Triton is (it ships with CUDA builds of torch); mypy
 skips this module, as Triton's language is not typed Python. Each program
 covers ``block`` elements of one sample ``s`` (grid: samples x blocks).
+Offsets within a sample are 32-bit (a sample has fewer than 2**31
+elements, see ``_fast.fused_usable``): the paste divides them per element,
+and a 64-bit division costs many times a 32-bit one on a GPU. The start of
+a sample, ``s * inner``, and the box bounds (any int64 a caller passes)
+stay 64-bit: a batch may exceed 2**31 elements.
 """
 
 import triton
@@ -26,7 +31,7 @@ def blend_kernel(
         x_ptr, perm_ptr, lam_ptr, out_ptr, inner, perm_stride, lam_stride, group,
         block: tl.constexpr, cdt: tl.constexpr):
     s = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1).to(tl.int64) * block + tl.arange(0, block)
+    offs = tl.program_id(1) * block + tl.arange(0, block)
     mask = offs < inner
     p = partner_of(perm_ptr, s, perm_stride, group)
     # λ and 1 − λ rounded to the data's dtype, as the array API path does
@@ -44,7 +49,7 @@ def paste_kernel(
         group, stride0, size0, stride1, size1, stride2, size2,
         k: tl.constexpr, block: tl.constexpr):
     s = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1).to(tl.int64) * block + tl.arange(0, block)
+    offs = tl.program_id(1) * block + tl.arange(0, block)
     mask = offs < inner
     p = partner_of(perm_ptr, s, perm_stride, group)
     box = lower_ptr + s * box_stride
