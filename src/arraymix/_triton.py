@@ -13,7 +13,7 @@ stay 64-bit: a batch may exceed 2**31 elements.
 import triton
 import triton.language as tl
 
-__all__ = ["blend_kernel", "paste_kernel", "tl"]
+__all__ = ["blend_kernel", "box_kernel", "paste_kernel", "tl"]
 
 
 @triton.jit
@@ -42,16 +42,10 @@ def blend_kernel(
     mixed = lam.to(cdt) * a + om * b
     tl.store(out_ptr + s * inner + offs, mixed.to(out_ptr.dtype.element_ty), mask=mask)
 
-@triton.jit(do_not_specialize=["perm_stride", "box_stride", "group", "stride0", "size0",
-                               "stride1", "size1", "stride2", "size2"])
-def paste_kernel(
-        x_ptr, perm_ptr, lower_ptr, upper_ptr, out_ptr, inner, perm_stride, box_stride,
-        group, stride0, size0, stride1, size1, stride2, size2,
-        k: tl.constexpr, block: tl.constexpr):
-    s = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1) * block + tl.arange(0, block)
-    mask = offs < inner
-    p = partner_of(perm_ptr, s, perm_stride, group)
+@triton.jit
+def inside_box(offs, lower_ptr, upper_ptr, s, box_stride, stride0, size0, stride1, size1,
+               stride2, size2, k: tl.constexpr):
+    # whether each offset of sample s lies inside its box, on k cut axes
     box = lower_ptr + s * box_stride
     top = upper_ptr + s * box_stride
     pos = (offs // stride0) % size0
@@ -62,8 +56,39 @@ def paste_kernel(
     if k > 2:
         pos = (offs // stride2) % size2
         inside = inside & (pos >= tl.load(box + 2)) & (pos < tl.load(top + 2))
+    return inside
+
+
+@triton.jit(do_not_specialize=["perm_stride", "box_stride", "group", "stride0", "size0",
+                               "stride1", "size1", "stride2", "size2"])
+def paste_kernel(
+        x_ptr, perm_ptr, lower_ptr, upper_ptr, out_ptr, inner, perm_stride, box_stride,
+        group, stride0, size0, stride1, size1, stride2, size2,
+        k: tl.constexpr, block: tl.constexpr):
+    s = tl.program_id(0).to(tl.int64)
+    offs = tl.program_id(1) * block + tl.arange(0, block)
+    mask = offs < inner
+    p = partner_of(perm_ptr, s, perm_stride, group)
+    inside = inside_box(offs, lower_ptr, upper_ptr, s, box_stride, stride0, size0, stride1,
+                        size1, stride2, size2, k)
     # each element is read from one sample: the partner inside the box
     src = tl.where(inside, p, s)
     value = tl.load(x_ptr + src * inner + offs, mask=mask)
     tl.store(out_ptr + s * inner + offs, value, mask=mask)
 
+
+@triton.jit(do_not_specialize=["perm_stride", "box_stride", "group", "stride0", "size0",
+                               "stride1", "size1", "stride2", "size2"])
+def box_kernel(
+        src_ptr, perm_ptr, lower_ptr, upper_ptr, dst_ptr, inner, perm_stride, box_stride,
+        group, stride0, size0, stride1, size1, stride2, size2,
+        k: tl.constexpr, block: tl.constexpr, from_partner: tl.constexpr):
+    # Only the box of each sample: dst[s] = src[perm[s]] (from_partner) or
+    # src[s] inside it; nothing outside the box is read or written.
+    s = tl.program_id(0).to(tl.int64)
+    offs = tl.program_id(1) * block + tl.arange(0, block)
+    inside = (offs < inner) & inside_box(offs, lower_ptr, upper_ptr, s, box_stride, stride0,
+                                         size0, stride1, size1, stride2, size2, k)
+    src = partner_of(perm_ptr, s, perm_stride, group) if from_partner else s
+    value = tl.load(src_ptr + src * inner + offs, mask=inside)
+    tl.store(dst_ptr + s * inner + offs, value, mask=inside)

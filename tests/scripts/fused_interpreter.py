@@ -80,6 +80,10 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     assert _fast.fused_paste(xi, cut.perm, cut.lower, cut.upper, axes, strided,
                              groups) is strided
     assert torch.equal(strided, got)
+    # in place: only the boxes move (gathered first, then put), same values
+    same = xi.clone()
+    assert _fast.fused_paste(same, cut.perm, cut.lower, cut.upper, axes, same, groups) is same
+    assert torch.equal(same, got)
     COUNT[0] += 1
 
 
