@@ -31,13 +31,16 @@ def _params(backend, seed, shape, lam_mode, pairing, axes):
     return mix, cut
 
 
-@pytest.fixture(params=["array-api", "fast"])
+@pytest.fixture(params=["array-api", "walk", "blocks"])
 def threshold(request, monkeypatch):
-    """Run with the fast paths off and on: the host walk (at every sample size)
-    and the fused GPU kernels."""
-    fast = request.param == "fast"
-    monkeypatch.setattr(_fast, "MIN_SAMPLE", 1 if fast else 2**62)
+    """Run with the fast paths off and on: the host walk at every sample size
+    and the fused GPU kernels ("walk"), or NumPy's blocks of samples under 64
+    elements, several per block, and the walk above ("blocks")."""
+    fast = request.param != "array-api"
+    sizes = {"array-api": 2**62, "walk": 1, "blocks": 64}
+    monkeypatch.setattr(_fast, "MIN_SAMPLE", sizes[request.param])
     monkeypatch.setattr(_fast, "FUSED", fast)
+    monkeypatch.setattr(_fast, "BLOCKS", fast)
     return request.param
 
 

@@ -103,6 +103,8 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
+    if _fast.blocks_usable(x, out, lam, perm):
+        return _fast.blend_blocks(x, lam, perm, out, ctype)
     if _fast.fused_usable(x, out, lam):
         return _fast.fused_blend(x, lam, perm, out, groups)
     if _fast.lerp_usable(x, ctype):

@@ -37,9 +37,10 @@ import numpy as np
 from . import _pages
 from ._compat import Array, host_readable, is_jax_array, is_numpy_array, is_torch_array
 
-__all__ = ["blend", "box_usable", "fresh_torch", "fused_blend", "fused_paste", "fused_usable",
-           "gather_lerp", "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste",
-           "paste_box", "tracks_grad", "usable", "usable_ids", "widen_usable"]
+__all__ = ["blend", "blend_blocks", "blocks_usable", "box_usable", "fresh_torch", "fused_blend",
+           "fused_paste", "fused_usable", "gather_lerp", "gather_lerp_usable", "lerp",
+           "lerp_usable", "mix_ids", "paste", "paste_box", "tracks_grad", "usable", "usable_ids",
+           "widen_usable"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -57,13 +58,13 @@ def tracks_grad(*arrays: Array | None) -> bool:
 
 def usable(x: Array, out: Array | None, *params: Array) -> bool:
     """Whether the per-sample host path applies to these arrays."""
+    if math.prod(x.shape[1:]) < MIN_SAMPLE:  # first: small batches pay for every check
+        return False
     if not host_readable(x) or not all(host_readable(p) for p in params):
         return False
     if out is not None and not host_readable(out):
         return False
-    if tracks_grad(x, out, *params):
-        return False
-    return bool(math.prod(x.shape[1:]) >= MIN_SAMPLE)
+    return not tracks_grad(x, out, *params)
 
 
 def lerp_usable(x: Array, ctype: Any) -> bool:
@@ -256,6 +257,62 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
             j = order[i]
             partner = saved if in_place and m == len(cycle) - 1 and len(cycle) > 1 else x[j]
             ops.blend(x[i], partner, lam_l[i], om_l[i], target[i], tmp, acc)
+    return target
+
+
+#: Kill switch: the tests turn the block walk off to compare both paths.
+BLOCKS = True
+
+
+def blocks_usable(x: Array, out: Array | None, *params: Array) -> bool:
+    """Whether NumPy samples too small to walk one by one can be blended a
+    block of samples at a time into a new array or a separate ``out``."""
+    return (BLOCKS and is_numpy_array(x) and out is not x and x.shape[0] > 0
+            and all(is_numpy_array(a) for a in params))
+
+
+def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> Array:
+    """``λ·x + (1 − λ)·x[perm]`` into ``out`` (new if None, never ``x``), for
+    NumPy samples under :data:`MIN_SAMPLE` elements.
+
+    The reference builds the partner batch, two products and their sum: four
+    batch-sized arrays, each written to DRAM and read back. Here blocks of
+    about :data:`MIN_SAMPLE` elements go through one scratch that stays in
+    cache: the partners of a block gathered into it, scaled there, and the
+    block's result written once. The roundings are the reference's
+    (``λ·a``, ``(1 − λ)·b``, their sum, in the compute dtype; integers
+    rounded half to even), so the result is equal to it.
+    """
+    batch = x.shape[0]
+    target = np.empty_like(x) if out is None else out
+    step = max(1, MIN_SAMPLE // max(1, math.prod(x.shape[1:])))
+    lam_c = lam.astype(ctype)
+    om_c = 1 - lam_c  # in the compute dtype, as the reference computes it
+    if lam_c.ndim:
+        lam_c = lam_c.reshape((batch,) + (1,) * (x.ndim - 1))
+        om_c = om_c.reshape(lam_c.shape)
+    exact = ctype == x.dtype
+    scratch = np.empty((min(step, batch), *x.shape[1:]), dtype=ctype)
+    acc = None if exact else np.empty_like(scratch)
+    for i in range(0, batch, step):
+        j = min(batch, i + step)
+        lam_b, om_b = (lam_c[i:j], om_c[i:j]) if lam_c.ndim else (lam_c, om_c)
+        partner = scratch[:j - i]
+        if exact:
+            np.take(x, perm[i:j], axis=0, out=partner)
+        else:
+            partner[...] = x[perm[i:j]]
+        np.multiply(partner, om_b, out=partner)
+        if acc is None:
+            block = target[i:j]
+            np.multiply(x[i:j], lam_b, out=block)
+            np.add(block, partner, out=block)
+        else:
+            total = acc[:j - i]
+            np.multiply(x[i:j], lam_b, out=total)
+            np.add(total, partner, out=total)
+            np.rint(total, out=total)
+            np.copyto(target[i:j], total, casting="unsafe")
     return target
 
 
