@@ -1,6 +1,6 @@
 """Measured fast paths: a sample-by-sample walk for host memory (NumPy
-arrays, torch CPU tensors), one fused kernel for the rest of torch (CUDA,
-small CPU samples), and a shortcut for integer labels on the host.
+arrays, torch CPU tensors), fused kernels for torch CUDA, whole-batch paths
+for small host samples, and a shortcut for integer labels on the host.
 
 The array API path (:mod:`._blend`) is the reference; it builds the partner
 batch ``x[perm]`` and a few batch-sized temporaries, so it moves several
@@ -19,7 +19,10 @@ itself stays in cache:
 The walk applies only where the parameters can be read without a device
 sync and no trace or autograd graph is being recorded (see :func:`usable`);
 B iterations of Python cost a few microseconds each, so small samples take
-the whole-batch path. Each path is tested equal to the array API reference.
+a whole-batch path instead: on NumPy blocks of samples through one cached
+scratch (:func:`blend_blocks`), on torch a gather and one ``lerp``
+(:func:`gather_lerp`). New torch batches on the host ask for huge pages
+(:func:`fresh_torch`). Each path is tested equal to the array API reference.
 """
 
 from __future__ import annotations
