@@ -269,14 +269,14 @@ BLOCKS = True
 
 def blocks_usable(x: Array, out: Array | None, *params: Array) -> bool:
     """Whether NumPy samples too small to walk one by one can be blended a
-    block of samples at a time into a new array or a separate ``out``."""
-    return (BLOCKS and is_numpy_array(x) and out is not x and x.shape[0] > 0
+    block of samples at a time."""
+    return (BLOCKS and is_numpy_array(x) and x.shape[0] > 0
             and all(is_numpy_array(a) for a in params))
 
 
 def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> Array:
-    """``λ·x + (1 − λ)·x[perm]`` into ``out`` (new if None, never ``x``), for
-    NumPy samples under :data:`MIN_SAMPLE` elements.
+    """``λ·x + (1 − λ)·x[perm]`` into ``out`` (new if None), for NumPy samples
+    under :data:`MIN_SAMPLE` elements.
 
     The reference builds the partner batch, two products and their sum: four
     batch-sized arrays, each written to DRAM and read back. Here blocks of
@@ -284,8 +284,13 @@ def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: An
     cache: the partners of a block gathered into it, scaled there, and the
     block's result written once. The roundings are the reference's
     (``λ·a``, ``(1 − λ)·b``, their sum, in the compute dtype; integers
-    rounded half to even), so the result is equal to it.
+    rounded half to even), so the result is equal to it. In place (``out``
+    is ``x``) a later block may read a partner an earlier one overwrote, so
+    the result goes to a new array that is copied back.
     """
+    if out is x:
+        out[...] = blend_blocks(x, lam, perm, None, ctype)
+        return out
     batch = x.shape[0]
     target = np.empty_like(x) if out is None else out
     step = max(1, MIN_SAMPLE // max(1, math.prod(x.shape[1:])))
