@@ -149,3 +149,42 @@ def test_out_of_range_ids_poison_rows_where_they_cannot_be_read(backend):
         got = backend.numpy(rows)
         assert np.isnan(got[1]).all()
         np.testing.assert_array_equal(got[[0, 2]], [[1, 0, 0], [0, 1, 0]])
+
+
+# a small batch (whole-batch paths) and samples large enough for the host walk
+@pytest.mark.parametrize(("shape", "axes"), [((4, 6), (1,)), ((4, 3, 128, 128), (2, 3))])
+def test_bad_partner_indices_and_boxes_are_named(backend, shape, axes):
+    """Partners out of range or outside their group, and boxes outside the axes,
+    raise a ValueError naming the params where they can be read without a sync."""
+    from arraymix._compat import host_readable
+
+    x = backend.asarray(np.zeros(shape, np.float32))
+    lam = backend.asarray(np.asarray(0.5), "float32")
+    k = len(axes)
+    ints = {"perm": [1, 0, 3, 2], "lower": [0] * k, "upper": [2] * k}
+    if not host_readable(lam):
+        pytest.skip(f"{backend.name} arrays are not read before the work (a sync or a trace)")
+
+    def params(**kw):
+        v = {n: backend.asarray(np.asarray(kw.get(n, d))) for n, d in ints.items()}
+        return arraymix.CutMixParams(lam=lam, **v)
+
+    cases = [
+        ({"perm": [1, 0, 4, 2]}, r"params\.perm must hold sample indices in \[0, 4\)", {}),
+        ({"perm": [1, -1, 3, 2]}, r"found values in \[-1, 3\]", {}),
+        ({"perm": [2, 3, 0, 1]}, r"params\.perm must pair each sample inside its group",
+         {"groups": 2}),
+        ({"lower": [-1] + [0] * (k - 1)}, r"0 <= lower <= upper <= the length", {}),
+        ({"upper": [2] * (k - 1) + [200]}, r"params\.lower and params\.upper must satisfy", {}),
+        ({"lower": [3] * k}, r"found lower in \[3, 3\]", {}),
+    ]
+    for values, match, kw in cases:
+        p = params(**values)
+        with pytest.raises(ValueError, match=match):
+            arraymix.paste(x, p, axes=axes, **kw)
+        if "perm" in values:
+            with pytest.raises(ValueError, match=match):
+                arraymix.blend(x, p, **kw)
+    # the same params, valid, pass
+    arraymix.paste(x, params(), axes=axes, groups=2)
+    arraymix.blend(x, params(), groups=2)

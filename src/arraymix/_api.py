@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._blend import blend, check_axes, paste
+from ._blend import apply_blend, apply_paste, check_axes
 from ._compat import Array, device
 from ._labels import Targets, check_targets, mix_targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
@@ -118,7 +118,7 @@ def mixup(
                                          pairing, groups, out)
     params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
                           groups=groups, xp=xp, device=device(x))
-    return blend(x, params, out=out, groups=groups), mix_targets(soft, params, groups)
+    return apply_blend(x, params, out, groups, False), mix_targets(soft, params, groups)
 
 
 def cutmix(
@@ -195,5 +195,5 @@ def cutmix(
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
                            groups=groups, xp=xp, device=device(x))
-    x_mixed = paste(x, params, axes=cut_axes, out=out, groups=groups)
+    x_mixed = apply_paste(x, params, cut_axes, out, groups, False)
     return x_mixed, mix_targets(soft, params, groups)

@@ -14,9 +14,17 @@ from typing import Any
 from . import _fast
 from ._compat import Array, device
 from ._params import CutMixParams, MixParams
-from ._validate import check_batch, check_groups, check_out, check_param
+from ._validate import (
+    check_batch,
+    check_box_values,
+    check_groups,
+    check_out,
+    check_param,
+    check_perm_values,
+)
 
-__all__ = ["blend", "box_mask", "check_axes", "compute_dtype", "partners", "paste"]
+__all__ = ["apply_blend", "apply_paste", "blend", "box_mask", "check_axes", "compute_dtype",
+           "partners", "paste"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -95,11 +103,20 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
            [0.75, 0.75],
            [1.75, 1.75]])
     """
+    return apply_blend(x, params, out, groups, check_values=True)
+
+
+def apply_blend(x: Array, params: MixParams | CutMixParams, out: Array | None,
+                groups: int | None, check_values: bool) -> Array:
+    """:func:`blend`; ``check_values=False`` where the params were just drawn
+    by :func:`sample_mixup` or :func:`sample_cutmix` for this batch."""
     xp, batch = check_batch(x)
     lam, perm = _check_lam_perm(x, params, batch)
     if out is not None:
         check_out(x, out)
     groups = check_groups(groups, batch)
+    if check_values:
+        check_perm_values(perm, batch, groups)
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
@@ -241,6 +258,13 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
            [0, 1, 1, 0],
            [0, 0, 0, 0]], dtype=uint8)
     """
+    return apply_paste(x, params, axes, out, groups, check_values=True)
+
+
+def apply_paste(x: Array, params: CutMixParams, axes: Sequence[int], out: Array | None,
+                groups: int | None, check_values: bool) -> Array:
+    """:func:`paste`; ``check_values=False`` where the params were just drawn
+    by :func:`sample_cutmix` for this batch."""
     xp, batch = check_batch(x)
     axes = check_axes(axes, x.ndim)
     _, perm = _check_lam_perm(x, params, batch)
@@ -248,6 +272,9 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     if out is not None:
         check_out(x, out)
     groups = check_groups(groups, batch)
+    if check_values:
+        check_perm_values(perm, batch, groups)
+        check_box_values(lower, upper, [x.shape[a] for a in axes])
     if _fast.usable(x, out, perm, lower, upper):
         return _fast.paste(x, perm, lower, upper, axes, out)
     if _fast.box_usable(x, out, perm, lower, upper):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from . import _fast
-from ._blend import blend
+from ._blend import apply_blend
 from ._compat import Array, default_float, default_index, device, is_array_api_obj, namespace
 from ._params import CutMixParams, MixParams
 from ._validate import check_class_ids, check_count, check_partner, check_real
@@ -162,4 +162,4 @@ def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,
             return _fast.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
                                  t.dtype)
         y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
-    return y if params is None else blend(y, params, groups=groups)
+    return y if params is None else apply_blend(y, params, None, groups, False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._blend import blend, box_mask, check_axes, partners, paste
+from ._blend import apply_blend, apply_paste, box_mask, check_axes, partners
 from ._compat import Array, default_float, default_index, device, from_host
 from ._labels import check_targets, mix_targets
 from ._params import CutMixParams, MixParams
@@ -257,10 +257,10 @@ class Mixer:
             cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha,
                                 pairing=self.pairing, correct_lam=self.correct_lam,
                                 groups=self.groups, xp=xp, device=dev)
-            return paste(x, cut, axes=axes, groups=self.groups), cut
+            return apply_paste(x, cut, axes, None, self.groups, False), cut
         mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
                            groups=self.groups, xp=xp, device=dev)
-        return blend(x, mix, groups=self.groups), mix
+        return apply_blend(x, mix, None, self.groups, False), mix
 
     def _sample_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
                     axes: tuple[int, ...]) -> tuple[Array, MixParams]:
@@ -283,8 +283,8 @@ class Mixer:
         dev = device(x)
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = from_host(xp, mix.perm, idt, dev)
-        x_out = blend(x, MixParams(from_host(xp, lam_blend, fdt, dev), perm),
-                      groups=self.groups)
+        x_out = apply_blend(x, MixParams(from_host(xp, lam_blend, fdt, dev), perm), None,
+                            self.groups, False)
         if axes:
             mask = box_mask(xp, x, from_host(xp, lower, idt, dev),
                             from_host(xp, upper, idt, dev), axes)

@@ -201,13 +201,52 @@ def _overlap(a: Array, b: Array) -> bool:
     return False
 
 
+def _check_in_range(a: Array, stop: int, name: str, what: str, bound: str) -> bool:
+    """Integers of ``a`` in ``[0, stop)`` where reading them costs no sync;
+    False where they were not read (device arrays, traces, no values)."""
+    if not (math.prod(a.shape) and host_readable(a)):
+        return False
+    xp = namespace(a)
+    low, high = int(xp.min(a)), int(xp.max(a))  # host data: no sync
+    if low < 0 or high >= stop:
+        raise ValueError(
+            f"{name} must hold {what} in [0, {bound}), found values in [{low}, {high}]"
+        )
+    return True
+
+
 def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
     """Class ids in range, where reading them costs no sync; else see one_hot."""
-    if host_readable(y) and math.prod(y.shape):
-        xp = namespace(y)
-        low, high = int(xp.min(y)), int(xp.max(y))  # host data: no sync
-        if low < 0 or high >= num_classes:
+    _check_in_range(y, num_classes, name, "class ids", f"num_classes={num_classes}")
+
+
+def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.perm") -> None:
+    """Partner indices in ``[0, B)`` and inside their sample's group, where
+    reading them costs no sync (host arrays); elsewhere they are not read
+    (the fused CUDA kernels fold an index into its sample's group)."""
+    if not _check_in_range(perm, batch, name, "sample indices", str(batch)):
+        return
+    xp = namespace(perm)
+    if groups > 1:
+        n = batch // groups
+        own = xp.arange(batch, dtype=perm.dtype, device=device(perm)) // n
+        if bool(xp.any(perm // n != own)):
             raise ValueError(
-                f"{name} must hold class ids in [0, num_classes={num_classes}), "
-                f"found values in [{low}, {high}]"
+                f"{name} must pair each sample inside its group of {n} (groups={groups}): "
+                "draw the params with the same groups"
             )
+
+
+def check_box_values(lower: Array, upper: Array, sizes: Sequence[int]) -> None:
+    """Boxes with ``0 <= lower <= upper <= size`` on each cut axis, where reading
+    them costs no sync (host arrays)."""
+    if not (math.prod(lower.shape) and host_readable(lower) and host_readable(upper)):
+        return
+    lo = np.asarray(lower.tolist()).reshape(-1, len(sizes))
+    hi = np.asarray(upper.tolist()).reshape(-1, len(sizes))
+    if np.any(lo < 0) or np.any(lo > hi) or np.any(hi > np.asarray(sizes)):
+        raise ValueError(
+            "params.lower and params.upper must satisfy 0 <= lower <= upper <= the "
+            f"length of each cut axis {tuple(sizes)}; found lower in "
+            f"[{lo.min()}, {lo.max()}] and upper in [{hi.min()}, {hi.max()}]"
+        )
