@@ -77,14 +77,16 @@ class _TorchSource:
     def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
         # Beta(a, a) = X / (X + Y) with X, Y ~ Gamma(a). For small a both
         # gammas underflow to 0, so draw them in log space, using
-        # Gamma(a) = Gamma(a + 1) * U ** (1 / a), and take a sigmoid.
+        # Gamma(a) = Gamma(a + 1) * U ** (1 / a) where -log U ~ Exp(1), and
+        # normalise the pair with a softmax: six kernels, each a launch on a GPU.
         torch = self.torch
-        a = torch.full((2, *shape), alpha + 1.0, dtype=torch.float64, device=self.device)
+        pair = (2, *shape)
+        a = torch.full(pair, alpha + 1.0, dtype=torch.float64, device=self.device)
         g = torch._standard_gamma(a, generator=self.gen)
-        u = torch.rand((2, *shape), dtype=torch.float64, device=self.device,
-                       generator=self.gen)
-        log_gamma = torch.log(g) + torch.log1p(-u) / alpha
-        return torch.sigmoid(log_gamma[0] - log_gamma[1])
+        e = torch.empty(pair, dtype=torch.float64, device=self.device).exponential_(
+            generator=self.gen)
+        log_gamma = torch.add(torch.log(g), e, alpha=-1.0 / alpha)
+        return torch.softmax(log_gamma, dim=0)[0]
 
     def uniform(self, shape: tuple[int, ...]) -> Array:
         torch = self.torch

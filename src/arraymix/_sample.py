@@ -262,12 +262,15 @@ def sample_cutmix(
     lam0 = src.beta(alpha, lead)
     # filled on the source's device (asarray would copy from the host and, on
     # torch CUDA, wait for the device)
-    size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=src.device)
-                      for n in sizes])
+    if len(set(sizes)) == 1:  # square images: one kernel, not k + 1
+        size = sxp.full((k,), float(sizes[0]), dtype=lam0.dtype, device=src.device)
+    else:
+        size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=src.device)
+                          for n in sizes])
     ratio = (1.0 - lam0) ** (1.0 / k)
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(src.uniform((*lead, k)) * size)
-    start = centre - sxp.floor(cut / 2)
+    start = centre - cut // 2  # whole numbers: exactly floor(cut / 2)
     zero = sxp.zeros((), dtype=lam0.dtype, device=src.device)  # no host scalar to copy
     # 0 <= centre < size and 0 <= cut <= size, so a box starts below size and
     # ends at or above 0: each end has one bound to clip to (a clip with both
