@@ -201,30 +201,32 @@ def _overlap(a: Array, b: Array) -> bool:
     return False
 
 
-def _check_in_range(a: Array, stop: int, name: str, what: str, bound: str) -> bool:
+def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") -> bool:
     """Integers of ``a`` in ``[0, stop)`` where reading them costs no sync;
-    False where they were not read (device arrays, traces, no values)."""
+    False where they were not read (device arrays, traces, no values).
+    Nothing is formatted before the check: under ``torch.compile`` with
+    dynamic shapes ``stop`` may be symbolic."""
     if not (math.prod(a.shape) and host_readable(a)):
         return False
     xp = namespace(a)
     low, high = int(xp.min(a)), int(xp.max(a))  # host data: no sync
     if low < 0 or high >= stop:
         raise ValueError(
-            f"{name} must hold {what} in [0, {bound}), found values in [{low}, {high}]"
+            f"{name} must hold {what} in [0, {label}{stop}), found values in [{low}, {high}]"
         )
     return True
 
 
 def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
     """Class ids in range, where reading them costs no sync; else see one_hot."""
-    _check_in_range(y, num_classes, name, "class ids", f"num_classes={num_classes}")
+    _check_in_range(y, num_classes, name, "class ids", "num_classes=")
 
 
 def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.perm") -> None:
     """Partner indices in ``[0, B)`` and inside their sample's group, where
     reading them costs no sync (host arrays); elsewhere they are not read
     (the fused CUDA kernels fold an index into its sample's group)."""
-    if not _check_in_range(perm, batch, name, "sample indices", str(batch)):
+    if not _check_in_range(perm, batch, name, "sample indices"):
         return
     xp = namespace(perm)
     if groups > 1:
