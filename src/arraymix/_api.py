@@ -118,7 +118,7 @@ def mixup(
                                          pairing, groups, out)
     params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
                           groups=groups, xp=xp, device=device(x))
-    return apply_blend(x, params, out, groups, False), mix_targets(soft, params, groups)
+    return apply_blend(x, params, out, groups, trusted=True), mix_targets(soft, params, groups)
 
 
 def cutmix(
@@ -195,5 +195,5 @@ def cutmix(
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
                            groups=groups, xp=xp, device=device(x))
-    x_mixed = apply_paste(x, params, cut_axes, out, groups, False)
+    x_mixed = apply_paste(x, params, cut_axes, out, groups, trusted=True)
     return x_mixed, mix_targets(soft, params, groups)

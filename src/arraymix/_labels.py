@@ -162,4 +162,4 @@ def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,
             return _fast.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
                                  t.dtype)
         y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
-    return y if params is None else apply_blend(y, params, None, groups, False)
+    return y if params is None else apply_blend(y, params, None, groups, trusted=True)

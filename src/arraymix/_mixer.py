@@ -257,10 +257,10 @@ class Mixer:
             cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha,
                                 pairing=self.pairing, correct_lam=self.correct_lam,
                                 groups=self.groups, xp=xp, device=dev)
-            return apply_paste(x, cut, axes, None, self.groups, False), cut
+            return apply_paste(x, cut, axes, None, self.groups, trusted=True), cut
         mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
                            groups=self.groups, xp=xp, device=dev)
-        return apply_blend(x, mix, None, self.groups, False), mix
+        return apply_blend(x, mix, None, self.groups, trusted=True), mix
 
     def _sample_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
                     axes: tuple[int, ...]) -> tuple[Array, MixParams]:
@@ -284,7 +284,7 @@ class Mixer:
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = from_host(xp, mix.perm, idt, dev)
         x_out = apply_blend(x, MixParams(from_host(xp, lam_blend, fdt, dev), perm), None,
-                            self.groups, False)
+                            self.groups, trusted=True)
         if axes:
             mask = box_mask(xp, x, from_host(xp, lower, idt, dev),
                             from_host(xp, upper, idt, dev), axes)
