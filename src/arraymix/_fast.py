@@ -427,7 +427,7 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
     """
     if is_torch_array(y):  # CPU tensors: their NumPy views, then a zero-copy wrap
         torch = sys.modules["torch"]
-        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32  # the targets' dtypes
         return torch.from_numpy(mix_ids(y.numpy(), lam.numpy(), perm.numpy(), num_classes,
                                         smoothing, np_dtype))
     batch = y.shape[0]
