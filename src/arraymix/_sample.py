@@ -83,6 +83,8 @@ def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
         offsets = xp.arange(0, batch_size, max(n, 1), dtype=idx, device=device)
         return xp.reshape(local[None, :] + offsets[:, None], (batch_size,))
     sxp = src.xp
+    if groups == 1 and pairing == "permute":  # the common case, in one draw
+        return _place(src, src.permutation(batch_size), xp, idx, device)
     # one group keeps the library's own permutation (and earlier seeds' draws)
     sigma = src.permutation(batch_size)[None, :] if groups == 1 else src.permutations(groups, n)
     if pairing == "derange":
