@@ -4,6 +4,8 @@ Written only against the array API standard, through the array's own
 namespace: no randomness, no host reads of array values, no shapes that
 depend on values, every new array on the input's device, so both run under
 ``jax.jit``, ``torch.compile(fullgraph=True)`` and on lazy or remote arrays.
+The one exception is checking hand-made params, which reads their values
+only where they are host arrays (NumPy, CPU torch outside a trace).
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ``jax.jit``, ``jax.vmap`` and ``torch.compile(fullgraph=True)``, and
     gradients flow through it (manifold mixup on hidden activations). λ is
     cast to ``x``'s dtype before it touches the batch, so a float16 batch is
-    never promoted.
+    never promoted. Partner indices out of ``[0, B)`` or outside their group
+    raise a ValueError where ``perm`` is a host array (NumPy, CPU torch); on
+    other devices checking them would cost a sync.
 
     Examples
     --------
@@ -249,7 +253,10 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     -----
     The box is a mask of broadcast comparisons against ``arange``: no slicing
     by array values, so shapes never depend on the draw and the function
-    runs under ``jax.jit`` and ``torch.compile(fullgraph=True)``.
+    runs under ``jax.jit`` and ``torch.compile(fullgraph=True)``. Where the
+    params are host arrays (NumPy, CPU torch), partners out of ``[0, B)`` or
+    outside their group and boxes outside ``0 <= lower <= upper <= length``
+    raise a ValueError.
 
     Examples
     --------
