@@ -324,8 +324,9 @@ def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: An
         j = min(batch, i + step)
         lam_b, om_b = (lam_c[i:j], om_c[i:j]) if lam_c.ndim else (lam_c, om_c)
         partner = scratch[:j - i]
-        if exact:
-            np.take(x, perm[i:j], axis=0, out=partner)
+        if exact:  # perm was checked (blend) or drawn (mixup): "clip" skips the
+            # bounds check that makes take(out=) write through a buffer
+            np.take(x, perm[i:j], axis=0, out=partner, mode="clip")
         else:
             partner[...] = x[perm[i:j]]
         np.multiply(partner, om_b, out=partner, casting="same_kind", dtype=wide)
