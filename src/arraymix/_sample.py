@@ -264,11 +264,8 @@ def sample_cutmix(
     lam0 = src.beta(alpha, lead)
     # filled on the source's device (asarray would copy from the host and, on
     # torch CUDA, wait for the device)
-    if len(set(sizes)) == 1:  # square images: one kernel, not k + 1
-        size = sxp.full((k,), float(sizes[0]), dtype=lam0.dtype, device=src.device)
-    else:
-        size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=src.device)
-                          for n in sizes])
+    size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=src.device)
+                      for n in sizes])
     ratio = (1.0 - lam0) ** (1.0 / k)
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(src.uniform((*lead, k)) * size)

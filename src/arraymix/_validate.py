@@ -244,11 +244,12 @@ def check_box_values(lower: Array, upper: Array, sizes: Sequence[int]) -> None:
     them costs no sync (host arrays)."""
     if not (math.prod(lower.shape) and host_readable(lower) and host_readable(upper)):
         return
-    lo = np.asarray(lower.tolist()).reshape(-1, len(sizes))
-    hi = np.asarray(upper.tolist()).reshape(-1, len(sizes))
-    if np.any(lo < 0) or np.any(lo > hi) or np.any(hi > np.asarray(sizes)):
+    xp = namespace(lower)
+    size = xp.asarray(sizes, dtype=upper.dtype, device=device(upper))  # host data
+    if bool(xp.any(lower < 0) | xp.any(lower > upper) | xp.any(upper > size)):
         raise ValueError(
             "params.lower and params.upper must satisfy 0 <= lower <= upper <= the "
             f"length of each cut axis {tuple(sizes)}; found lower in "
-            f"[{lo.min()}, {lo.max()}] and upper in [{hi.min()}, {hi.max()}]"
+            f"[{int(xp.min(lower))}, {int(xp.max(lower))}] and upper in "
+            f"[{int(xp.min(upper))}, {int(xp.max(upper))}]"
         )
