@@ -15,7 +15,12 @@ Fn = Callable[[Any, Any], Any]
 # --- NumPy -------------------------------------------------------------------
 
 def numpy_floors(x: np.ndarray) -> dict[str, Fn]:
-    return _copy_floors(np, x)
+    rows = _copy_floors(np, x)
+    # what one ufunc pass over the batch into a new array costs: a blend
+    # with the reference's roundings makes three (two of them in cache)
+    one = x.dtype.type(1)
+    rows["one ufunc pass, new array (x * 1)"] = lambda x, y: np.multiply(x, one)
+    return rows
 
 
 def _copy_floors(mod: Any, x: Any) -> dict[str, Fn]:

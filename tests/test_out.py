@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,7 @@ from reference import (
     batch_shapes,
     check_like,
     random_batch,
+    ref_blend,
     rounds_once,
     tolerance,
 )
@@ -188,3 +191,46 @@ def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, la
     else:  # no host shortcut on a GPU: the blend rounds once
         np.testing.assert_allclose(backend.numpy(got), backend.numpy(want), rtol=0,
                                    atol=4 * np.finfo(backend.numpy(got).dtype).eps)
+
+
+@settings(max_examples=40)
+@given(data=st.data(), inner=st.integers(1, 40), dtype=st.sampled_from(["float32", "uint8"]),
+       per_sample=st.booleans(), seed=SEEDS)
+def test_small_samples_in_place_follow_the_cycles(monkeypatch, data, inner, dtype, per_sample,
+                                                  seed):
+    """NumPy's in-place block walk on any permutation: cycles inside a block,
+    across several blocks, fixed points; equal to the array API path and to
+    the float64 reference, whatever the blocks' size."""
+    monkeypatch.setattr(_fast, "MIN_SAMPLE", data.draw(st.integers(inner, 4 * inner + 8),
+                                                       label="MIN_SAMPLE"))
+    batch = data.draw(st.integers(1, 30), label="batch")
+    perm = np.asarray(data.draw(st.permutations(range(batch)), label="perm"), dtype=np.int64)
+    gen = np.random.default_rng(seed)
+    lam = gen.uniform(size=batch if per_sample else ()).astype(np.float32)
+    xnp = random_batch(gen, (batch, inner), dtype)
+    params = arraymix.MixParams(lam=lam, perm=perm)
+    x = xnp.copy()
+    got = arraymix.blend(x, params, out=x)
+    assert got is x
+    want = _blend._blend(np, xnp, lam, perm, _blend.compute_dtype(np, xnp.dtype))
+    np.testing.assert_array_equal(got, want)
+    exact = ref_blend(xnp, lam, perm)
+    if dtype == "uint8":
+        exact = np.clip(np.rint(exact), 0, 255)
+    np.testing.assert_allclose(got.astype(np.float64), exact, rtol=0,
+                               atol=tolerance(dtype, float(np.abs(xnp).max(initial=0))))
+
+
+def test_small_samples_in_place_need_no_batch_of_scratch():
+    """In place, NumPy's block walk allocates a block and a sample, not a batch
+    (NumPy reports its buffers to tracemalloc)."""
+    x = np.random.default_rng(0).normal(size=(512, 3, 32, 32)).astype(np.float32)
+    params = arraymix.sample_mixup(1, 512, lam_mode="sample")
+    block = 4 * _fast.MIN_SAMPLE * x.itemsize  # the samples of a block, and their partners
+    tracemalloc.start()
+    try:
+        arraymix.blend(x, params, out=x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
