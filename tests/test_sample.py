@@ -159,3 +159,38 @@ def test_jax_key_runs_under_jit():
     legacy = arraymix.sample_mixup(jax.random.PRNGKey(0), 6, lam_mode="sample",
                                    pairing="derange")
     np.testing.assert_array_equal(np.asarray(legacy.perm), np.asarray(p.perm))
+
+
+@settings(max_examples=30)
+@given(seed=SEEDS, batch=st.integers(0, 40), sizes=st.lists(st.integers(1, 300), min_size=1,
+                                                              max_size=3),
+       alpha=st.floats(0.05, 20.0), lam_mode=st.sampled_from(["batch", "sample"]),
+       correct_lam=st.booleans())
+def test_torch_boxes_on_the_host_equal_boxes_on_the_device(seed, batch, sizes, alpha, lam_mode,
+                                                           correct_lam):
+    """A CPU torch.Generator's boxes are computed in NumPy (host draws); a GPU
+    generator's in torch. From the same draws both give the same params, so
+    the host shortcut changes no seed's boxes."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    from arraymix import _random
+
+    def draw() -> arraymix.CutMixParams:
+        return arraymix.sample_cutmix(torch.Generator().manual_seed(seed), batch, sizes,
+                                      alpha=alpha, lam_mode=lam_mode, correct_lam=correct_lam)
+
+    host = draw()
+    with pytest.MonkeyPatch.context() as mp:  # each example patches and restores
+        mp.setattr(_random._TorchSource, "host", lambda self, a: None)
+        device = draw()
+    for field in ("lam", "perm", "lower", "upper"):
+        got, want = getattr(host, field), getattr(device, field)
+        assert got.dtype == want.dtype, field
+        assert got.shape == want.shape, field
+        assert torch.equal(got, want), field
+    area = float(np.prod(sizes))
+    kept = 1 - (host.upper - host.lower).prod(dim=-1).double() / area
+    if correct_lam:
+        np.testing.assert_allclose(host.lam.double().numpy(), kept.numpy(), rtol=1e-6,
+                                   atol=1e-7)
+    assert bool(((host.lower >= 0) & (host.lower <= host.upper)).all())
+    assert bool((host.upper <= torch.tensor(sizes)).all())

@@ -73,6 +73,14 @@ def namespace_of(xp: Any) -> Any:
 
 def library(xp: Any) -> str:
     """The library a namespace belongs to: ``"numpy"``, ``"torch"``, ``"jax"``..."""
+    try:
+        return _library(xp)
+    except TypeError:  # a namespace that cannot be a key
+        return _library.__wrapped__(xp)
+
+
+@functools.cache
+def _library(xp: Any) -> str:
     name: str = xp.__name__.removeprefix("array_api_compat.")
     return name.split(".")[0]
 
@@ -107,9 +115,12 @@ def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
     Other libraries' ``asarray`` already queues the copy (CuPy, JAX).
     """
     if library(xp) == "torch":
+        torch = sys.modules["torch"]
         host = np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a)
-        t = sys.modules["torch"].from_numpy(host).to(dtype)
-        return t if dev is None else to_device(xp, t, dev)
+        t = torch.from_numpy(host).to(dtype)
+        if dev is None or torch.device(dev).type == "cpu":
+            return t
+        return to_device(xp, t, dev)
     return xp.asarray(a, dtype=dtype, device=dev)
 
 

@@ -47,6 +47,10 @@ class Source(Protocol):
     def permutations(self, rows: int, n: int) -> Array:
         """``rows`` independent random permutations of ``0 .. n-1``, shape (rows, n)."""
 
+    def host(self, a: Array) -> np.ndarray | None:
+        """A drawn array as NumPy where it lies in host memory (a view: no
+        copy, no sync), else None."""
+
 
 class _NumpySource:
     def __init__(self, gen: np.random.Generator) -> None:
@@ -65,6 +69,9 @@ class _NumpySource:
 
     def permutations(self, rows: int, n: int) -> Array:
         return self.gen.permuted(np.tile(np.arange(n), (rows, 1)), axis=1)
+
+    def host(self, a: Array) -> np.ndarray | None:
+        return np.asarray(a)
 
 
 class _TorchSource:
@@ -100,6 +107,12 @@ class _TorchSource:
                                generator=self.gen)
         return self.torch.argsort(keys, dim=1)
 
+    def host(self, a: Array) -> np.ndarray | None:
+        if a.device.type != "cpu" or self.torch.compiler.is_compiling():
+            return None
+        view: np.ndarray = a.numpy()
+        return view
+
 
 class _JaxSource:
     def __init__(self, key: Any) -> None:
@@ -124,6 +137,9 @@ class _JaxSource:
     def permutations(self, rows: int, n: int) -> Array:
         base = self.jax.numpy.tile(self.jax.numpy.arange(n), (rows, 1))
         return self.jax.random.permutation(self._next(), base, axis=1, independent=True)
+
+    def host(self, a: Array) -> np.ndarray | None:
+        return None  # a transfer, and no values at all under jit
 
 
 def _is_jax_key(rng: Any) -> bool:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
+
 from ._compat import (
     Array,
     default_float,
@@ -52,16 +54,17 @@ def _target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
     return xp, device
 
 
-def _place(src: Source, a: Array, xp: Any, dtype: Any, device: Any) -> Array:
-    """Put a drawn array in ``xp`` on ``device`` with ``dtype``.
+def _place(have: Any, a: Array, xp: Any, dtype: Any, device: Any) -> Array:
+    """Put an array of namespace ``have`` in ``xp`` on ``device`` with ``dtype``.
 
     Within one library only the dtype (and a real device change) is applied:
     JAX tracers under ``jit`` / ``vmap`` have no device of their own, and
     asking ``asarray`` to place one fails under ``vmap``.
     """
-    if library(src.xp) != library(xp):
+    if library(have) != library(xp):
         return from_host(xp, a, dtype, device)
-    a = xp.astype(a, dtype, copy=False)
+    if a.dtype != dtype:
+        a = xp.astype(a, dtype)
     here = array_device(a)
     if device is None or here is None or here == device:
         return a
@@ -84,7 +87,7 @@ def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
         return xp.reshape(local[None, :] + offsets[:, None], (batch_size,))
     sxp = src.xp
     if groups == 1 and pairing == "permute":  # the common case, in one draw
-        return _place(src, src.permutation(batch_size), xp, idx, device)
+        return _place(src.xp, src.permutation(batch_size), xp, idx, device)
     # one group keeps the library's own permutation (and earlier seeds' draws)
     sigma = src.permutation(batch_size)[None, :] if groups == 1 else src.permutations(groups, n)
     if pairing == "derange":
@@ -97,7 +100,7 @@ def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
         offsets = sxp.arange(groups, dtype=sigma.dtype, device=src.device) * n
         sigma = sigma + offsets[:, None]
     perm = sxp.reshape(sigma, (batch_size,))
-    return _place(src, perm, xp, idx, device)
+    return _place(src.xp, perm, xp, idx, device)
 
 
 def sample_mixup(
@@ -182,7 +185,7 @@ def sample_mixup(
     xp, device = _target(src, xp, device)
     lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
     return MixParams(
-        lam=_place(src, lam, xp, default_float(xp, device), device),
+        lam=_place(src.xp, lam, xp, default_float(xp, device), device),
         perm=_pairs(src, batch_size, pairing, groups, xp, device),
     )
 
@@ -258,19 +261,29 @@ def sample_cutmix(
         raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
     src = source(rng)
     xp, device = _target(src, xp, device)
-    sxp = src.xp
     k = len(sizes)
     lead = () if lam_mode == "batch" else (batch_size,)
     lam0 = src.beta(alpha, lead)
-    # filled on the source's device (asarray would copy from the host and, on
-    # torch CUDA, wait for the device)
-    size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=src.device)
-                      for n in sizes])
+    unit = src.uniform((*lead, k))
+    # The boxes are a few numbers: where the draws lie in host memory they
+    # are computed in NumPy (a torch kernel's dispatch costs more than the
+    # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call).
+    # Elsewhere, on the draws' device, with nothing copied from the host.
+    host_lam0, host_unit = src.host(lam0), src.host(unit)
+    if host_lam0 is not None and host_unit is not None:
+        sxp, sdev, lam0, unit = namespace_of(np), "cpu", host_lam0, host_unit
+        size = np.asarray(sizes, dtype=lam0.dtype)
+    else:
+        sxp, sdev = src.xp, src.device
+        # filled on the draws' device (asarray would copy from the host and,
+        # on torch CUDA, wait for the device)
+        size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=sdev)
+                          for n in sizes])
     ratio = (1.0 - lam0) ** (1.0 / k)
     cut = sxp.floor(size * ratio[..., None])
-    centre = sxp.floor(src.uniform((*lead, k)) * size)
+    centre = sxp.floor(unit * size)
     start = centre - cut // 2  # whole numbers: exactly floor(cut / 2)
-    zero = sxp.zeros((), dtype=lam0.dtype, device=src.device)  # no host scalar to copy
+    zero = sxp.zeros((), dtype=lam0.dtype, device=sdev)  # no host scalar to copy
     # 0 <= centre < size and 0 <= cut <= size, so a box starts below size and
     # ends at or above 0: each end has one bound to clip to (a clip with both
     # costs 30 times as much on NumPy arrays)
@@ -279,12 +292,12 @@ def sample_cutmix(
     area = float(math.prod(sizes))
     lam = 1.0 - sxp.prod(upper - lower, axis=-1) / area if correct_lam else lam0
     lam = sxp.asarray(lam)  # NumPy gives a scalar for one box
-    src_idx, idx = default_index(sxp, src.device), default_index(xp, device)
+    src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
     return CutMixParams(
-        lam=_place(src, lam, xp, default_float(xp, device), device),
+        lam=_place(sxp, lam, xp, default_float(xp, device), device),
         perm=_pairs(src, batch_size, pairing, groups, xp, device),
-        lower=_place(src, sxp.astype(lower, src_idx), xp, idx, device),
-        upper=_place(src, sxp.astype(upper, src_idx), xp, idx, device),
+        lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
+        upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
     )
 
 
