@@ -315,8 +315,10 @@ def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: An
         om_c = om_c.reshape(lam_c.shape)
     # the walk's arithmetic, on a block of samples at a time
     ops = _Ops(x)
-    if out is x:  # blocks twice as large: the extra gather and scatter cost less per call
-        return _blocks_in_place(x, lam_c, om_c, perm, 2 * step, ops, ctype)
+    if out is x:  # in place, blocks twice as large: the gather and scatter cost less per call
+        if batch > 2 * step:
+            return _blocks_in_place(x, lam_c, om_c, perm, 2 * step, ops, ctype)
+        step = batch  # one block reads every partner before it writes
     partner, tmp, acc = _block_scratch(x, min(step, batch), ctype)
     target = np.empty_like(x) if out is None else out
     for i in range(0, batch, step):
