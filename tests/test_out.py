@@ -44,6 +44,7 @@ def threshold(request, monkeypatch):
     monkeypatch.setattr(_fast, "MIN_SAMPLE", sizes[request.param])
     monkeypatch.setattr(_fast, "FUSED", fast)
     monkeypatch.setattr(_fast, "BLOCKS", fast)
+    monkeypatch.setattr(_fast, "COPY_BACK_BYTES", 0)  # in place along the cycles
     return request.param
 
 
@@ -199,10 +200,12 @@ def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, la
 def test_small_samples_in_place_follow_the_cycles(monkeypatch, data, inner, dtype, per_sample,
                                                   seed):
     """NumPy's in-place block walk on any permutation: cycles inside a block,
-    across several blocks, fixed points; equal to the array API path and to
-    the float64 reference, whatever the blocks' size."""
+    across several blocks, fixed points; a batch copied back; equal to the
+    array API path and to the float64 reference, whatever the blocks' size."""
     monkeypatch.setattr(_fast, "MIN_SAMPLE", data.draw(st.integers(inner, 4 * inner + 8),
                                                        label="MIN_SAMPLE"))
+    monkeypatch.setattr(_fast, "COPY_BACK_BYTES", data.draw(st.sampled_from([0, 2**40]),
+                                                            label="COPY_BACK_BYTES"))
     batch = data.draw(st.integers(1, 30), label="batch")
     perm = np.asarray(data.draw(st.permutations(range(batch)), label="perm"), dtype=np.int64)
     gen = np.random.default_rng(seed)
@@ -222,9 +225,10 @@ def test_small_samples_in_place_follow_the_cycles(monkeypatch, data, inner, dtyp
 
 
 def test_small_samples_in_place_need_no_batch_of_scratch():
-    """In place, NumPy's block walk allocates a block and a sample, not a batch
-    (NumPy reports its buffers to tracemalloc)."""
+    """In place, NumPy's block walk allocates a block and a sample, not a batch,
+    above the size it copies back (NumPy reports its buffers to tracemalloc)."""
     x = np.random.default_rng(0).normal(size=(512, 3, 32, 32)).astype(np.float32)
+    assert x.nbytes > _fast.COPY_BACK_BYTES
     params = arraymix.sample_mixup(1, 512, lam_mode="sample")
     block = 4 * _fast.MIN_SAMPLE * x.itemsize  # the samples of a block, and their partners
     tracemalloc.start()
