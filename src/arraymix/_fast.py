@@ -101,10 +101,11 @@ def _lerp_weight(x: Array, lam: Array) -> Array:
 
 
 def gather_lerp_usable(x: Array, out: Array | None, lam: Array) -> bool:
-    """Whether the partners can be gathered straight into the result (plain
-    torch tensors: no autograd, no trace, ``out`` contiguous and not ``x``)."""
+    """Whether the partners can be gathered by ``index_select`` and blended
+    by ``lerp`` directly (plain torch tensors: no autograd, no trace, ``out``
+    contiguous)."""
     torch = sys.modules["torch"]
-    return not (tracks_grad(x, out, lam) or torch.compiler.is_compiling() or out is x
+    return not (tracks_grad(x, out, lam) or torch.compiler.is_compiling()
                 or (out is not None and not out.is_contiguous()))
 
 
@@ -114,10 +115,14 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
     gather-then-lerp makes two. Fresh batch-sized buffers page-fault when the
     allocator has handed their memory back, which on CIFAR-sized batches cost
     more than the arithmetic. Same kernels, so the same values as :func:`lerp`.
+    In place (``out`` is ``x``) the partners are gathered into scratch first.
     """
     torch = sys.modules["torch"]
+    weight = _lerp_weight(x, lam)
+    if out is x:
+        return torch.lerp(x, torch.index_select(x, 0, perm), weight, out=x)
     target = torch.index_select(x, 0, perm, out=fresh_torch(x) if out is None else out)
-    return torch.lerp(x, target, _lerp_weight(x, lam), out=target)
+    return torch.lerp(x, target, weight, out=target)
 
 
 def fresh_torch(like: Array, dtype: Any = None) -> Array:
