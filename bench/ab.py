@@ -1,0 +1,122 @@
+"""A/B: this tree's arraymix against the one at a git revision, in one process.
+
+    python bench/ab.py REV                 # every case, 300 interleaved rounds
+    python bench/ab.py REV --cases torch-cifar-cutmix numpy-1024-in-place
+
+The package at ``REV`` is extracted with ``git archive`` into a temporary
+folder and imported as ``arraymix_old`` beside this tree's ``arraymix``;
+each case times the same call of both on the same inputs, in a shuffled
+order every round, and prints the medians and new/old. Timings on a shared
+machine drift between runs, so only the ratio of one run means much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+Pair = tuple[Callable[[], Any], Callable[[], Any]]
+
+
+def _old_package(rev: str, where: Path) -> Any:
+    """arraymix at ``rev``, imported as ``arraymix_old``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src/arraymix"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    shutil.move(where / "src" / "arraymix", where / "arraymix_old")
+    sys.path.insert(0, str(where))
+    return importlib.import_module("arraymix_old")
+
+
+def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
+    """name -> a factory of (new call, old call) on shared inputs."""
+    def numpy_in_place(shape: tuple[int, ...]) -> Callable[[], Pair]:
+        def make() -> Pair:
+            x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+            p = new.sample_mixup(1, shape[0], lam_mode="sample")
+            q = old.MixParams(lam=p.lam, perm=p.perm)
+            return (lambda: new.blend(x, p, out=x)), (lambda: old.blend(x, q, out=x))
+        return make
+
+    def torch_call(fn: str, shape: tuple[int, ...], in_place: bool) -> Callable[[], Pair]:
+        def make() -> Pair:
+            import torch
+
+            x = torch.randn(shape)
+            y = torch.randint(0, 1000, (shape[0],))
+            gens = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+            kw = {"num_classes": 1000, **({"out": x} if in_place else {})}
+            calls = [(lambda m=m, g=g: getattr(m, fn)(x, y, rng=g, **kw))
+                     for m, g in zip((new, old), gens, strict=True)]
+            return calls[0], calls[1]
+        return make
+
+    def torch_sample_cutmix() -> Pair:
+        import torch
+
+        gens = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+        calls = [(lambda m=m, g=g: m.sample_cutmix(g, 256, [32, 32], xp=torch,
+                                                   device=torch.device("cpu")))
+                 for m, g in zip((new, old), gens, strict=True)]
+        return calls[0], calls[1]
+
+    return {
+        "numpy-cifar-in-place": numpy_in_place((256, 3, 32, 32)),
+        "numpy-1024-in-place": numpy_in_place((1024, 3, 32, 32)),
+        "torch-cifar-cutmix": torch_call("cutmix", (256, 3, 32, 32), False),
+        "torch-cifar-cutmix-in-place": torch_call("cutmix", (256, 3, 32, 32), True),
+        "torch-cifar-mixup-in-place": torch_call("mixup", (256, 3, 32, 32), True),
+        "torch-small-mixup-in-place": torch_call("mixup", (128, 16), True),
+        "torch-sample-cutmix": torch_sample_cutmix,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rev", help="the git revision to compare with")
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--cases", nargs="*", help="default: every case")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "src"))
+    import arraymix
+
+    with tempfile.TemporaryDirectory() as tmp:
+        old = _old_package(args.rev, Path(tmp))
+        cases = _cases(arraymix, old)
+        for name in args.cases or list(cases):
+            try:
+                pair = cases[name]()
+            except ImportError as e:
+                print(f"{name}: skipped ({e})")
+                continue
+            times: list[list[float]] = [[], []]
+            for fn in pair:  # warm-up
+                fn()
+            for _ in range(args.rounds):
+                order = [0, 1]
+                random.shuffle(order)
+                for k in order:
+                    start = time.perf_counter()
+                    pair[k]()
+                    times[k].append(time.perf_counter() - start)
+            new_ms, old_ms = (statistics.median(t) * 1e3 for t in times)
+            print(f"{name:30s} new {new_ms:8.3f} ms  old {old_ms:8.3f} ms  "
+                  f"new/old {new_ms / old_ms:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
