@@ -381,7 +381,7 @@ def _blocks_in_place(x: Array, lam_c: Array, om_c: Array, perm: Array, step: int
         bounds.append((len(seq), len(seq) + len(cycle) - 1))
         seq += cycle
     rows_all = np.asarray(seq, dtype=np.intp)
-    partners_all = np.asarray(order, dtype=np.intp)[rows_all]
+    partners_all = perm[rows_all]
     batch = x.shape[0]
     partner, tmp, acc = _block_scratch(x, min(step, batch), ctype)
     rows = np.empty_like(partner)

@@ -85,7 +85,7 @@ class _TorchSource:
         # Beta(a, a) = X / (X + Y) with X, Y ~ Gamma(a). For small a both
         # gammas underflow to 0, so draw them in log space, using
         # Gamma(a) = Gamma(a + 1) * U ** (1 / a) where -log U ~ Exp(1), and
-        # normalise the pair with a softmax: six kernels, each a launch on a GPU.
+        # normalise the pair with a softmax: seven kernels, each a launch on a GPU.
         torch = self.torch
         pair = (2, *shape)
         a = torch.full(pair, alpha + 1.0, dtype=torch.float64, device=self.device)
