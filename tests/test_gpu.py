@@ -80,6 +80,41 @@ def test_cuda_result_equals_the_host_result_for_one_seed():
                 torch.testing.assert_close(b.cpu(), a, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(1, 5), (3, 7, 9), (64, 3, 224, 224), (300, 3, 32, 32),
+                                   (1030, 3, 8, 8)])
+def test_cuda_in_place_equals_out_of_place_without_a_batch_of_scratch(shape):
+    """In place, the fused kernels give the out-of-place result bitwise, and a
+    batch that fits a column tile (up to 1024 samples) takes no scratch batch.
+
+    Many programs run at once here, so a partner overwritten before it is
+    read would show as a difference; 1030 samples take the scratch way.
+    """
+    torch = _cuda_torch()
+    gen = torch.Generator(device="cuda").manual_seed(shape[0])
+    axes = tuple(range(2, len(shape))) or (1,)
+    for dtype in (torch.float32, torch.bfloat16):
+        x = torch.randn(shape, device="cuda", generator=gen).to(dtype)
+        for mode in ("batch", "sample"):
+            mix = arraymix.sample_mixup(gen, shape[0], lam_mode=mode, xp=torch,
+                                        device=x.device)
+            cut = arraymix.sample_cutmix(gen, shape[0], [shape[a] for a in axes],
+                                         lam_mode=mode, xp=torch, device=x.device)
+            calls = {"blend": lambda a, out, mix=mix: arraymix.blend(a, mix, out=out),
+                     "paste": lambda a, out, cut=cut: arraymix.paste(a, cut, axes=axes,
+                                                                     out=out)}
+            for name, call in calls.items():
+                want = call(x, None)
+                same = x.clone()
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                before = torch.cuda.memory_allocated()
+                assert call(same, same) is same
+                extra = torch.cuda.max_memory_allocated() - before
+                assert torch.equal(same, want), (name, mode, dtype)
+                if shape[0] <= 1024 and x.nbytes >= 2**20:
+                    assert extra < x.nbytes // 4, (name, mode, extra)
+
+
 @pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
 @pytest.mark.filterwarnings("ignore:TensorFloat32 tensor cores")
 # torch's own modules, imported by inductor, use what torch deprecates

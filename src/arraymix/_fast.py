@@ -534,10 +534,14 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
 # equals the grouped gather, and an index out of range reads another sample
 # of the batch, never outside it. Written in Triton for torch CUDA tensors
 # (Triton ships with CUDA builds of torch); compiled once per dtype and
-# cached by Triton. In place (``out`` is ``x``) a partner could be
-# overwritten before it is read, so a blend writes a new array that is
-# copied back, and a paste gathers the partners' boxes into scratch before
-# putting them (only the boxes move). Measured on an H200
+# cached by Triton. In place (``out`` is ``x``, or the same memory) a
+# partner could be overwritten before it is read, so each program of the
+# in-place kernels owns a tile of columns across the whole batch and takes
+# the partners from the tile it loaded: the batch is read and written once
+# (a paste writes only the boxes), with no scratch. Batches of more than
+# ``_COLUMN_ROWS`` samples (a tile of every sample would not fit a program)
+# blend into a new array that is copied back, or gather the partners' boxes
+# into scratch before putting them. Measured on an H200
 # (docs/bench-gpu.md): a blend at 0.79x the 3N floor against 2.06x for
 # gather + lerp. Other GPU libraries (CuPy) take the array API path.
 
@@ -545,6 +549,11 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
 #: sample (the grid's second axis).
 _BLOCK = 2048
 _MAX_BLOCKS = 65535
+
+#: In place: the most samples a column tile spans, and the elements of one
+#: tile (a program holds it twice, the tile and its gathered partners).
+_COLUMN_ROWS = 1024
+_COLUMN_TILE = 8192
 
 #: Kill switch: the tests turn the fused kernels off to compare both paths.
 FUSED = True
@@ -565,6 +574,17 @@ def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
         return False
     inner = math.prod(x.shape[1:])
     return 0 < inner <= _BLOCK * _MAX_BLOCKS and _triton() is not None
+
+
+def _columns(x: Array, out: Array | None) -> tuple[int, int] | None:
+    """The in-place column tile, (rows, cols): when ``out`` is ``x``'s memory
+    laid out alike and the batch fits a tile; else None."""
+    batch, inner = x.shape[0], math.prod(x.shape[1:])
+    if (out is None or batch > _COLUMN_ROWS or not out.is_contiguous()
+            or out.data_ptr() != x.data_ptr()):
+        return None
+    rows = max(2, 1 << (batch - 1).bit_length())
+    return rows, max(1, min(_COLUMN_TILE // rows, 1 << (inner - 1).bit_length()))
 
 
 def _fused_target(x: Array, out: Array | None) -> Array:
@@ -593,6 +613,11 @@ def _triton() -> Any:
         return None
 
 
+#: Warps per in-place program: a tile of 8192 elements and its gathered
+#: partners stay in registers (32 elements a thread each).
+_WARPS = 8
+
+
 def _block(inner: int) -> int:
     return max(128, min(_BLOCK, 1 << (inner - 1).bit_length()))
 
@@ -603,9 +628,17 @@ def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     lam_stride = 0 if lam.ndim == 0 else _stride(lam)
     kernels = _triton()
+    cdt = kernels.tl.float64 if x.dtype == sys.modules["torch"].float64 else kernels.tl.float32
+    tile = _columns(x, out)
+    if tile is not None:
+        rows, cols = tile
+        with _on(x):
+            kernels.blend_columns_kernel[(-(-inner // cols),)](
+                x, perm, lam, batch, inner, _stride(perm), lam_stride, batch // groups,
+                rows=rows, cols=cols, cdt=cdt, num_warps=_WARPS)
+        return out
     target = _fused_target(x, out)
     block = _block(inner)
-    cdt = kernels.tl.float64 if x.dtype == sys.modules["torch"].float64 else kernels.tl.float32
     with _on(x):
         kernels.blend_kernel[(batch, -(-inner // block))](
             x, perm, lam, target, inner, _stride(perm), lam_stride, batch // groups,
@@ -617,10 +650,11 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
                 out: Array | None, groups: int) -> Array:
     """Paste each partner's box in one kernel (see :func:`fused_usable`).
 
-    In place (``out`` is ``x``) only the boxes move: the partners' boxes are
-    gathered into a scratch batch, then put into ``x`` (two kernels that
-    touch nothing outside the boxes), where writing a new batch and copying
-    it back would move the whole batch twice.
+    In place (``out`` is ``x``) only the boxes are written: one kernel reads
+    tiles of columns across the batch and writes each sample's box from its
+    partner's row of the tile. A batch too large for a tile gathers the
+    partners' boxes into a scratch batch, then puts them into ``x`` (two
+    kernels that touch nothing outside the boxes).
     """
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     geometry: list[int] = []
@@ -634,6 +668,14 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
     block = _block(inner)
     grid = (batch, -(-inner // block))
     shared = (inner, _stride(perm), box_stride, batch // groups, *geometry)
+    tile = _columns(x, out)
+    if tile is not None:
+        rows, cols = tile
+        with _on(x):
+            kernels.paste_columns_kernel[(-(-inner // cols),)](
+                x, perm, lower, upper, batch, *shared, k=len(axes), rows=rows, cols=cols,
+                num_warps=_WARPS)
+        return out
     with _on(x):
         if out is x:
             scratch = sys.modules["torch"].empty_like(x)

@@ -1,8 +1,10 @@
 """The fused GPU kernels of :mod:`._fast`, in Triton's kernel language.
 
 Imported only when Triton is (it ships with CUDA builds of torch); mypy
-skips this module, as Triton's language is not typed Python. Each program
-covers ``block`` elements of one sample ``s`` (grid: samples x blocks).
+skips this module, as Triton's language is not typed Python. Out of place,
+each program covers ``block`` elements of one sample ``s`` (grid: samples x
+blocks). In place, each program covers ``cols`` elements of every sample
+(grid: column tiles), see :func:`blend_columns_kernel`.
 Offsets within a sample are 32-bit (a sample has fewer than 2**31
 elements, see ``_fast.fused_usable``): the paste divides them per element,
 and a 64-bit division costs many times a 32-bit one on a GPU. The start of
@@ -13,7 +15,8 @@ stay 64-bit: a batch may exceed 2**31 elements.
 import triton
 import triton.language as tl
 
-__all__ = ["blend_kernel", "box_kernel", "paste_kernel", "tl"]
+__all__ = ["blend_columns_kernel", "blend_kernel", "box_kernel", "paste_columns_kernel",
+           "paste_kernel", "tl"]
 
 
 @triton.jit
@@ -92,3 +95,61 @@ def box_kernel(
     src = partner_of(perm_ptr, s, perm_stride, group) if from_partner else s
     value = tl.load(src_ptr + src * inner + offs, mask=inside)
     tl.store(dst_ptr + s * inner + offs, value, mask=inside)
+
+
+# --- in place: a program owns a tile of columns across the whole batch -------
+#
+# out[s] = f(x[s], x[perm[s]]) overwrites samples that other samples still
+# have to read. A program that loads columns c0..c0+cols of every sample
+# at once, takes each partner's row from what it loaded (tl.gather, not a
+# second read of memory) and then stores those columns owns them alone: no
+# other program reads or writes them, and each stored value depends on the
+# loaded tile, so every element is read before it is overwritten. The batch
+# is read once and written once (2N), with no scratch, where a blend into a
+# new batch copied back moves 5N and takes a batch of memory.
+
+
+@triton.jit
+def rows_of(batch, rows: tl.constexpr):
+    # the tile's sample indices (rows is batch rounded up to a power of two);
+    # padding rows point at sample 0, so their loads stay in bounds
+    r = tl.arange(0, rows)
+    live = r < batch
+    return tl.where(live, r, 0).to(tl.int64), live
+
+
+@triton.jit(do_not_specialize=["batch", "perm_stride", "lam_stride", "group"])
+def blend_columns_kernel(
+        x_ptr, perm_ptr, lam_ptr, batch, inner, perm_stride, lam_stride, group,
+        rows: tl.constexpr, cols: tl.constexpr, cdt: tl.constexpr):
+    s, live = rows_of(batch, rows)
+    c = tl.program_id(0) * cols + tl.arange(0, cols)
+    mask = live[:, None] & (c < inner)[None, :]
+    p = partner_of(perm_ptr, s, perm_stride, group)
+    lam = tl.load(lam_ptr + s * lam_stride).to(x_ptr.dtype.element_ty)
+    om = (1.0 - lam.to(cdt)).to(x_ptr.dtype.element_ty).to(cdt)
+    offs = s[:, None] * inner + c[None, :]
+    a = tl.load(x_ptr + offs, mask=mask)
+    b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
+    mixed = lam.to(cdt)[:, None] * a.to(cdt) + om[:, None] * b.to(cdt)
+    tl.store(x_ptr + offs, mixed.to(x_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit(do_not_specialize=["batch", "perm_stride", "box_stride", "group", "stride0",
+                               "size0", "stride1", "size1", "stride2", "size2"])
+def paste_columns_kernel(
+        x_ptr, perm_ptr, lower_ptr, upper_ptr, batch, inner, perm_stride, box_stride,
+        group, stride0, size0, stride1, size1, stride2, size2,
+        k: tl.constexpr, rows: tl.constexpr, cols: tl.constexpr):
+    s, live = rows_of(batch, rows)
+    c = tl.program_id(0) * cols + tl.arange(0, cols)
+    mask = live[:, None] & (c < inner)[None, :]
+    p = partner_of(perm_ptr, s, perm_stride, group)
+    offs = s[:, None] * inner + c[None, :]
+    a = tl.load(x_ptr + offs, mask=mask)
+    b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
+    inside = mask & inside_box(c[None, :], lower_ptr, upper_ptr, s[:, None], box_stride,
+                               stride0, size0, stride1, size1, stride2, size2, k)
+    # only the boxes are written; the value names a as well as b, so no
+    # store can be ordered before the tile it overwrites has been loaded
+    tl.store(x_ptr + offs, tl.where(inside, b, a), mask=inside)

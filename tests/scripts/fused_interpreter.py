@@ -32,10 +32,15 @@ def batches(draw: st.DrawFn) -> tuple[tuple[int, ...], int]:
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(case=batches(), dtype=st.sampled_from(list(DTYPES)), seed=st.integers(0, 2**32 - 1),
        lam_mode=st.sampled_from(["batch", "sample"]),
-       pairing=st.sampled_from(["permute", "flip", "roll"]), data=st.data())
+       pairing=st.sampled_from(["permute", "flip", "roll"]),
+       tile=st.sampled_from([2, 16, 64, 8192]), columns=st.booleans(), data=st.data())
 def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: str,
-          pairing: str, data: st.DataObject) -> None:
+          pairing: str, tile: int, columns: bool, data: st.DataObject) -> None:
     shape, groups = case
+    # in place: column tiles of `tile` elements (several programs, a ragged
+    # last one), or the batch too large for a tile (scratch, then copied back)
+    _fast._COLUMN_TILE = tile
+    _fast._COLUMN_ROWS = 1024 if columns else shape[0] - 1
     batch = shape[0]
     tdtype, tol = DTYPES[dtype]
     gen = np.random.default_rng(seed)
@@ -54,10 +59,18 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     assert got.shape == x.shape
     np.testing.assert_allclose(got.double().numpy(), want, rtol=0,
                                atol=tol * max(1.0, float(np.abs(xf).max())))
-    # in place and into a non-contiguous buffer: the same values, bitwise
+    # in place, into the same memory through another tensor, and into a
+    # non-contiguous buffer: the same values, bitwise
     same = x.clone()
     assert _fast.fused_blend(same, mix.lam, mix.perm, same, groups) is same
     assert torch.equal(same, got)
+    same = x.clone()
+    alias = same.view(shape)
+    assert _fast.fused_blend(same, mix.lam, mix.perm, alias, groups) is alias
+    assert torch.equal(same, got)
+    strided = torch.zeros((*shape[1:], batch), dtype=tdtype).movedim(-1, 0)
+    assert _fast.fused_blend(x, mix.lam, mix.perm, strided, groups) is strided
+    assert torch.equal(strided, got)
 
     # paste: a box from the partner on one to three trailing axes, any dtype
     ndim = len(shape) - 1
@@ -80,9 +93,14 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     assert _fast.fused_paste(xi, cut.perm, cut.lower, cut.upper, axes, strided,
                              groups) is strided
     assert torch.equal(strided, got)
-    # in place: only the boxes move (gathered first, then put), same values
+    # in place (column tiles, or the boxes through scratch), same values
     same = xi.clone()
     assert _fast.fused_paste(same, cut.perm, cut.lower, cut.upper, axes, same, groups) is same
+    assert torch.equal(same, got)
+    same = xi.clone()
+    alias = same.view(shape)
+    assert _fast.fused_paste(same, cut.perm, cut.lower, cut.upper, axes, alias,
+                             groups) is alias
     assert torch.equal(same, got)
     COUNT[0] += 1
 
