@@ -652,7 +652,8 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
 
     In place (``out`` is ``x``) only the boxes are written: one kernel reads
     tiles of columns across the batch and writes each sample's box from its
-    partner's row of the tile. A batch too large for a tile gathers the
+    partner's row of the tile (with one box for the batch it reads only the
+    boxes). A batch too large for a tile gathers the
     partners' boxes into a scratch batch, then puts them into ``x`` (two
     kernels that touch nothing outside the boxes).
     """
@@ -673,8 +674,8 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
         rows, cols = tile
         with _on(x):
             kernels.paste_columns_kernel[(-(-inner // cols),)](
-                x, perm, lower, upper, batch, *shared, k=len(axes), rows=rows, cols=cols,
-                num_warps=_WARPS)
+                x, perm, lower, upper, batch, *shared, k=len(axes), one_box=box_stride == 0,
+                rows=rows, cols=cols, num_warps=_WARPS)
         return out
     with _on(x):
         if out is x:

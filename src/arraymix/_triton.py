@@ -140,16 +140,21 @@ def blend_columns_kernel(
 def paste_columns_kernel(
         x_ptr, perm_ptr, lower_ptr, upper_ptr, batch, inner, perm_stride, box_stride,
         group, stride0, size0, stride1, size1, stride2, size2,
-        k: tl.constexpr, rows: tl.constexpr, cols: tl.constexpr):
+        k: tl.constexpr, one_box: tl.constexpr, rows: tl.constexpr, cols: tl.constexpr):
     s, live = rows_of(batch, rows)
     c = tl.program_id(0) * cols + tl.arange(0, cols)
     mask = live[:, None] & (c < inner)[None, :]
     p = partner_of(perm_ptr, s, perm_stride, group)
     offs = s[:, None] * inner + c[None, :]
-    a = tl.load(x_ptr + offs, mask=mask)
-    b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
     inside = mask & inside_box(c[None, :], lower_ptr, upper_ptr, s[:, None], box_stride,
                                stride0, size0, stride1, size1, stride2, size2, k)
+    # With one box for the batch, a partner is read only inside it, so only
+    # the boxes are read; with a box per sample a partner's box is not its own
+    if one_box:
+        a = tl.load(x_ptr + offs, mask=inside)
+    else:
+        a = tl.load(x_ptr + offs, mask=mask)
+    b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
     # only the boxes are written; the value names a as well as b, so no
     # store can be ordered before the tile it overwrites has been loaded
     tl.store(x_ptr + offs, tl.where(inside, b, a), mask=inside)
