@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import arraymix
 from reference import (
+    EPS,
     FLOATS,
     INTS,
     batch_shapes,
@@ -169,3 +170,30 @@ def test_narrow_integer_labels_with_many_classes(backend):
                    device=backend.device)["real floating"])
     if backend.has_values:
         np.testing.assert_array_equal(backend.numpy(rows), ref_one_hot(ids.astype(int), 1000))
+
+
+@settings(max_examples=30)
+@given(data=st.data(), shape=st.lists(st.integers(0, 5), max_size=3),
+       classes=st.integers(1, 300), smoothing=st.sampled_from([0.0, 0.1, 0.3]),
+       ids_dtype=st.sampled_from(["uint8", "int16", "int32", "int64"]), seed=SEEDS)
+def test_one_hot_equals_reference(backend, data, shape, classes, smoothing, ids_dtype, seed):
+    """Any label shape, id dtype and row dtype: the reference's rows rounded
+    to the dtype, and the host fill-and-scatter equal to the array API path."""
+    from arraymix import _fast
+
+    dtype = _dtype(data, backend, FLOATS)
+    top = min(classes, np.iinfo(ids_dtype).max + 1)
+    ids = np.random.default_rng(seed).integers(0, top, size=shape).astype(ids_dtype)
+    y = backend.asarray(ids)
+    kw = {"smoothing": smoothing, "dtype": backend.dtypes[dtype]}
+    rows = backend.call(lambda a: arraymix.one_hot(a, classes, **kw), y)
+    check_like(backend, rows, (*shape, classes), backend.dtypes[dtype])
+    if not backend.has_values:
+        return
+    got = backend.numpy(rows).astype(np.float64)
+    np.testing.assert_allclose(got, ref_one_hot(ids.astype(int), classes, smoothing),
+                               rtol=EPS[dtype], atol=0)
+    with pytest.MonkeyPatch.context() as patch:  # the array API path alone
+        patch.setattr(_fast, "one_hot_ids", lambda *args: None)
+        generic = backend.call(lambda a: arraymix.one_hot(a, classes, **kw), y)
+    np.testing.assert_array_equal(got, backend.numpy(generic).astype(np.float64))

@@ -483,6 +483,29 @@ def paste_box(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int
     return target
 
 
+def one_hot_ids(y: Array, num_classes: int, smoothing: float, dtype: Any) -> Array | None:
+    """One-hot rows of checked class ids ``y`` (host arrays: NumPy, CPU torch
+    outside a trace) as one fill and one scatter of the ids, where the array
+    API path compares every id with every class and selects twice; None
+    elsewhere. The values are the same Python floats rounded to ``dtype``.
+    """
+    if not host_readable(y):
+        return None
+    off = smoothing / num_classes
+    on = 1.0 - smoothing + off
+    shape = (*y.shape, num_classes)
+    if is_numpy_array(y):
+        out = np.full(shape, off, dtype=dtype)
+        np.put_along_axis(out, y[..., None].astype(np.intp, copy=False), on, axis=-1)
+        return out
+    if is_torch_array(y):
+        torch = sys.modules["torch"]
+        rows = torch.full(shape, off, dtype=dtype, device=y.device)
+        result: Array = rows.scatter_(-1, y[..., None].long(), on)
+        return result
+    return None
+
+
 def usable_ids(y: Array, lam: Array, perm: Array) -> bool:
     """Whether mixed one-hot rows of class ids ``y`` can be built on the host."""
     return (y.ndim == 1 and all(host_readable(a) for a in (y, lam, perm))

@@ -83,6 +83,10 @@ def _int_labels(labels: Any, name: str) -> Any:
 
 
 def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: Any) -> Array:
+    """One-hot rows of ``labels``, whose ids were checked where they can be read."""
+    rows = _fast.one_hot_ids(labels, num_classes, smoothing, dtype)
+    if rows is not None:
+        return rows
     # compare in the wide index dtype: uint8 ids against 1000 classes must not wrap
     wide = default_index(xp, device(labels))
     classes = xp.arange(num_classes, dtype=wide, device=device(labels))
