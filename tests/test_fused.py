@@ -1,7 +1,8 @@
-"""The fused CUDA kernels checked without a GPU, in Triton's interpreter.
+"""The fused CUDA kernels checked without a GPU: their values in Triton's
+interpreter, and their compilation for sm_80 and sm_90 (registers, spills).
 
 Triton ships with CUDA builds of torch; where it is absent (a CPU build of
-torch, as CI installs) the test is skipped with that reason. On a GPU the
+torch, as CI installs) the tests are skipped with that reason. On a GPU the
 backend tests exercise the same kernels compiled (torch-cuda, FUSED on/off).
 """
 
@@ -18,8 +19,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("triton") is None,
-                    reason="triton is not installed (it comes with CUDA builds of torch)")
+NO_TRITON = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
+                               reason="triton is not installed (it comes with CUDA builds of "
+                                      "torch)")
+
+
+@NO_TRITON
 def test_fused_kernels_in_the_interpreter():
     env = dict(os.environ, TRITON_INTERPRET="1")
     done = subprocess.run([sys.executable, str(ROOT / "tests/scripts/fused_interpreter.py")],
@@ -27,3 +32,15 @@ def test_fused_kernels_in_the_interpreter():
                           cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["ok", "40"]
+
+
+@NO_TRITON
+def test_fused_kernels_compile_for_gpus_without_spills():
+    """Every kernel, as the dispatch launches it, compiles for sm_80 and sm_90
+    (Triton and its ptxas need no GPU), with no register spilled."""
+    done = subprocess.run([sys.executable, str(ROOT / "tests/scripts/fused_compile.py")],
+                          capture_output=True, text=True, timeout=600, check=False,
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert done.stdout.split()[0] == "ok"
+    assert int(done.stdout.split()[1]) >= 100

@@ -562,7 +562,7 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
 # in-place kernels owns a tile of columns across the whole batch and takes
 # the partners from the tile it loaded: the batch is read and written once
 # (a paste writes only the boxes), with no scratch. Batches of more than
-# ``_COLUMN_ROWS`` samples (a tile of every sample would not fit a program)
+# ``_COLUMN_ROWS`` samples (a tile of every sample would spill registers)
 # blend into a new array that is copied back, or gather the partners' boxes
 # into scratch before putting them. Measured on an H200
 # (docs/bench-gpu.md): a blend at 0.79x the 3N floor against 2.06x for
@@ -573,10 +573,14 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
 _BLOCK = 2048
 _MAX_BLOCKS = 65535
 
-#: In place: the most samples a column tile spans, and the elements of one
-#: tile (a program holds it twice, the tile and its gathered partners).
-_COLUMN_ROWS = 1024
-_COLUMN_TILE = 8192
+#: In place: the most samples a column tile spans; the elements of a tile
+#: (a program holds it twice, the tile and its gathered partners), at least
+#: 8 columns (a 32-byte sector of float32) for every sample. Compiled for
+#: sm_90 (tests/scripts/fused_compile.py) these keep every kernel at 16
+#: elements a thread, free of register spills; 1024 samples spilled.
+_COLUMN_ROWS = 512
+_COLUMN_TILE = 2048
+_COLUMN_MIN = 8
 
 #: Kill switch: the tests turn the fused kernels off to compare both paths.
 FUSED = True
@@ -599,15 +603,21 @@ def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     return 0 < inner <= _BLOCK * _MAX_BLOCKS and _triton() is not None
 
 
-def _columns(x: Array, out: Array | None) -> tuple[int, int] | None:
-    """The in-place column tile, (rows, cols): when ``out`` is ``x``'s memory
-    laid out alike and the batch fits a tile; else None."""
+def _columns(x: Array, out: Array | None) -> tuple[int, int, int] | None:
+    """The in-place column tile, (rows, cols, warps): when ``out`` is ``x``'s
+    memory laid out alike and the batch fits a tile; else None."""
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     if (out is None or batch > _COLUMN_ROWS or not out.is_contiguous()
             or out.data_ptr() != x.data_ptr()):
         return None
     rows = max(2, 1 << (batch - 1).bit_length())
-    return rows, max(1, min(_COLUMN_TILE // rows, 1 << (inner - 1).bit_length()))
+    cols = min(max(_COLUMN_MIN, _COLUMN_TILE // rows), 1 << (inner - 1).bit_length())
+    return rows, cols, columns_warps(rows, cols)
+
+
+def columns_warps(rows: int, cols: int) -> int:
+    """Warps for a column tile: 16 elements a thread, at least 4 warps."""
+    return max(4, rows * cols // (16 * 32))
 
 
 def _fused_target(x: Array, out: Array | None) -> Array:
@@ -636,11 +646,6 @@ def _triton() -> Any:
         return None
 
 
-#: Warps per in-place program: a tile of 8192 elements and its gathered
-#: partners stay in registers (32 elements a thread each).
-_WARPS = 8
-
-
 def _block(inner: int) -> int:
     return max(128, min(_BLOCK, 1 << (inner - 1).bit_length()))
 
@@ -654,11 +659,11 @@ def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
     cdt = kernels.tl.float64 if x.dtype == sys.modules["torch"].float64 else kernels.tl.float32
     tile = _columns(x, out)
     if tile is not None:
-        rows, cols = tile
+        rows, cols, warps = tile
         with _on(x):
             kernels.blend_columns_kernel[(-(-inner // cols),)](
                 x, perm, lam, batch, inner, _stride(perm), lam_stride, batch // groups,
-                rows=rows, cols=cols, cdt=cdt, num_warps=_WARPS)
+                rows=rows, cols=cols, cdt=cdt, num_warps=warps)
         return out
     target = _fused_target(x, out)
     block = _block(inner)
@@ -694,11 +699,11 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
     shared = (inner, _stride(perm), box_stride, batch // groups, *geometry)
     tile = _columns(x, out)
     if tile is not None:
-        rows, cols = tile
+        rows, cols, warps = tile
         with _on(x):
             kernels.paste_columns_kernel[(-(-inner // cols),)](
                 x, perm, lower, upper, batch, *shared, k=len(axes), one_box=box_stride == 0,
-                rows=rows, cols=cols, num_warps=_WARPS)
+                rows=rows, cols=cols, num_warps=warps)
         return out
     with _on(x):
         if out is x:

@@ -150,10 +150,7 @@ def paste_columns_kernel(
                                stride0, size0, stride1, size1, stride2, size2, k)
     # With one box for the batch, a partner is read only inside it, so only
     # the boxes are read; with a box per sample a partner's box is not its own
-    if one_box:
-        a = tl.load(x_ptr + offs, mask=inside)
-    else:
-        a = tl.load(x_ptr + offs, mask=mask)
+    a = tl.load(x_ptr + offs, mask=inside if one_box else mask)
     b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
     # only the boxes are written; the value names a as well as b, so no
     # store can be ordered before the tile it overwrites has been loaded

@@ -40,7 +40,7 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     # in place: column tiles of `tile` elements (several programs, a ragged
     # last one), or the batch too large for a tile (scratch, then copied back)
     _fast._COLUMN_TILE = tile
-    _fast._COLUMN_ROWS = 1024 if columns else shape[0] - 1
+    _fast._COLUMN_ROWS = 512 if columns else shape[0] - 1
     batch = shape[0]
     tdtype, tol = DTYPES[dtype]
     gen = np.random.default_rng(seed)

@@ -1,0 +1,124 @@
+"""The fused CUDA kernels (arraymix._triton) compiled for NVIDIA GPUs, without one.
+
+Triton compiles a kernel for a named target on any machine: to Triton's IR,
+LLVM, PTX, and with the ptxas it ships a cubin. This script compiles every
+kernel for sm_80 (A100) and sm_90 (H100/H200) with the arguments the
+dispatch in arraymix._fast gives it (tile shapes and warps from the same
+helpers, dtypes, the cut axes), and asks ptxas for each kernel's registers
+and spills. It fails on a compile error or a spill, and prints "ok" and the
+number of kernels compiled. tests/test_fused.py runs it where Triton is
+installed; the interpreter checks the values, this checks what only a
+compiler sees (types, layouts, tl.gather's lowering, register pressure).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from arraymix import _fast, _triton
+
+ARCHS = (80, 90)
+DATA = {"x_ptr", "out_ptr", "src_ptr", "dst_ptr"}
+TYPES = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32",
+         torch.float64: "fp64", torch.uint8: "u8", torch.int32: "i32", torch.int64: "i64"}
+COUNT = [0]
+
+
+def ptxas() -> str:
+    binary = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
+    if not binary.exists():
+        sys.exit(f"no ptxas at {binary}")
+    return str(binary)
+
+
+def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
+                warps: int, arch: int) -> None:
+    """Compile ``kernel`` as a launch on contiguous ``dtype`` data would, then
+    fail on any register spill."""
+    names = kernel.arg_names
+    signature: dict[str, str] = {}
+    attrs: dict[tuple[int, ...], list[list[Any]]] = {}
+    for i, name in enumerate(names):
+        if name in constexprs:
+            signature[name] = "constexpr"
+        elif name in DATA:
+            signature[name] = "*" + TYPES[dtype]
+        elif name == "lam_ptr":
+            signature[name] = "*fp32"
+        elif name.endswith("_ptr"):
+            signature[name] = "*i64"
+        else:
+            signature[name] = "i32"
+        # torch's allocations are 256-byte aligned; Triton also specializes
+        # a sample size divisible by 16 (only `inner` is not exempted)
+        if name.endswith("_ptr") or (name == "inner" and inner % 16 == 0):
+            attrs[(i,)] = [["tt.divisibility", 16]]
+    source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
+    compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32),
+                              options={"num_warps": warps})
+    with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
+        f.write(compiled.asm["ptx"])
+    target = re.search(r"^\.target (\w+)", compiled.asm["ptx"], re.MULTILINE)
+    assert target is not None
+    report = subprocess.run([ptxas(), "-v", f"--gpu-name={target[1]}", f.name, "-o", "/dev/null"],
+                            capture_output=True, text=True, check=True).stderr
+    Path(f.name).unlink()
+    spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
+    where = f"{kernel.fn.__name__} {TYPES[dtype]} {constexprs} warps={warps} sm_{arch}"
+    if any(spills):
+        sys.exit(f"register spills in {where}:\n{report}")
+    COUNT[0] += 1
+
+
+def columns(batch: int, inner: int) -> tuple[int, int, int]:
+    """The dispatch's in-place tile for this batch (on a host tensor: the
+    choice reads only shapes and addresses)."""
+    x = torch.empty((batch, inner), dtype=torch.uint8)
+    tile = _fast._columns(x, x)
+    assert tile is not None, (batch, inner)
+    return tile
+
+
+def main() -> None:
+    tl = _triton.tl
+    floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    for arch in ARCHS:
+        for dtype in floats:
+            cdt = tl.float64 if dtype == torch.float64 else tl.float32
+            for inner in (150528, 7):
+                block = _fast._block(inner)
+                compile_one(_triton.blend_kernel, dtype, inner, {"block": block, "cdt": cdt},
+                            4, arch)
+            for batch in (1, 64, _fast._COLUMN_ROWS):
+                rows, cols, warps = columns(batch, 150528)
+                compile_one(_triton.blend_columns_kernel, dtype, 150528,
+                            {"rows": rows, "cols": cols, "cdt": cdt}, warps, arch)
+        for dtype in (torch.uint8, torch.float32):
+            for k in (1, 3):
+                block = _fast._block(150528)
+                compile_one(_triton.paste_kernel, dtype, 150528, {"k": k, "block": block}, 4,
+                            arch)
+                for from_partner in (True, False):
+                    compile_one(_triton.box_kernel, dtype, 150528,
+                                {"k": k, "block": block, "from_partner": from_partner}, 4, arch)
+                for batch in (3, 64, _fast._COLUMN_ROWS):
+                    rows, cols, warps = columns(batch, 150528)
+                    for one_box in (True, False):
+                        compile_one(_triton.paste_columns_kernel, dtype, 150528,
+                                    {"k": k, "one_box": one_box, "rows": rows, "cols": cols},
+                                    warps, arch)
+
+
+if __name__ == "__main__":
+    main()
+    print("ok", COUNT[0])
