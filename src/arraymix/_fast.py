@@ -620,6 +620,38 @@ def columns_warps(rows: int, cols: int) -> int:
     return max(4, rows * cols // (16 * 32))
 
 
+def fused_ids_usable(y: Array, lam: Array, dtype: Any) -> bool:
+    """Whether one kernel can build mixed one-hot float32 rows of class ids
+    ``y``: a 1-d torch CUDA tensor, floating ``lam`` outside autograd and
+    ``torch.compile``, with Triton."""
+    if not (FUSED and is_torch_array(y) and y.device.type == "cuda" and y.ndim == 1):
+        return False
+    torch = sys.modules["torch"]
+    return bool(dtype == torch.float32 and y.shape[0] > 0 and lam.dtype.is_floating_point
+                and not tracks_grad(lam) and not torch.compiler.is_compiling()
+                and _triton() is not None)
+
+
+def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
+              groups: int) -> Array:
+    """``blend(one_hot(y, C, smoothing=s), (lam, perm))`` in one kernel (see
+    :func:`fused_ids_usable`), where the array API path launches about ten:
+    the comparison of every id with every class, the selects, the range
+    check, then the blend. An id out of range makes its rows NaN, as
+    :func:`one_hot` does on a GPU."""
+    batch = y.shape[0]
+    off = smoothing / num_classes
+    out = sys.modules["torch"].empty((batch, num_classes), dtype=sys.modules["torch"].float32,
+                                     device=y.device)
+    block = _block(num_classes)
+    lam_stride = 0 if lam.ndim == 0 else _stride(lam)
+    with _on(y):
+        _triton().ids_kernel[(batch, -(-num_classes // block))](
+            y, perm, lam, out, num_classes, _stride(y), _stride(perm), lam_stride,
+            batch // groups, 1.0 - smoothing + off, off, block=block)
+    return out
+
+
 def _fused_target(x: Array, out: Array | None) -> Array:
     """Where a kernel writes: ``out`` if it is contiguous and apart from ``x``,
     else a new array (copied into ``out`` after: in place, a partner must not

@@ -8,7 +8,7 @@ from . import _fast
 from ._blend import apply_blend
 from ._compat import Array, default_float, default_index, device, is_array_api_obj, namespace
 from ._params import CutMixParams, MixParams
-from ._validate import check_class_ids, check_count, check_partner, check_real
+from ._validate import check_class_ids, check_count, check_groups, check_partner, check_real
 
 __all__ = ["Targets", "check_targets", "mix_targets", "one_hot"]
 
@@ -165,5 +165,8 @@ def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,
         if params is not None and _fast.usable_ids(t.y, params.lam, params.perm):
             return _fast.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
                                  t.dtype)
+        if params is not None and _fast.fused_ids_usable(t.y, params.lam, t.dtype):
+            return _fast.fused_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
+                                   check_groups(groups, t.y.shape[0]))
         y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
     return y if params is None else apply_blend(y, params, None, groups, trusted=True)

@@ -15,8 +15,8 @@ stay 64-bit: a batch may exceed 2**31 elements.
 import triton
 import triton.language as tl
 
-__all__ = ["blend_columns_kernel", "blend_kernel", "box_kernel", "paste_columns_kernel",
-           "paste_kernel", "tl"]
+__all__ = ["blend_columns_kernel", "blend_kernel", "box_kernel", "ids_kernel",
+           "paste_columns_kernel", "paste_kernel", "tl"]
 
 
 @triton.jit
@@ -44,6 +44,28 @@ def blend_kernel(
     b = tl.load(x_ptr + p * inner + offs, mask=mask).to(cdt)
     mixed = lam.to(cdt) * a + om * b
     tl.store(out_ptr + s * inner + offs, mixed.to(out_ptr.dtype.element_ty), mask=mask)
+
+@triton.jit(do_not_specialize=["ids_stride", "perm_stride", "lam_stride", "group"])
+def ids_kernel(
+        ids_ptr, perm_ptr, lam_ptr, out_ptr, classes, ids_stride, perm_stride, lam_stride,
+        group, on, off, block: tl.constexpr):
+    # Mixed one-hot float32 rows of class ids, without the one-hot rows:
+    # λ·a + (1 − λ)·b where a and b are `on` at the sample's and its
+    # partner's class and `off` elsewhere (the blend kernel's arithmetic on
+    # the rows one_hot would make); NaN where either id is out of range.
+    s = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1) * block + tl.arange(0, block)
+    p = partner_of(perm_ptr, s, perm_stride, group)
+    own = tl.load(ids_ptr + s * ids_stride).to(tl.int64)
+    theirs = tl.load(ids_ptr + p * ids_stride).to(tl.int64)
+    lam = tl.load(lam_ptr + s * lam_stride).to(tl.float32)
+    om = 1.0 - lam
+    a = tl.where(c == own, on, off)
+    b = tl.where(c == theirs, on, off)
+    valid = (own >= 0) & (own < classes) & (theirs >= 0) & (theirs < classes)
+    mixed = tl.where(valid, lam * a + om * b, float("nan"))
+    tl.store(out_ptr + s * classes + c, mixed, mask=c < classes)
+
 
 @triton.jit
 def inside_box(offs, lower_ptr, upper_ptr, s, box_stride, stride0, size0, stride1, size1,

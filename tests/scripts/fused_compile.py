@@ -42,15 +42,19 @@ def ptxas() -> str:
 
 
 def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
-                warps: int, arch: int) -> None:
-    """Compile ``kernel`` as a launch on contiguous ``dtype`` data would, then
-    fail on any register spill."""
+                warps: int, arch: int, ids: torch.dtype = torch.int64) -> None:
+    """Compile ``kernel`` as a launch on contiguous ``dtype`` data (and class
+    ids of dtype ``ids``) would, then fail on any register spill."""
     names = kernel.arg_names
     signature: dict[str, str] = {}
     attrs: dict[tuple[int, ...], list[list[Any]]] = {}
     for i, name in enumerate(names):
         if name in constexprs:
             signature[name] = "constexpr"
+        elif name in ("on", "off"):
+            signature[name] = "fp32"
+        elif name == "ids_ptr":
+            signature[name] = "*" + TYPES[ids]
         elif name in DATA:
             signature[name] = "*" + TYPES[dtype]
         elif name == "lam_ptr":
@@ -61,7 +65,7 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
             signature[name] = "i32"
         # torch's allocations are 256-byte aligned; Triton also specializes
         # a sample size divisible by 16 (only `inner` is not exempted)
-        if name.endswith("_ptr") or (name == "inner" and inner % 16 == 0):
+        if name.endswith("_ptr") or (name in ("inner", "classes") and inner % 16 == 0):
             attrs[(i,)] = [["tt.divisibility", 16]]
     source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
     compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32),
@@ -103,6 +107,10 @@ def main() -> None:
                 rows, cols, warps = columns(batch, 150528)
                 compile_one(_triton.blend_columns_kernel, dtype, 150528,
                             {"rows": rows, "cols": cols, "cdt": cdt}, warps, arch)
+        for ids in (torch.uint8, torch.int64):
+            for classes in (1000, 10):
+                compile_one(_triton.ids_kernel, torch.float32, classes,
+                            {"block": _fast._block(classes)}, 4, arch, ids)
         for dtype in (torch.uint8, torch.float32):
             for k in (1, 3):
                 block = _fast._block(150528)

@@ -72,6 +72,29 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     assert _fast.fused_blend(x, mix.lam, mix.perm, strided, groups) is strided
     assert torch.equal(strided, got)
 
+    # mixed one-hot rows of class ids: the blend of one_hot's rows, bitwise,
+    # and the float64 reference; an id out of range makes its rows NaN
+    classes = data.draw(st.integers(1, 300), label="classes")
+    smoothing = data.draw(st.sampled_from([0.0, 0.1]), label="smoothing")
+    id_dtype = data.draw(st.sampled_from([torch.uint8, torch.int32, torch.int64]), label="ids")
+    ids_np = gen.integers(0, min(classes, 256), size=batch)
+    ids = torch.asarray(ids_np).to(id_dtype)
+    got = _fast.fused_ids(ids, mix.lam, mix.perm, classes, smoothing, groups)
+    rows = arraymix.one_hot(ids, classes, smoothing=smoothing, dtype=torch.float32)
+    assert torch.equal(got, _fast.fused_blend(rows, mix.lam, mix.perm, None, groups))
+    lam32 = mix.lam.float().double().numpy()
+    lam32 = lam32[:, None] if lam32.ndim else lam32
+    one = np.full((batch, classes), smoothing / classes)
+    one[np.arange(batch), ids_np] += 1 - smoothing
+    want = lam32 * one + (1 - lam32) * one[mix.perm.numpy()]
+    np.testing.assert_allclose(got.double().numpy(), want, rtol=0, atol=4 * 2.0**-23)
+    bad = ids.to(torch.int64).clone()
+    bad[batch - 1] = data.draw(st.sampled_from([-1, classes, classes + 7]), label="bad id")
+    poisoned = _fast.fused_ids(bad, mix.lam, mix.perm, classes, smoothing, groups).numpy()
+    touched = (np.arange(batch) == batch - 1) | (mix.perm.numpy() == batch - 1)
+    assert np.isnan(poisoned[touched]).all()
+    np.testing.assert_array_equal(poisoned[~touched], got.numpy()[~touched])
+
     # paste: a box from the partner on one to three trailing axes, any dtype
     ndim = len(shape) - 1
     axes = tuple(sorted(data.draw(st.sets(st.integers(1, ndim), min_size=1,
