@@ -177,6 +177,13 @@ def test_bad_partner_indices_and_boxes_are_named(backend, shape, axes):
         ({"lower": [-1] + [0] * (k - 1)}, r"0 <= lower <= upper <= the length", {}),
         ({"upper": [2] * (k - 1) + [200]}, r"params\.lower and params\.upper must satisfy", {}),
         ({"lower": [3] * k}, r"found lower in \[3, 3\]", {}),
+        # a box per sample, one of them wrong
+        ({"lower": [[0] * k, [0] * k, [0] * (k - 1) + [3], [0] * k], "upper": [[2] * k] * 4},
+         r"found lower in \[0, 3\]", {}),
+        ({"lower": [[0] * k] * 4, "upper": [[2] * k] * 3 + [[2] * (k - 1) + [200]]},
+         r"upper in \[2, 200\]", {}),
+        ({"lower": [[1] * k] * 4, "upper": [[2] * k] * 3 + [[0] * k]},
+         r"0 <= lower <= upper", {}),
     ]
     for values, match, kw in cases:
         p = params(**values)
@@ -185,6 +192,12 @@ def test_bad_partner_indices_and_boxes_are_named(backend, shape, axes):
         if "perm" in values:
             with pytest.raises(ValueError, match=match):
                 arraymix.blend(x, p, **kw)
+    # one box for the batch on one side and a box per sample on the other
+    for values in ({"lower": [[1] * k] * 4}, {"upper": [[1] * k, [2] * k, [3] * k, [2] * k]}):
+        with pytest.raises(ValueError, match=r"params\.lower and params\.upper must have the "
+                                             r"same shape"):
+            arraymix.paste(x, params(**values), axes=axes)
     # the same params, valid, pass
     arraymix.paste(x, params(), axes=axes, groups=2)
     arraymix.blend(x, params(), groups=2)
+    arraymix.paste(x, params(lower=[[1] * k] * 4, upper=[[2] * k] * 4), axes=axes)

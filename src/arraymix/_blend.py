@@ -325,7 +325,12 @@ def _check_box(x: Array, params: Any, batch: int, k: int) -> tuple[Array, Array]
             f"params must be CutMixParams (from sample_cutmix), got {type(params).__name__}"
         )
     shapes = ((k,), (batch, k))
-    return (
-        check_param(x, params.lower, "params.lower", shapes, "integral"),
-        check_param(x, params.upper, "params.upper", shapes, "integral"),
-    )
+    lower = check_param(x, params.lower, "params.lower", shapes, "integral")
+    upper = check_param(x, params.upper, "params.upper", shapes, "integral")
+    if lower.shape != upper.shape:
+        raise ValueError(
+            f"params.lower and params.upper must have the same shape, ({k},) for one box "
+            f"or ({batch}, {k}) for a box per sample; got {tuple(lower.shape)} and "
+            f"{tuple(upper.shape)}"
+        )
+    return lower, upper
