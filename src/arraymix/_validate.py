@@ -1,8 +1,10 @@
 """Argument checks: run before any work, each error names the argument.
 
-Everything here reads only Python values, shapes and dtypes, except
-:func:`check_class_ids`, which reads label values where that costs no device
-sync (see :func:`arraymix._compat.host_readable`).
+Everything here reads only Python values, shapes and dtypes, except the
+value checks (class ids, partner indices, boxes), which read integer arrays
+where that costs no device sync (see :func:`arraymix._compat.host_readable`),
+through NumPy: on a CPU tensor a zero-copy view, as a few torch calls on a
+small tensor cost several times their NumPy equivalents.
 """
 
 from __future__ import annotations
@@ -201,15 +203,26 @@ def _overlap(a: Array, b: Array) -> bool:
     return False
 
 
+def _values(a: Array) -> np.ndarray[Any, Any] | None:
+    """The integers of ``a`` as a NumPy array where reading them costs no sync
+    (a CPU tensor's zero-copy view); None elsewhere or when ``a`` is empty."""
+    if not (math.prod(a.shape) and host_readable(a)):
+        return None
+    if is_torch_array(a):
+        view: np.ndarray[Any, Any] = a.detach().numpy()
+        return view
+    return np.asarray(a)
+
+
 def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") -> bool:
     """Integers of ``a`` in ``[0, stop)`` where reading them costs no sync;
     False where they were not read (device arrays, traces, no values).
     Nothing is formatted before the check: under ``torch.compile`` with
     dynamic shapes ``stop`` may be symbolic."""
-    if not (math.prod(a.shape) and host_readable(a)):
+    values = _values(a)
+    if values is None:
         return False
-    xp = namespace(a)
-    low, high = int(xp.min(a)), int(xp.max(a))  # host data: no sync
+    low, high = int(values.min()), int(values.max())
     if low < 0 or high >= stop:
         raise ValueError(
             f"{name} must hold {what} in [0, {label}{stop}), found values in [{low}, {high}]"
@@ -228,11 +241,11 @@ def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.
     (the fused CUDA kernels fold an index into its sample's group)."""
     if not _check_in_range(perm, batch, name, "sample indices"):
         return
-    xp = namespace(perm)
     if groups > 1:
         n = batch // groups
-        own = xp.arange(batch, dtype=perm.dtype, device=device(perm)) // n
-        if bool(xp.any(perm // n != own)):
+        values = _values(perm)
+        assert values is not None  # read above
+        if bool(np.any(values // n != np.arange(batch) // n)):
             raise ValueError(
                 f"{name} must pair each sample inside its group of {n} (groups={groups}): "
                 "draw the params with the same groups"
@@ -242,14 +255,18 @@ def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.
 def check_box_values(lower: Array, upper: Array, sizes: Sequence[int]) -> None:
     """Boxes with ``0 <= lower <= upper <= size`` on each cut axis, where reading
     them costs no sync (host arrays)."""
-    if not (math.prod(lower.shape) and host_readable(lower) and host_readable(upper)):
+    low, high = _values(lower), _values(upper)
+    if low is None or high is None:
         return
-    xp = namespace(lower)
-    size = xp.asarray(sizes, dtype=upper.dtype, device=device(upper))  # host data
-    if bool(xp.any(lower < 0) | xp.any(lower > upper) | xp.any(upper > size)):
+    if low.ndim == high.ndim == 1:  # one box: a few Python ints beat NumPy's per-call cost
+        bad = not all(0 <= a <= b <= n for a, b, n in
+                      zip(low.tolist(), high.tolist(), sizes, strict=True))
+    else:
+        bad = bool(np.any(low < 0) | np.any(low > high) | np.any(high > np.asarray(sizes)))
+    if bad:
         raise ValueError(
             "params.lower and params.upper must satisfy 0 <= lower <= upper <= the "
             f"length of each cut axis {tuple(sizes)}; found lower in "
-            f"[{int(xp.min(lower))}, {int(xp.max(lower))}] and upper in "
-            f"[{int(xp.min(upper))}, {int(xp.max(upper))}]"
+            f"[{int(low.min())}, {int(low.max())}] and upper in "
+            f"[{int(high.min())}, {int(high.max())}]"
         )
