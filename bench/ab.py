@@ -73,6 +73,25 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
                  for m, g in zip((new, old), gens, strict=True)]
         return calls[0], calls[1]
 
+    def torch_paste() -> Pair:  # the public paste: params checked on every call
+        import torch
+
+        x = torch.randn(256, 3, 32, 32)
+        p = new.sample_cutmix(0, 256, [32, 32], xp=torch, device=torch.device("cpu"))
+        q = old.CutMixParams(lam=p.lam, perm=p.perm, lower=p.lower, upper=p.upper)
+        return (lambda: new.paste(x, p, axes=(2, 3))), (lambda: old.paste(x, q, axes=(2, 3)))
+
+    def one_hot(library: str) -> Callable[[], Pair]:
+        def make() -> Pair:
+            ids = np.random.default_rng(0).integers(0, 1000, size=256)
+            if library == "torch":
+                import torch
+
+                ids = torch.asarray(ids)
+            return (lambda: new.one_hot(ids, 1000, smoothing=0.1)), (
+                lambda: old.one_hot(ids, 1000, smoothing=0.1))
+        return make
+
     return {
         "numpy-cifar-in-place": numpy_in_place((256, 3, 32, 32)),
         "numpy-1024-in-place": numpy_in_place((1024, 3, 32, 32)),
@@ -81,6 +100,9 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "torch-cifar-mixup-in-place": torch_call("mixup", (256, 3, 32, 32), True),
         "torch-small-mixup-in-place": torch_call("mixup", (128, 16), True),
         "torch-sample-cutmix": torch_sample_cutmix,
+        "torch-cifar-paste": torch_paste,
+        "numpy-one-hot": one_hot("numpy"),
+        "torch-one-hot": one_hot("torch"),
     }
 
 
