@@ -585,12 +585,17 @@ _COLUMN_MIN = 8
 #: Kill switch: the tests turn the fused kernels off to compare both paths.
 FUSED = True
 
+#: Devices whose tensors the fused kernels take. The interpreter check
+#: (tests/scripts/fused_interpreter.py) adds "cpu" to drive the public
+#: functions through them on host tensors.
+FUSED_DEVICES: tuple[str, ...] = ("cuda",)
+
 
 def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     """Whether one fused kernel can blend (``lam`` given) or paste ``x`` (into
     ``out``): torch CUDA tensors, contiguous, outside autograd and
     ``torch.compile``, with Triton."""
-    if not (FUSED and is_torch_array(x) and x.device.type == "cuda"):
+    if not (FUSED and is_torch_array(x) and x.device.type in FUSED_DEVICES):
         return False
     torch = sys.modules["torch"]
     floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -624,7 +629,7 @@ def fused_ids_usable(y: Array, lam: Array, dtype: Any) -> bool:
     """Whether one kernel can build mixed one-hot float32 rows of class ids
     ``y``: a 1-d torch CUDA tensor, floating ``lam`` outside autograd and
     ``torch.compile``, with Triton."""
-    if not (FUSED and is_torch_array(y) and y.device.type == "cuda" and y.ndim == 1):
+    if not (FUSED and is_torch_array(y) and y.device.type in FUSED_DEVICES and y.ndim == 1):
         return False
     torch = sys.modules["torch"]
     return bool(dtype == torch.float32 and y.shape[0] > 0 and lam.dtype.is_floating_point

@@ -3,10 +3,16 @@
 Run with TRITON_INTERPRET=1 set before Triton is imported (tests/test_fused.py
 does): the kernels then run on CPU tensors, so their indexing, grouping,
 boxes and roundings are checked against float64 NumPy references on a
-machine without a GPU. Prints "ok" and the number of examples.
+machine without a GPU; then mixup and cutmix are called with the fused
+kernels taking host tensors (as they take CUDA tensors), so the dispatch to
+them is checked too. Prints "ok" and the number of examples.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,6 +134,65 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     COUNT[0] += 1
 
 
+@contextlib.contextmanager
+def fused_on_host() -> Iterator[None]:
+    """The public functions take the fused kernels for host tensors, and no
+    host shortcut, as they do for CUDA tensors."""
+    saved = _fast.FUSED_DEVICES, _fast.host_readable
+    _fast.FUSED_DEVICES, _fast.host_readable = ("cuda", "cpu"), (lambda a: False)
+    try:
+        yield
+    finally:
+        _fast.FUSED_DEVICES, _fast.host_readable = saved
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(case=batches(), dtype=st.sampled_from(["float32", "bfloat16", "uint8"]),
+       seed=st.integers(0, 2**32 - 1), lam_mode=st.sampled_from(["batch", "sample"]),
+       fn=st.sampled_from(["mixup", "cutmix"]), classes=st.integers(1, 50),
+       smoothing=st.sampled_from([0.0, 0.1]))
+def check_public(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: str,
+                 fn: str, classes: int, smoothing: float) -> None:
+    """mixup and cutmix through the dispatch to the kernels (out of place,
+    into a buffer, in place), against the host paths' result for one seed."""
+    _fast._COLUMN_TILE, _fast._COLUMN_ROWS = 2048, 512
+    shape, groups = case
+    gen = np.random.default_rng(seed)
+    x = torch.asarray(gen.integers(0, 256, size=shape)).to(getattr(torch, dtype))
+    original = x.clone()
+    y = torch.asarray(gen.integers(0, classes, size=shape[0]))
+    mix = getattr(arraymix, fn)
+    kw: dict[str, Any] = {"num_classes": classes, "label_smoothing": smoothing,
+                          "lam_mode": lam_mode, "groups": groups, "rng": seed}
+    if fn == "cutmix":
+        kw["axes"] = tuple(range(1, len(shape)))[-2:]
+    want_x, want_y = mix(x, y, **kw)  # the host paths, as without a GPU
+    with fused_on_host():
+        got_x, got_y = mix(x, y, **kw)
+        same = x.clone()
+        in_x, in_y = mix(same, y, out=same, **kw)
+        buf = torch.empty_like(x)
+        buf_x, buf_y = mix(x, y, out=buf, **kw)
+    assert torch.equal(x, original)
+    assert in_x is same
+    assert buf_x is buf
+    for a in (in_x, buf_x):
+        assert torch.equal(a, got_x)
+    for b in (in_y, buf_y):
+        assert torch.equal(b, got_y)
+    assert got_x.dtype == x.dtype
+    assert got_y.dtype == torch.float32
+    # the host paths round three times (or lerp), the kernels once: an ulp
+    # apart; integers round the blend back, half-way cases either side
+    scale = 255.0
+    tol = {"float32": 4 * 2.0**-23 * scale, "bfloat16": 2.0**-7 * scale, "uint8": 1.0}[dtype]
+    np.testing.assert_allclose(got_x.double().numpy(), want_x.double().numpy(), rtol=0,
+                               atol=0 if fn == "cutmix" else tol)
+    np.testing.assert_allclose(got_y.numpy(), want_y.numpy(), rtol=0, atol=4 * 2.0**-23)
+    COUNT[0] += 1
+
+
 if __name__ == "__main__":
     check()
+    check_public()
     print("ok", COUNT[0])
