@@ -617,10 +617,10 @@ def _columns(x: Array, out: Array | None) -> tuple[int, int, int] | None:
         return None
     rows = max(2, 1 << (batch - 1).bit_length())
     cols = min(max(_COLUMN_MIN, _COLUMN_TILE // rows), 1 << (inner - 1).bit_length())
-    return rows, cols, columns_warps(rows, cols)
+    return rows, cols, _columns_warps(rows, cols)
 
 
-def columns_warps(rows: int, cols: int) -> int:
+def _columns_warps(rows: int, cols: int) -> int:
     """Warps for a column tile: 16 elements a thread, at least 4 warps."""
     return max(4, rows * cols // (16 * 32))
 
@@ -718,9 +718,9 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
     In place (``out`` is ``x``) only the boxes are written: one kernel reads
     tiles of columns across the batch and writes each sample's box from its
     partner's row of the tile (with one box for the batch it reads only the
-    boxes). A batch too large for a tile gathers the
-    partners' boxes into a scratch batch, then puts them into ``x`` (two
-    kernels that touch nothing outside the boxes).
+    boxes). A batch too large for a tile gathers the partners' boxes into a
+    scratch batch, then puts them into ``x`` (two kernels that touch nothing
+    outside the boxes).
     """
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     geometry: list[int] = []
