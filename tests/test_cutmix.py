@@ -203,3 +203,49 @@ def test_matches_timm_formulas():
     np.testing.assert_array_equal(xm, expected)
     lam = 1 - (yh - yl) * (xh - xl) / 64  # timm's correct_lam
     np.testing.assert_allclose(ym, timm_target(np.asarray(lam)), rtol=1e-12)
+
+
+@settings(max_examples=20)
+@given(batch=st.integers(1, 12), seed=SEEDS,
+       index=st.sampled_from(["uint8", "int8", "int16", "int32"]), per_sample=st.booleans(),
+       in_place=st.booleans())
+def test_any_integer_dtype_indexes_partners_and_boxes(backend, batch, seed, index, per_sample,
+                                                      in_place):
+    """Hand-made params may hold partners and boxes in any integer dtype
+    (torch indexes with int32 and int64 only): the same mix as with int64
+    ones, and the reference's."""
+    from arraymix._compat import is_writeable_array
+
+    gen = np.random.default_rng(seed)
+    shape = (batch, 3, 6, 7)
+    x_np = gen.normal(size=shape).astype(np.float32)
+    perm = gen.permutation(batch)
+    lam = gen.uniform(size=batch if per_sample else ())
+    box = (batch, 2) if per_sample else (2,)
+    lower = gen.integers(0, 3, size=box)
+    upper = lower + gen.integers(0, 4, size=box)
+
+    def run(dtype: str) -> list[object]:
+        ints = {k: backend.asarray(v.astype(dtype))
+                for k, v in (("perm", perm), ("lower", lower), ("upper", upper))}
+        lam_b = backend.asarray(lam, "float32")
+        mix = arraymix.MixParams(lam=lam_b, perm=ints["perm"])
+        cut = arraymix.CutMixParams(lam=lam_b, **ints)
+        results = []
+        for fn, p, kw in ((arraymix.blend, mix, {}), (arraymix.paste, cut, {"axes": (2, 3)})):
+            def call(a, q, fn=fn, kw=kw):
+                return fn(a, q, out=a if in_place and is_writeable_array(a) else None, **kw)
+            results.append(backend.call(call, backend.asarray(x_np), p))
+        return results
+
+    narrow, wide = run(index), run("int64")
+    for a, b in zip(narrow, wide, strict=True):
+        check_like(backend, a, shape, backend.dtypes["float32"])
+        if backend.has_values:
+            np.testing.assert_array_equal(backend.numpy(a), backend.numpy(b))
+    if backend.has_values:
+        np.testing.assert_array_equal(backend.numpy(wide[1]),
+                                      ref_paste(x_np, perm, lower, upper, (2, 3)))
+        lam_r = lam.astype(np.float32).astype(np.float64)
+        np.testing.assert_allclose(backend.numpy(wide[0]), ref_blend(x_np, lam_r, perm),
+                                   rtol=0, atol=tolerance("float32", 5.0))

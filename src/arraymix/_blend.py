@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _fast
-from ._compat import Array, device, namespace
+from ._compat import Array, default_index, device, namespace
 from ._params import CutMixParams, MixParams
 from ._validate import (
     check_batch,
@@ -49,6 +49,9 @@ def _check_lam_perm(x: Array, params: Any, batch: int) -> tuple[Array, Array]:
         )
     lam = check_param(x, params.lam, "params.lam", ((), (batch,)), "real floating")
     perm = check_param(x, params.perm, "params.perm", ((batch,),), "integral")
+    if _fast.narrow_index(perm):  # any integer dtype is a valid index
+        xp = namespace(perm)
+        perm = xp.astype(perm, default_index(xp, device(perm)))
     return lam, perm
 
 
