@@ -134,6 +134,18 @@ def test_rng_of_another_library_is_refused():
         arraymix.mixup(X, rng=torch.Generator())
 
 
+def test_one_hot_dtype_of_another_library_is_named(backend):
+    """A dtype the labels' library does not know (NumPy's for torch labels, a
+    string) is a TypeError naming dtype, not an error from inside a library."""
+    y = backend.asarray(np.asarray([0, 1]))
+    others = [int, backend.xp.int64]
+    if backend.name.startswith("torch"):  # NumPy-like libraries take NumPy's dtypes
+        others += [np.float32, "float32"]
+    for dtype in others:
+        with pytest.raises(TypeError, match="dtype must be a real floating dtype"):
+            arraymix.one_hot(y, 2, dtype=dtype)
+
+
 def test_out_of_range_ids_poison_rows_where_they_cannot_be_read(backend):
     """Where ids can't be read without a sync, their rows become NaN instead."""
     backend.asarray(np.zeros((3, 2), np.float32))

@@ -67,10 +67,21 @@ def one_hot(
     dev = device(labels)
     if dtype is None:
         dtype = default_float(xp, dev)
-    elif not xp.isdtype(dtype, "real floating"):
-        raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
+    elif not _is_real_float(xp, dtype):
+        raise TypeError(
+            f"dtype must be a real floating dtype of the labels' library, got {dtype!r}"
+        )
     check_class_ids(labels, num_classes, "labels")
     return _one_hot(xp, labels, num_classes, smoothing, dtype)
+
+
+def _is_real_float(xp: Any, dtype: Any) -> bool:
+    """Whether ``dtype`` is a real floating dtype of ``xp``; False for
+    anything else, another library's dtype included."""
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except (AttributeError, TypeError, ValueError):  # not a dtype xp knows
+        return False
 
 
 def _int_labels(labels: Any, name: str) -> Any:
