@@ -41,6 +41,34 @@ def test_bad_options(kwargs, error, match):
         arraymix.mixup(X, Y, **kwargs)
 
 
+def test_cut_axes_named_with_what_is_wrong():
+    """Cut axes: the batch axis is named with x's ndim (a Mixer's default axes
+    on feature vectors), and an axis of length 0 has no box to draw."""
+    feats = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match=r"cutmix_axes must not include the batch axis 0, "
+                                         r"got \(-2, -1\) for an array of ndim 2"):
+        arraymix.Mixer(num_classes=3, seed=0, switch_prob=1.0)(feats, Y)
+    empty = np.zeros((4, 3, 0, 5), np.float32)
+    with pytest.raises(ValueError, match=r"x must have length >= 1 on each cut axis .*"
+                                         r"axes=\(-2, -1\) have lengths \(0, 5\)"):
+        arraymix.cutmix(empty, rng=0)
+    with pytest.raises(ValueError, match=r"cutmix_axes=\(2, 3\) have lengths \(0, 5\)"):
+        arraymix.Mixer(num_classes=3, seed=0, mixup_alpha=0.0, cutmix_axes=(2, 3))(empty, Y)
+    # paste draws nothing: boxes on an empty axis are empty
+    p = arraymix.CutMixParams(lam=np.asarray(1.0), perm=np.asarray([1, 0, 3, 2]),
+                              lower=np.asarray([0, 0]), upper=np.asarray([0, 5]))
+    assert arraymix.paste(empty, p).shape == empty.shape
+
+
+def test_read_only_numpy_out_is_named():
+    frozen = np.zeros((4, 3), np.float32)
+    frozen.flags.writeable = False
+    for x in (X, frozen):
+        with pytest.raises(ValueError, match=r"out must be writeable; this NumPy array is "
+                                             r"read-only"):
+            arraymix.mixup(x, out=frozen)
+
+
 @pytest.mark.parametrize(
     ("x", "error", "match"),
     [

@@ -191,7 +191,7 @@ def cutmix(
     """
     xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
                                          pairing, groups, out)
-    cut_axes = check_axes(axes, x.ndim)
+    cut_axes = check_axes(axes, x.ndim, shape=x.shape)
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
                            groups=groups, xp=xp, device=device(x))

@@ -198,8 +198,10 @@ def _into(xp: Any, result: Array, out: Array | None) -> Array:
     return out
 
 
-def check_axes(axes: Any, ndim: int, name: str = "axes") -> tuple[int, ...]:
-    """Cut axes: one to three distinct axes of ``x``, never the batch axis."""
+def check_axes(axes: Any, ndim: int, name: str = "axes", *,
+               shape: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Cut axes: one to three distinct axes of ``x``, never the batch axis;
+    given ``x``'s ``shape`` (where a box is to be drawn), none of length 0."""
     if isinstance(axes, int) and not isinstance(axes, bool):
         axes = (axes,)
     if not isinstance(axes, Sequence) or not all(
@@ -214,10 +216,18 @@ def check_axes(axes: Any, ndim: int, name: str = "axes") -> tuple[int, ...]:
             raise ValueError(f"{name} has axis {a}, out of range for an array of ndim {ndim}")
         a %= ndim
         if a == 0:
-            raise ValueError(f"{name} must not include the batch axis 0, got {tuple(axes)}")
+            raise ValueError(
+                f"{name} must not include the batch axis 0, got {tuple(axes)} for an array "
+                f"of ndim {ndim}"
+            )
         out.append(a)
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must not repeat an axis, got {tuple(axes)}")
+    if shape is not None and any(shape[a] == 0 for a in out):
+        raise ValueError(
+            f"x must have length >= 1 on each cut axis to draw a box in; {name}="
+            f"{tuple(axes)} have lengths {tuple(shape[a] for a in out)}"
+        )
     return tuple(out)
 
 

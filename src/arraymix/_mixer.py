@@ -209,7 +209,8 @@ class Mixer:
         """
         xp, batch = check_batch(x)
         may_cut = self.cutmix_alpha > 0 and self.prob > 0
-        axes = check_axes(self.cutmix_axes, x.ndim, "cutmix_axes") if may_cut else ()
+        axes = (check_axes(self.cutmix_axes, x.ndim, "cutmix_axes", shape=x.shape)
+                if may_cut else ())
         check_pairing(self.pairing, batch)
         check_groups(self.groups, batch, self.pairing)
         soft = check_targets(x, y, self.num_classes, self.label_smoothing)

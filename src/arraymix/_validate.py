@@ -184,6 +184,9 @@ def check_out(x: Array, out: Any) -> None:
     check_param(x, out, "out", (tuple(x.shape),), "numeric")
     if out.dtype != x.dtype:
         raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
+    if is_numpy_array(out) and not out.flags.writeable:
+        raise ValueError("out must be writeable; this NumPy array is read-only "
+                         "(out.flags.writeable is False)")
     if not is_writeable_array(out):
         raise TypeError(
             f"out must be a writeable array; {_kind(out)} arrays are immutable. With "
