@@ -60,6 +60,17 @@ def test_cut_axes_named_with_what_is_wrong():
     assert arraymix.paste(empty, p).shape == empty.shape
 
 
+def test_leaf_tensor_that_requires_grad_is_no_out():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    leaf = torch.zeros(4, 3, requires_grad=True)
+    with pytest.raises(ValueError, match="out must not be a leaf tensor that requires grad"):
+        arraymix.mixup(leaf, out=leaf)
+    # a tensor computed from one may be written into: autograd records the write
+    inner = leaf * 2
+    arraymix.mixup(inner, rng=0, out=inner)[0].sum().backward()
+    assert leaf.grad is not None
+
+
 def test_read_only_numpy_out_is_named():
     frozen = np.zeros((4, 3), np.float32)
     frozen.flags.writeable = False
@@ -225,6 +236,11 @@ def test_bad_partner_indices_and_boxes_are_named(backend, shape, axes):
         ({"lower": [[1] * k] * 4, "upper": [[2] * k] * 3 + [[0] * k]},
          r"0 <= lower <= upper", {}),
     ]
+    for bad in (1.5, -0.25, float("nan")):  # λ outside [0, 1]: blend refuses it
+        q = arraymix.MixParams(lam=backend.asarray(np.asarray([0.5, bad, 0.5, 0.5]), "float32"),
+                               perm=params().perm)
+        with pytest.raises(ValueError, match=r"params\.lam must hold weights in \[0, 1\]"):
+            arraymix.blend(x, q)
     for values, match, kw in cases:
         p = params(**values)
         with pytest.raises(ValueError, match=match):

@@ -20,6 +20,7 @@ from ._validate import (
     check_batch,
     check_box_values,
     check_groups,
+    check_lam_values,
     check_out,
     check_param,
     check_perm_values,
@@ -95,9 +96,9 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ``jax.jit``, ``jax.vmap`` and ``torch.compile(fullgraph=True)``, and
     gradients flow through it (manifold mixup on hidden activations). λ is
     cast to ``x``'s dtype before it touches the batch, so a float16 batch is
-    never promoted. Partner indices out of ``[0, B)`` or outside their group
-    raise a ValueError where ``perm`` is a host array (NumPy, CPU torch); on
-    other devices checking them would cost a sync.
+    never promoted. Partner indices out of ``[0, B)`` or outside their group,
+    and λ outside ``[0, 1]``, raise a ValueError where they are host arrays
+    (NumPy, CPU torch); on other devices checking them would cost a sync.
 
     Examples
     --------
@@ -130,6 +131,7 @@ def apply_blend(x: Array, params: MixParams | CutMixParams, out: Array | None,
     groups = check_groups(groups, batch)
     if not trusted:
         check_perm_values(perm, batch, groups)
+        check_lam_values(lam)
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)

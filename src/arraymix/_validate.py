@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -184,6 +185,9 @@ def check_out(x: Array, out: Any) -> None:
     check_param(x, out, "out", (tuple(x.shape),), "numeric")
     if out.dtype != x.dtype:
         raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
+    if is_torch_array(out) and out.requires_grad and out.is_leaf:
+        raise ValueError("out must not be a leaf tensor that requires grad: torch refuses "
+                         "to write into one; pass out=None to get a new tensor")
     if is_numpy_array(out) and not out.flags.writeable:
         raise ValueError("out must be writeable; this NumPy array is read-only "
                          "(out.flags.writeable is False)")
@@ -253,6 +257,19 @@ def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.
                 f"{name} must pair each sample inside its group of {n} (groups={groups}): "
                 "draw the params with the same groups"
             )
+
+
+def check_lam_values(lam: Array, name: str = "params.lam") -> None:
+    """Weights in ``[0, 1]`` (no NaN), where reading them costs no sync."""
+    if not (math.prod(lam.shape) and host_readable(lam)):
+        return
+    if is_torch_array(lam):  # any floating dtype, bfloat16 included, as float64
+        values = lam.detach().to(dtype=sys.modules["torch"].float64).numpy()
+    else:
+        values = np.asarray(lam, dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    if not (low >= 0.0 and high <= 1.0):  # NaN fails both
+        raise ValueError(f"{name} must hold weights in [0, 1], found values in [{low}, {high}]")
 
 
 def check_box_values(lower: Array, upper: Array, sizes: Sequence[int]) -> None:
