@@ -81,6 +81,33 @@ def test_jax_jit_does_not_retrace_for_a_new_key_and_vmaps():
     np.testing.assert_allclose(np.asarray(grad), 1.0, rtol=1e-6)  # λ + (1−λ) per sample
 
 
+def test_host_randomness_inside_a_jax_trace_is_refused():
+    """Inside jax.jit a NumPy Generator, fresh entropy or a Mixer would draw
+    once, at tracing, and every call would repeat that mix: a TypeError
+    says so. A key draws per call; an int seed is one fixed mix by design."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    import jax.numpy as jnp
+
+    x = jnp.arange(24.0).reshape(4, 6)
+    y = jnp.asarray([0, 1, 2, 1])
+    for fn in (arraymix.mixup, arraymix.cutmix):
+        for rng in (None, np.random.default_rng(0)):
+            with pytest.raises(TypeError, match="draws on the host, once"):
+                jax.jit(lambda a, fn=fn, rng=rng: fn(a, rng=rng, axes=(1,))[0]
+                        if fn is arraymix.cutmix else fn(a, rng=rng)[0])(x)
+    mixer = arraymix.Mixer(num_classes=3, seed=0, cutmix_axes=(1,))
+    for transform in (jax.jit, jax.vmap):
+        with pytest.raises(TypeError, match="a Mixer draws on the host"):
+            transform(lambda a, b: mixer(a[None], b[None])[0])(x, y)
+    step = jax.jit(lambda a, k: arraymix.mixup(a, rng=k)[0])
+    keys = jax.random.split(jax.random.key(0))
+    assert not np.array_equal(step(x, keys[0]), step(x, keys[1]))
+    fixed = jax.jit(lambda a: arraymix.mixup(a, rng=5)[0])
+    np.testing.assert_allclose(fixed(x), arraymix.mixup(x, rng=5)[0], rtol=1e-6)  # XLA fuses
+    # outside a trace the host generators still work with JAX arrays
+    assert mixer(x, y)[0].shape == x.shape
+
+
 def test_contract_mixup_is_sample_then_blend(backend):
     """For an int seed, mixup == blend(x, p), blend(one_hot(y), p) with p drawn for x."""
     from array_api_compat import array_namespace, device

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ._blend import apply_blend, apply_paste, check_axes
-from ._compat import Array, device
+from ._compat import Array, device, is_traced
 from ._labels import Targets, check_targets, mix_targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
 from ._validate import (
@@ -23,9 +25,17 @@ __all__ = ["cutmix", "mixup"]
 
 
 def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, lam_mode: Any,
-                pairing: Any, groups: Any, out: Any) -> tuple[Any, int, float, Targets | None]:
+                pairing: Any, groups: Any, out: Any,
+                rng: Any) -> tuple[Any, int, float, Targets | None]:
     """Everything the one-call functions check before they draw or compute."""
     xp, batch = check_batch(x)
+    if is_traced(x) and (rng is None or isinstance(rng, np.random.Generator)):
+        raise TypeError(
+            f"rng={'None' if rng is None else 'a numpy.random.Generator'} draws on the host, "
+            "once, when jax.jit (or vmap) traces this call, so every call of the compiled "
+            "function would repeat that mix: inside a trace pass a JAX key (split it per "
+            "step), or an int seed for one fixed mix"
+        )
     alpha = check_alpha(alpha)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
@@ -84,7 +94,9 @@ def mixup(
         between them. See :func:`sample_mixup`.
     rng : None, int, numpy.random.Generator, torch.Generator or JAX key
         Randomness; see :func:`sample_mixup`. With a JAX key the call is
-        traceable: it runs inside ``jax.jit``.
+        traceable: it runs inside ``jax.jit``. There ``None`` or a NumPy
+        Generator raises a TypeError: it would draw once, at tracing, and
+        every call would repeat that mix.
     out : array, optional
         Where to write the mixed batch; may be ``x`` itself (see :func:`blend`).
 
@@ -115,7 +127,7 @@ def mixup(
     True
     """
     xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
-                                         pairing, groups, out)
+                                         pairing, groups, out, rng)
     params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
                           groups=groups, xp=xp, device=device(x))
     return apply_blend(x, params, out, groups, trusted=True), mix_targets(soft, params, groups)
@@ -190,7 +202,7 @@ def cutmix(
     ((8, 32, 32, 3), dtype('uint8'), (8, 10))
     """
     xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
-                                         pairing, groups, out)
+                                         pairing, groups, out, rng)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
     params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,

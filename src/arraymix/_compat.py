@@ -135,6 +135,14 @@ def to_device(xp: Any, a: Array, dev: Any) -> Array:
     return xp.asarray(a, device=dev)
 
 
+def is_traced(a: Any) -> bool:
+    """Whether ``a`` is a JAX tracer: a value inside ``jax.jit``, ``vmap`` or
+    ``grad``, whose Python code runs once, when the function is traced."""
+    if not is_jax_array(a):
+        return False
+    return isinstance(a, sys.modules["jax"].core.Tracer)
+
+
 def host_readable(a: Array) -> bool:
     """Whether reading ``a``'s values costs no device sync and breaks no trace.
 

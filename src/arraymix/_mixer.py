@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._blend import apply_blend, apply_paste, box_mask, check_axes, partners
-from ._compat import Array, default_float, default_index, device, from_host
+from ._compat import Array, default_float, default_index, device, from_host, is_traced
 from ._labels import check_targets, mix_targets
 from ._params import CutMixParams, MixParams
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
@@ -71,7 +71,8 @@ class Mixer:
     Notes
     -----
     The random stream lives on the host, so the Mixer works eagerly with
-    every library; inside ``jax.jit`` use the functional API with a JAX key
+    every library; inside ``jax.jit`` (where it raises a TypeError: it would
+    draw once, at tracing) use the functional API with a JAX key
     (:func:`mixup`, :func:`cutmix`, or :func:`sample_mixup` and
     :func:`blend`). ``state_dict`` / ``load_state_dict`` capture and restore
     the stream for checkpoints, and a pickled Mixer (as sent to DataLoader
@@ -208,6 +209,12 @@ class Mixer:
             :func:`mixup`, one-hot and smoothed even when nothing was mixed.
         """
         xp, batch = check_batch(x)
+        if is_traced(x) or is_traced(y):
+            raise TypeError(
+                "a Mixer draws on the host, once, when jax.jit (or vmap) traces it, so every "
+                "call of the compiled function would repeat that mix: call the Mixer outside "
+                "the traced function, or inside it use mixup / cutmix with a JAX key"
+            )
         may_cut = self.cutmix_alpha > 0 and self.prob > 0
         axes = (check_axes(self.cutmix_axes, x.ndim, "cutmix_axes", shape=x.shape)
                 if may_cut else ())
