@@ -38,6 +38,11 @@ def test_fused_kernels_in_the_interpreter():
 def test_fused_kernels_compile_for_gpus_without_spills():
     """Every kernel, as the dispatch launches it, compiles for sm_80 and sm_90
     (Triton and its ptxas need no GPU), with no register spilled."""
+    import triton
+
+    if tuple(int(v) for v in triton.__version__.split(".")[:2]) < (3, 8):
+        pytest.skip(f"the compile check names kernels' arguments as Triton 3.8 does; "
+                    f"this is Triton {triton.__version__}")
     done = subprocess.run([sys.executable, str(ROOT / "tests/scripts/fused_compile.py")],
                           capture_output=True, text=True, timeout=600, check=False,
                           cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))

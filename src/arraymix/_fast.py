@@ -586,7 +586,8 @@ _MAX_BLOCKS = 65535
 #: (a program holds it twice, the tile and its gathered partners), at least
 #: 8 columns (a 32-byte sector of float32) for every sample. Compiled for
 #: sm_90 (tests/scripts/fused_compile.py) these keep every kernel at 16
-#: elements a thread, free of register spills; 1024 samples spilled.
+#: elements a thread (8 of 8-byte dtypes), free of register spills; 1024
+#: samples spilled.
 _COLUMN_ROWS = 512
 _COLUMN_TILE = 2048
 _COLUMN_MIN = 8
@@ -622,16 +623,17 @@ def _columns(x: Array, out: Array | None) -> tuple[int, int, int] | None:
     memory laid out alike and the batch fits a tile; else None."""
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     if (out is None or batch > _COLUMN_ROWS or not out.is_contiguous()
-            or out.data_ptr() != x.data_ptr()):
+            or out.data_ptr() != x.data_ptr() or not _has_gather()):
         return None
     rows = max(2, 1 << (batch - 1).bit_length())
     cols = min(max(_COLUMN_MIN, _COLUMN_TILE // rows), 1 << (inner - 1).bit_length())
-    return rows, cols, _columns_warps(rows, cols)
+    return rows, cols, _columns_warps(rows, cols, x.element_size())
 
 
-def _columns_warps(rows: int, cols: int) -> int:
-    """Warps for a column tile: 16 elements a thread, at least 4 warps."""
-    return max(4, rows * cols // (16 * 32))
+def _columns_warps(rows: int, cols: int, itemsize: int) -> int:
+    """Warps for a column tile: 16 elements a thread (8 of 8 bytes), at
+    least 4 warps."""
+    return max(4, rows * cols * max(1, itemsize // 4) // (16 * 32))
 
 
 def fused_ids_usable(y: Array, lam: Array, dtype: Any) -> bool:
@@ -662,7 +664,7 @@ def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: fl
     with _on(y):
         _triton().ids_kernel[(batch, -(-num_classes // block))](
             y, perm, lam, out, num_classes, _stride(y), _stride(perm), lam_stride,
-            batch // groups, 1.0 - smoothing + off, off, block=block)
+            batch // groups, 1.0 - smoothing + off, off, block=block, **_COMPILE)
     return out
 
 
@@ -692,6 +694,19 @@ def _triton() -> Any:
         return None
 
 
+#: Compile options named on every launch. A blend's ``λ·a + (1 − λ)·b`` is
+#: one fused multiply-add and one product (as measured on the H200); Triton
+#: 3.9 warns that its default will change, and 3.10 turns fusion off.
+_COMPILE = {"enable_fp_fusion": True}
+
+
+@functools.cache
+def _has_gather() -> bool:
+    """Whether Triton has ``tl.gather`` (3.2 and up), which the in-place
+    column kernels take their partners with."""
+    return hasattr(_triton().tl, "gather")
+
+
 def _block(inner: int) -> int:
     return max(128, min(_BLOCK, 1 << (inner - 1).bit_length()))
 
@@ -709,14 +724,14 @@ def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
         with _on(x):
             kernels.blend_columns_kernel[(-(-inner // cols),)](
                 x, perm, lam, batch, inner, _stride(perm), lam_stride, batch // groups,
-                rows=rows, cols=cols, cdt=cdt, num_warps=warps)
+                rows=rows, cols=cols, cdt=cdt, num_warps=warps, **_COMPILE)
         return out
     target = _fused_target(x, out)
     block = _block(inner)
     with _on(x):
         kernels.blend_kernel[(batch, -(-inner // block))](
             x, perm, lam, target, inner, _stride(perm), lam_stride, batch // groups,
-            block=block, cdt=cdt)
+            block=block, cdt=cdt, **_COMPILE)
     return _fused_result(target, out)
 
 
@@ -749,19 +764,19 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
         with _on(x):
             kernels.paste_columns_kernel[(-(-inner // cols),)](
                 x, perm, lower, upper, batch, *shared, k=len(axes), one_box=box_stride == 0,
-                rows=rows, cols=cols, num_warps=warps)
+                rows=rows, cols=cols, num_warps=warps, **_COMPILE)
         return out
     with _on(x):
         if out is x:
             scratch = sys.modules["torch"].empty_like(x)
             kernels.box_kernel[grid](x, perm, lower, upper, scratch, *shared, k=len(axes),
-                                     block=block, from_partner=True)
+                                     block=block, from_partner=True, **_COMPILE)
             kernels.box_kernel[grid](scratch, perm, lower, upper, x, *shared, k=len(axes),
-                                     block=block, from_partner=False)
+                                     block=block, from_partner=False, **_COMPILE)
             return x
         target = _fused_target(x, out)
         kernels.paste_kernel[grid](x, perm, lower, upper, target, *shared, k=len(axes),
-                                   block=block)
+                                   block=block, **_COMPILE)
     return _fused_result(target, out)
 
 

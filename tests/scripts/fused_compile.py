@@ -34,11 +34,13 @@ TYPES = {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32",
 COUNT = [0]
 
 
-def ptxas() -> str:
-    binary = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
-    if not binary.exists():
-        sys.exit(f"no ptxas at {binary}")
-    return str(binary)
+def ptxas(arch: int) -> str:
+    """The ptxas Triton itself compiles ``arch`` with (a newer one for sm_90
+    and up in some Triton releases)."""
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    path: str = get_ptxas(arch).path
+    return path
 
 
 def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
@@ -69,13 +71,13 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
             attrs[(i,)] = [["tt.divisibility", 16]]
     source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
     compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32),
-                              options={"num_warps": warps})
+                              options={"num_warps": warps, **_fast._COMPILE})
     with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
         f.write(compiled.asm["ptx"])
     target = re.search(r"^\.target (\w+)", compiled.asm["ptx"], re.MULTILINE)
     assert target is not None
-    report = subprocess.run([ptxas(), "-v", f"--gpu-name={target[1]}", f.name, "-o", "/dev/null"],
-                            capture_output=True, text=True, check=True).stderr
+    command = [ptxas(arch), "-v", f"--gpu-name={target[1]}", f.name, "-o", "/dev/null"]
+    report = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     Path(f.name).unlink()
     spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
     where = f"{kernel.fn.__name__} {TYPES[dtype]} {constexprs} warps={warps} sm_{arch}"
@@ -84,10 +86,10 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
     COUNT[0] += 1
 
 
-def columns(batch: int, inner: int) -> tuple[int, int, int]:
+def columns(batch: int, inner: int, dtype: torch.dtype) -> tuple[int, int, int]:
     """The dispatch's in-place tile for this batch (on a host tensor: the
     choice reads only shapes and addresses)."""
-    x = torch.empty((batch, inner), dtype=torch.uint8)
+    x = torch.empty((batch, inner), dtype=dtype)
     tile = _fast._columns(x, x)
     assert tile is not None, (batch, inner)
     return tile
@@ -104,14 +106,14 @@ def main() -> None:
                 compile_one(_triton.blend_kernel, dtype, inner, {"block": block, "cdt": cdt},
                             4, arch)
             for batch in (1, 64, _fast._COLUMN_ROWS):
-                rows, cols, warps = columns(batch, 150528)
+                rows, cols, warps = columns(batch, 150528, dtype)
                 compile_one(_triton.blend_columns_kernel, dtype, 150528,
                             {"rows": rows, "cols": cols, "cdt": cdt}, warps, arch)
         for ids in (torch.uint8, torch.int64):
             for classes in (1000, 10):
                 compile_one(_triton.ids_kernel, torch.float32, classes,
                             {"block": _fast._block(classes)}, 4, arch, ids)
-        for dtype in (torch.uint8, torch.float32):
+        for dtype in (torch.uint8, torch.float32, torch.int64):
             for k in (1, 3):
                 block = _fast._block(150528)
                 compile_one(_triton.paste_kernel, dtype, 150528, {"k": k, "block": block}, 4,
@@ -120,7 +122,7 @@ def main() -> None:
                     compile_one(_triton.box_kernel, dtype, 150528,
                                 {"k": k, "block": block, "from_partner": from_partner}, 4, arch)
                 for batch in (3, 64, _fast._COLUMN_ROWS):
-                    rows, cols, warps = columns(batch, 150528)
+                    rows, cols, warps = columns(batch, 150528, dtype)
                     for one_box in (True, False):
                         compile_one(_triton.paste_columns_kernel, dtype, 150528,
                                     {"k": k, "one_box": one_box, "rows": rows, "cols": cols},
