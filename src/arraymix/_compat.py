@@ -117,11 +117,29 @@ def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
     if library(xp) == "torch":
         torch = sys.modules["torch"]
         host = np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a)
-        t = torch.from_numpy(host).to(dtype)
+        same = _numpy_twin(torch, dtype)
+        if same is not None:  # cast on the NumPy side: a torch .to() costs microseconds
+            t = torch.from_numpy(host.astype(same, copy=False))
+        else:
+            t = torch.from_numpy(host).to(dtype)
         if dev is None or torch.device(dev).type == "cpu":
             return t
         return to_device(xp, t, dev)
     return xp.asarray(a, dtype=dtype, device=dev)
+
+
+def _numpy_twin(torch: Any, dtype: Any) -> Any:
+    """The NumPy dtype holding the same values as torch's ``dtype``; None for
+    those NumPy lacks (bfloat16)."""
+    return _twins(torch).get(dtype)
+
+
+@functools.cache
+def _twins(torch: Any) -> dict[Any, Any]:
+    return {torch.float16: np.float16, torch.float32: np.float32,
+            torch.float64: np.float64, torch.int8: np.int8, torch.int16: np.int16,
+            torch.int32: np.int32, torch.int64: np.int64, torch.uint8: np.uint8,
+            torch.bool: np.bool_}
 
 
 def to_device(xp: Any, a: Array, dev: Any) -> Array:
