@@ -71,6 +71,18 @@ def test_leaf_tensor_that_requires_grad_is_no_out():
     assert leaf.grad is not None
 
 
+def test_cut_axes_take_any_integer_and_refuse_the_rest():
+    """NumPy integers name axes as Python ints do (as num_classes and groups
+    take them); bools, floats, strings and arrays are a TypeError naming axes."""
+    x = np.random.default_rng(0).normal(size=(4, 3, 6, 5)).astype(np.float32)
+    want = arraymix.cutmix(x, rng=2, axes=(2, 3))[0]
+    for axes in ((np.int64(2), np.int32(3)), [2, 3], (-2, np.int8(-1))):
+        np.testing.assert_array_equal(arraymix.cutmix(x, rng=2, axes=axes)[0], want)
+    for axes in ((2.0, 3), (True, 3), (np.True_,), "23", np.asarray([2, 3])):
+        with pytest.raises(TypeError, match="axes must be a tuple of ints"):
+            arraymix.cutmix(x, rng=2, axes=axes)
+
+
 def test_read_only_numpy_out_is_named():
     frozen = np.zeros((4, 3), np.float32)
     frozen.flags.writeable = False

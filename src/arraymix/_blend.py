@@ -10,6 +10,7 @@ only where they are host arrays (NumPy, CPU torch outside a trace).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -200,16 +201,26 @@ def _into(xp: Any, result: Array, out: Array | None) -> Array:
     return out
 
 
+def _is_index(a: Any) -> bool:
+    """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool."""
+    if isinstance(a, bool) or type(a).__name__ == "bool_":
+        return False
+    try:
+        operator.index(a)
+    except TypeError:
+        return False
+    return True
+
+
 def check_axes(axes: Any, ndim: int, name: str = "axes", *,
                shape: Sequence[int] | None = None) -> tuple[int, ...]:
     """Cut axes: one to three distinct axes of ``x``, never the batch axis;
     given ``x``'s ``shape`` (where a box is to be drawn), none of length 0."""
-    if isinstance(axes, int) and not isinstance(axes, bool):
+    if _is_index(axes):
         axes = (axes,)
-    if not isinstance(axes, Sequence) or not all(
-        isinstance(a, int) and not isinstance(a, bool) for a in axes
-    ):
+    if not isinstance(axes, Sequence) or not all(_is_index(a) for a in axes):
         raise TypeError(f"{name} must be a tuple of ints, got {axes!r}")
+    axes = tuple(operator.index(a) for a in axes)  # NumPy ints as Python ints
     if not 1 <= len(axes) <= 3:
         raise ValueError(f"{name} must name one to three axes, got {tuple(axes)}")
     out = []
