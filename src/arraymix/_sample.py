@@ -43,15 +43,49 @@ Pairing = Literal["permute", "derange", "flip", "roll"]
 def _target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
     """The namespace and device the parameters go to (default: the source's)."""
     if xp is None:
+        _check_device(src.xp, device)
         return src.xp, src.device if device is None else device
-    xp = namespace_of(xp)
+    try:
+        xp = namespace_of(xp)
+    except (AttributeError, TypeError):
+        raise TypeError(
+            "xp must be an array library or its array API namespace (numpy, torch, "
+            f"jax.numpy, ...), got {xp!r}"
+        ) from None
     have, want = library(src.xp), library(xp)
     if have not in ("numpy", want):
         raise TypeError(
             f"rng draws {have} arrays, which cannot be placed in xp={want}: pass an "
             "int seed or a numpy.random.Generator instead"
         )
+    _check_device(xp, device)
     return xp, device
+
+
+#: (library, device) pairs already checked: a call checks each once.
+_DEVICES_SEEN: set[tuple[str, Any]] = set()
+
+
+def _check_device(xp: Any, device: Any) -> None:
+    """``device`` is None or one of ``xp``'s devices; a ValueError naming it
+    otherwise (not the library's own error from deep inside a draw)."""
+    if device is None:
+        return
+    try:
+        key: tuple[str, Any] | None = (library(xp), device)
+        seen = key in _DEVICES_SEEN
+    except TypeError:  # a device that cannot be a key
+        key, seen = None, False
+    if seen:
+        return
+    try:
+        xp.empty(0, device=device)
+    except Exception as e:  # each library raises its own kind
+        raise ValueError(
+            f"device={device!r} is not a device of {library(xp)} here: {e}"
+        ) from None
+    if key is not None:
+        _DEVICES_SEEN.add(key)
 
 
 def _place(have: Any, a: Array, xp: Any, dtype: Any, device: Any) -> Array:
