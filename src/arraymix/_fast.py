@@ -492,6 +492,13 @@ def paste_box(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int
     return target
 
 
+def one_hot_values(num_classes: int, smoothing: float) -> tuple[float, float]:
+    """A one-hot row's values (``on`` at its class, ``off`` elsewhere) with
+    label smoothing ``s`` over ``C`` classes, as timm: ``1 − s + s/C``, ``s/C``."""
+    off = smoothing / num_classes
+    return 1.0 - smoothing + off, off
+
+
 def one_hot_ids(y: Array, num_classes: int, smoothing: float, dtype: Any) -> Array | None:
     """One-hot rows of checked class ids ``y`` (host arrays: NumPy, CPU torch
     outside a trace) as one fill and one scatter of the ids, where the array
@@ -500,8 +507,7 @@ def one_hot_ids(y: Array, num_classes: int, smoothing: float, dtype: Any) -> Arr
     """
     if not host_readable(y):
         return None
-    off = smoothing / num_classes
-    on = 1.0 - smoothing + off
+    on, off = one_hot_values(num_classes, smoothing)
     shape = (*y.shape, num_classes)
     if is_numpy_array(y):
         out = np.full(shape, off, dtype=dtype)
@@ -538,9 +544,9 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
         return torch.from_numpy(mix_ids(y.numpy(), lam.numpy(), perm.numpy(), num_classes,
                                         smoothing, np_dtype))
     batch = y.shape[0]
-    off_f = smoothing / num_classes
+    on_f, off_f = one_hot_values(num_classes, smoothing)
     lam_d = np.broadcast_to(np.asarray(lam).astype(dtype), (batch,))
-    on = np.asarray(1.0 - smoothing + off_f, dtype=dtype)
+    on = np.asarray(on_f, dtype=dtype)
     off = np.asarray(off_f, dtype=dtype)
     om_d = 1 - lam_d
     partner = y[perm]
@@ -601,21 +607,29 @@ FUSED = True
 FUSED_DEVICES: tuple[str, ...] = ("cuda",)
 
 
+def _fusable(a: Array, *others: Array | None) -> bool:
+    """What every fused kernel needs: a non-empty torch tensor on a CUDA
+    device (:data:`FUSED_DEVICES`), outside autograd and ``torch.compile``,
+    with Triton."""
+    if not (FUSED and is_torch_array(a) and a.device.type in FUSED_DEVICES and a.shape[0]):
+        return False
+    compiling = bool(sys.modules["torch"].compiler.is_compiling())
+    return not (tracks_grad(a, *others) or compiling) and _triton() is not None
+
+
 def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     """Whether one fused kernel can blend (``lam`` given) or paste ``x`` (into
-    ``out``): torch CUDA tensors, contiguous, outside autograd and
-    ``torch.compile``, with Triton."""
-    if not (FUSED and is_torch_array(x) and x.device.type in FUSED_DEVICES):
+    ``out``): :func:`_fusable`, contiguous, a sample under 2**31 elements."""
+    if not _fusable(x, out, lam):
         return False
     torch = sys.modules["torch"]
     floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-    if (x.shape[0] == 0 or tracks_grad(x, out, lam) or torch.compiler.is_compiling()
-            or not x.is_contiguous()
+    if (not x.is_contiguous()
             or x.dtype in (torch.bool, torch.complex64, torch.complex128)
             or (lam is not None and x.dtype not in floats)):  # integers blend in float32
         return False
-    inner = math.prod(x.shape[1:])
-    return 0 < inner <= _BLOCK * _MAX_BLOCKS and _triton() is not None
+    inner: int = math.prod(x.shape[1:])
+    return 0 < inner <= _BLOCK * _MAX_BLOCKS
 
 
 def _columns(x: Array, out: Array | None) -> tuple[int, int, int] | None:
@@ -638,14 +652,9 @@ def _columns_warps(rows: int, cols: int, itemsize: int) -> int:
 
 def fused_ids_usable(y: Array, lam: Array, dtype: Any) -> bool:
     """Whether one kernel can build mixed one-hot float32 rows of class ids
-    ``y``: a 1-d torch CUDA tensor, floating ``lam`` outside autograd and
-    ``torch.compile``, with Triton."""
-    if not (FUSED and is_torch_array(y) and y.device.type in FUSED_DEVICES and y.ndim == 1):
-        return False
-    torch = sys.modules["torch"]
-    return bool(dtype == torch.float32 and y.shape[0] > 0 and lam.dtype.is_floating_point
-                and not tracks_grad(lam) and not torch.compiler.is_compiling()
-                and _triton() is not None)
+    ``y``: 1-d, :func:`_fusable` with a floating ``lam``."""
+    return bool(y.ndim == 1 and _fusable(y, lam) and lam.dtype.is_floating_point
+                and dtype == sys.modules["torch"].float32)
 
 
 def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
@@ -656,7 +665,7 @@ def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: fl
     check, then the blend. An id out of range makes its rows NaN, as
     :func:`one_hot` does on a GPU."""
     batch = y.shape[0]
-    off = smoothing / num_classes
+    on, off = one_hot_values(num_classes, smoothing)
     out = sys.modules["torch"].empty((batch, num_classes), dtype=sys.modules["torch"].float32,
                                      device=y.device)
     block = _block(num_classes)
@@ -664,7 +673,7 @@ def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: fl
     with _on(y):
         _triton().ids_kernel[(batch, -(-num_classes // block))](
             y, perm, lam, out, num_classes, _stride(y), _stride(perm), lam_stride,
-            batch // groups, 1.0 - smoothing + off, off, block=block, **_COMPILE)
+            batch // groups, on, off, block=block, **_COMPILE)
     return out
 
 

@@ -8,7 +8,7 @@ from . import _fast
 from ._blend import apply_blend
 from ._compat import Array, default_float, default_index, device, is_array_api_obj, namespace
 from ._params import CutMixParams, MixParams
-from ._validate import check_class_ids, check_count, check_groups, check_partner, check_real
+from ._validate import check_class_ids, check_count, check_partner, check_real
 
 __all__ = ["Targets", "check_targets", "mix_targets", "one_hot"]
 
@@ -102,12 +102,12 @@ def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: 
     wide = default_index(xp, device(labels))
     classes = xp.arange(num_classes, dtype=wide, device=device(labels))
     ids = xp.astype(labels, wide)[..., None]
-    off = smoothing / num_classes
+    on, off = _fast.one_hot_values(num_classes, smoothing)
 
     def scalar(value: float) -> Array:  # filled on the device: no host-to-device copy
         return xp.full((), value, dtype=dtype, device=device(labels))
 
-    rows = xp.where(ids == classes, scalar(1.0 - smoothing + off), scalar(off))
+    rows = xp.where(ids == classes, scalar(on), scalar(off))
     valid = (ids >= 0) & (ids < num_classes)
     return xp.where(valid, rows, scalar(float("nan")))
 
@@ -178,6 +178,6 @@ def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,
                                  t.dtype)
         if params is not None and _fast.fused_ids_usable(t.y, params.lam, t.dtype):
             return _fast.fused_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
-                                   check_groups(groups, t.y.shape[0]))
+                                   groups or 1)
         y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
     return y if params is None else apply_blend(y, params, None, groups, trusted=True)

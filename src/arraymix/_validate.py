@@ -211,12 +211,16 @@ def _overlap(a: Array, b: Array) -> bool:
 
 
 def _values(a: Array) -> np.ndarray[Any, Any] | None:
-    """The integers of ``a`` as a NumPy array where reading them costs no sync
-    (a CPU tensor's zero-copy view); None elsewhere or when ``a`` is empty."""
+    """The values of ``a`` as a NumPy array where reading them costs no sync
+    (a CPU tensor's zero-copy view; bfloat16, which NumPy lacks, as float32);
+    None elsewhere or when ``a`` is empty."""
     if not (math.prod(a.shape) and host_readable(a)):
         return None
     if is_torch_array(a):
-        view: np.ndarray[Any, Any] = a.detach().numpy()
+        t = a.detach()
+        if t.dtype == sys.modules["torch"].bfloat16:
+            t = t.float()
+        view: np.ndarray[Any, Any] = t.numpy()
         return view
     return np.asarray(a)
 
@@ -261,12 +265,9 @@ def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.
 
 def check_lam_values(lam: Array, name: str = "params.lam") -> None:
     """Weights in ``[0, 1]`` (no NaN), where reading them costs no sync."""
-    if not (math.prod(lam.shape) and host_readable(lam)):
+    values = _values(lam)
+    if values is None:
         return
-    if is_torch_array(lam):  # any floating dtype, bfloat16 included, as float64
-        values = lam.detach().to(dtype=sys.modules["torch"].float64).numpy()
-    else:
-        values = np.asarray(lam, dtype=np.float64)
     low, high = float(values.min()), float(values.max())
     if not (low >= 0.0 and high <= 1.0):  # NaN fails both
         raise ValueError(f"{name} must hold weights in [0, 1], found values in [{low}, {high}]")
@@ -278,12 +279,7 @@ def check_box_values(lower: Array, upper: Array, sizes: Sequence[int]) -> None:
     low, high = _values(lower), _values(upper)
     if low is None or high is None:
         return
-    if low.ndim == high.ndim == 1:  # one box: a few Python ints beat NumPy's per-call cost
-        bad = not all(0 <= a <= b <= n for a, b, n in
-                      zip(low.tolist(), high.tolist(), sizes, strict=True))
-    else:
-        bad = bool(np.any(low < 0) | np.any(low > high) | np.any(high > np.asarray(sizes)))
-    if bad:
+    if bool(((low < 0) | (low > high) | (high > np.asarray(sizes))).any()):
         raise ValueError(
             "params.lower and params.upper must satisfy 0 <= lower <= upper <= the "
             f"length of each cut axis {tuple(sizes)}; found lower in "
