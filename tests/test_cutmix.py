@@ -86,8 +86,17 @@ def test_image_and_mask_stay_aligned(backend, batch, seed, lam_mode):
                       p)
     check_like(backend, im, image.shape, backend.dtypes["uint8"])
     check_like(backend, ms, mask.shape, backend.dtypes["int32"])
+    # a boolean mask is pasted as it is (selection, no arithmetic), also in place
+    fg = backend.asarray(mask > 2)
+    bools = [backend.call(lambda a, q: arraymix.paste(a, q, axes=(1, 2)), fg, p)]
+    if arraymix._compat.is_writeable_array(fg):
+        bools.append(arraymix.paste(fg, p, axes=(1, 2), out=fg))
+    for b in bools:
+        check_like(backend, b, mask.shape, backend.xp.bool)
     if backend.has_values:
         np.testing.assert_array_equal(backend.numpy(im)[..., 1], backend.numpy(ms))
+        for b in bools:
+            np.testing.assert_array_equal(backend.numpy(b), backend.numpy(ms) > 2)
 
 
 def test_sample_mode_boxes_differ():

@@ -71,6 +71,44 @@ def test_leaf_tensor_that_requires_grad_is_no_out():
     assert leaf.grad is not None
 
 
+def test_out_whose_elements_share_memory_is_named():
+    """An expanded or broadcast view writes several results into one element:
+    refused before any work, where torch would fail halfway and NumPy write
+    whichever came last."""
+    from numpy.lib.stride_tricks import as_strided
+
+    row = np.zeros((1, 3), np.float32)
+    shared = as_strided(row, shape=(4, 3), strides=(0, 4), writeable=True)
+    for op in (lambda out: arraymix.mixup(X, rng=0, out=out),
+               lambda out: arraymix.cutmix(X, rng=0, axes=(1,), out=out)):
+        with pytest.raises(ValueError, match=r"out must give each element its own memory; "
+                                             r"a stride of 0 \(strides \(0, 1\)\)"):
+            op(shared)
+    assert not row.any()  # nothing written
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    expanded = torch.zeros(1, 3).expand(4, 3)
+    for out in (expanded, expanded.t().t()):
+        with pytest.raises(ValueError, match="out must give each element its own memory"):
+            arraymix.mixup(expanded, rng=0, out=out)
+    # a zero stride on an axis of length 1 shares nothing
+    single = torch.zeros(4, 1).as_strided((4, 1), (1, 0))
+    assert arraymix.mixup(torch.rand(4, 1), rng=0, out=single)[0] is single
+
+
+def test_inference_tensor_is_no_out_outside_inference_mode():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    with torch.inference_mode():
+        frozen = torch.rand(4, 3)
+    with pytest.raises(ValueError, match=r"out must not be an inference tensor outside "
+                                         r"torch\.inference_mode\(\)"):
+        arraymix.mixup(frozen, rng=0, out=frozen)
+    want = arraymix.mixup(frozen, rng=0)[0]  # out of place it is read, not written
+    with torch.inference_mode():
+        got = arraymix.mixup(frozen, rng=0, out=frozen)[0]
+    assert got is frozen
+    assert torch.equal(got, want)
+
+
 def test_cut_axes_take_any_integer_and_refuse_the_rest():
     """NumPy integers name axes as Python ints do (as num_classes and groups
     take them); bools, floats, strings and arrays are a TypeError naming axes."""
@@ -132,6 +170,9 @@ def test_bad_x(x, error, match):
         (np.asarray([0, -1, 2, 1]), {"num_classes": 3}, ValueError, "class ids"),
         (np.full((4, 5), 0.2), {"num_classes": 3}, ValueError, "num_classes=3 does not match"),
         (np.ones(4, bool), {"num_classes": 3}, TypeError, "y must hold"),
+        # class ids stored as floats: (B,) has no class axis, even when B == C
+        (np.asarray([0.0, 1, 2, 1]), {"num_classes": 3}, ValueError, "integer dtype"),
+        (np.asarray([0.0, 1, 2, 3]), {"num_classes": 4}, ValueError, "class axis"),
         (np.ones(4, np.complex64), {}, TypeError, "y must hold"),
         (np.ones(4), {"label_smoothing": 0.1}, ValueError, "class axis"),
         ([0, 1, 2, 1], {"num_classes": 3}, TypeError, "y must be an array"),
@@ -249,6 +290,9 @@ def test_bad_partner_indices_and_boxes_are_named(backend, shape, axes):
     cases = [
         ({"perm": [1, 0, 4, 2]}, r"params\.perm must hold sample indices in \[0, 4\)", {}),
         ({"perm": [1, -1, 3, 2]}, r"found values in \[-1, 3\]", {}),
+        # a repeated partner: in place, the cycle walk would overwrite it first
+        ({"perm": [1, 0, 1, 2]}, r"params\.perm must be a permutation of 0 \.\. 3 .*found "
+                                 r"sample 1 as the partner of 2", {}),
         ({"perm": [2, 3, 0, 1]}, r"params\.perm must pair each sample inside its group",
          {"groups": 2}),
         ({"lower": [-1] + [0] * (k - 1)}, r"0 <= lower <= upper <= the length", {}),

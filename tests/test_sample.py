@@ -161,6 +161,15 @@ def test_jax_key_runs_under_jit():
     np.testing.assert_array_equal(np.asarray(legacy.perm), np.asarray(p.perm))
 
 
+def test_jax_keys_of_the_wrong_shape_are_named():
+    """A batch of keys (say, a vmap's keys passed whole) is not one key."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    for keys, what in ((jax.random.split(jax.random.key(0), 2), r"shape \(2,\)"),
+                       (jax.random.split(jax.random.PRNGKey(0), 2), r"uint32 and shape \(2, 2\)")):
+        with pytest.raises(TypeError, match=r"rng must be .* \(one key: .*\), got .*" + what):
+            arraymix.sample_mixup(keys, 4)
+
+
 @settings(max_examples=30)
 @given(seed=SEEDS, batch=st.integers(0, 40), sizes=st.lists(st.integers(1, 300), min_size=1,
                                                               max_size=3),

@@ -254,8 +254,9 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
     Parameters
     ----------
     x : array
-        Batch with samples on axis 0, any real dtype: values are copied, never
-        computed, so uint8 images and integer masks stay exact.
+        Batch with samples on axis 0, any real or bool dtype: values are
+        copied, never computed, so uint8 images and integer or boolean masks
+        stay exact.
     params : CutMixParams
         From :func:`sample_cutmix`, in ``x``'s library and on its device.
     axes : sequence of int, default (-2, -1)
@@ -309,7 +310,7 @@ def apply_paste(x: Array, params: CutMixParams, axes: Sequence[int], out: Array 
         axes = tuple(axes)
         perm, lower, upper = params.perm, params.lower, params.upper
     else:
-        xp, batch = check_batch(x)
+        xp, batch = check_batch(x, bool_ok=True)
         axes = check_axes(axes, x.ndim)
         _, perm = _check_lam_perm(x, params, batch)
         lower, upper = _check_box(x, params, batch, len(axes))

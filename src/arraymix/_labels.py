@@ -153,6 +153,14 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
             "label_smoothing needs soft targets y with a class axis, shape "
             f"(B, ..., C); got shape {tuple(y.shape)}"
         )
+    if num_classes is not None and y.ndim < 2:
+        # A (B,) floating y has no class axis: these are class ids stored as
+        # floats, or scalar targets; blending them as numbers would be silent.
+        raise ValueError(
+            f"y holds {y.dtype} values of shape {tuple(y.shape)} with num_classes="
+            f"{num_classes}: class ids must have an integer dtype, soft targets a "
+            "class axis (B, ..., C)"
+        )
     if num_classes is not None and y.shape[-1] != num_classes:
         raise ValueError(
             f"num_classes={num_classes} does not match the last axis of the soft "

@@ -166,8 +166,11 @@ def source(rng: Any) -> Source:
         return _TorchSource(rng)
     if _is_jax_key(rng):
         return _JaxSource(rng)
+    got = f"{type(rng).__module__}.{type(rng).__qualname__}"
+    if is_jax_array(rng):  # keys of the wrong shape: a batch of keys, or not a key
+        got += f" of dtype {rng.dtype} and shape {tuple(rng.shape)}"
     raise TypeError(
         "rng must be None, a non-negative int seed, a numpy.random.Generator, a "
-        f"torch.Generator or a JAX PRNG key, got {type(rng).__module__}."
-        f"{type(rng).__qualname__}"
+        "torch.Generator or a JAX PRNG key (one key: a typed key of shape (), or a "
+        f"uint32 array of shape (2,)), got {got}"
     )

@@ -107,8 +107,10 @@ def check_groups(groups: Any, batch_size: int, pairing: str | None = None) -> in
     return count
 
 
-def check_batch(x: Any, name: str = "x") -> tuple[Any, int]:
-    """``x`` is a real array with a batch axis: return its namespace and size."""
+def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any, int]:
+    """``x`` is a real array with a batch axis (or a boolean one, where
+    ``bool_ok``: pasting selects, it does no arithmetic): return its
+    namespace and size."""
     if not is_array_api_obj(x):
         raise TypeError(
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
@@ -117,10 +119,9 @@ def check_batch(x: Any, name: str = "x") -> tuple[Any, int]:
     xp = namespace(x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
-    if not xp.isdtype(x.dtype, ("real floating", "integral")):
-        raise TypeError(
-            f"{name} must have a real floating or integer dtype, got {x.dtype}"
-        )
+    if not xp.isdtype(x.dtype, ("real floating", "integral", *(("bool",) if bool_ok else ()))):
+        kinds = "real floating, integer or bool" if bool_ok else "real floating or integer"
+        raise TypeError(f"{name} must have a {kinds} dtype, got {x.dtype}")
     batch = x.shape[0]
     if batch is None or (isinstance(batch, float) and math.isnan(batch)):
         raise ValueError(f"{name} must have a known batch size (shape[0]), got {batch}")
@@ -182,15 +183,26 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
 def check_out(x: Array, out: Any) -> None:
     """``out`` can receive the result for ``x``: same kind of array, writeable,
     and either ``x`` itself or not overlapping it."""
-    check_param(x, out, "out", (tuple(x.shape),), "numeric")
+    kind = "bool" if namespace(x).isdtype(x.dtype, "bool") else "numeric"
+    check_param(x, out, "out", (tuple(x.shape),), kind)
     if out.dtype != x.dtype:
         raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
     if is_torch_array(out) and out.requires_grad and out.is_leaf:
         raise ValueError("out must not be a leaf tensor that requires grad: torch refuses "
                          "to write into one; pass out=None to get a new tensor")
+    if is_torch_array(out) and out.is_inference() and not _torch_inference_mode():
+        raise ValueError("out must not be an inference tensor outside torch.inference_mode(): "
+                         "torch refuses to write into one; pass out=None, or call inside "
+                         "inference_mode")
     if is_numpy_array(out) and not out.flags.writeable:
         raise ValueError("out must be writeable; this NumPy array is read-only "
                          "(out.flags.writeable is False)")
+    if _self_overlapping(out):
+        raise ValueError(
+            f"out must give each element its own memory; a stride of 0 (strides "
+            f"{_strides(out)}) makes several elements one, as in an expanded or "
+            "broadcast view: pass a contiguous buffer"
+        )
     if not is_writeable_array(out):
         raise TypeError(
             f"out must be a writeable array; {_kind(out)} arrays are immutable. With "
@@ -198,6 +210,30 @@ def check_out(x: Array, out: Any) -> None:
         )
     if out is not x and _overlap(x, out):
         raise ValueError("out must be x itself or not overlap x's memory")
+
+
+def _torch_inference_mode() -> bool:
+    enabled: bool = sys.modules["torch"].is_inference_mode_enabled()
+    return enabled
+
+
+def _strides(a: Array) -> tuple[int, ...] | None:
+    """Element strides of a NumPy array or a torch tensor; None for others."""
+    if is_numpy_array(a):
+        return tuple(s // a.itemsize for s in a.strides)
+    if is_torch_array(a) and a.layout == sys.modules["torch"].strided:
+        return tuple(a.stride())
+    return None
+
+
+def _self_overlapping(a: Array) -> bool:
+    """Whether two elements of ``a`` share memory by a zero stride (what torch
+    itself can tell for certain; other layouts that overlap are too rare to
+    search for)."""
+    strides = _strides(a)
+    return strides is not None and any(
+        stride == 0 and n > 1 for stride, n in zip(strides, a.shape, strict=True)
+    )
 
 
 def _overlap(a: Array, b: Array) -> bool:
@@ -247,15 +283,24 @@ def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
 
 
 def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.perm") -> None:
-    """Partner indices in ``[0, B)`` and inside their sample's group, where
-    reading them costs no sync (host arrays); elsewhere they are not read
-    (the fused CUDA kernels fold an index into its sample's group)."""
+    """Partner indices: a permutation of ``[0, B)`` that keeps each sample in
+    its group, where reading them costs no sync (host arrays); elsewhere they
+    are not read (the fused CUDA kernels fold an index into its sample's
+    group). A repeated partner would be silently wrong in place, where the
+    walk along the permutation's cycles overwrites what it reads later."""
     if not _check_in_range(perm, batch, name, "sample indices"):
         return
+    values = _values(perm)
+    assert values is not None  # read above
+    counts = np.bincount(values.astype(np.intp, copy=False), minlength=batch)
+    if bool((counts != 1).any()):
+        twice = int(np.argmax(counts > 1))
+        raise ValueError(
+            f"{name} must be a permutation of 0 .. {batch - 1} (each sample the partner "
+            f"of exactly one), found sample {twice} as the partner of {int(counts[twice])}"
+        )
     if groups > 1:
         n = batch // groups
-        values = _values(perm)
-        assert values is not None  # read above
         if bool(np.any(values // n != np.arange(batch) // n)):
             raise ValueError(
                 f"{name} must pair each sample inside its group of {n} (groups={groups}): "
