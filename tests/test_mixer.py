@@ -7,6 +7,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import arraymix
@@ -56,6 +58,45 @@ def test_mixer_on_every_backend(backend, lam_mode):
             np.testing.assert_allclose(yv.sum(1), 1, atol=1e-5)
             _classify(xnp, backend.numpy(out), yv, 0.1)
             np.testing.assert_array_equal(backend.numpy(x), xnp)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lam_mode=st.sampled_from(["batch", "sample"]),
+       prob=st.sampled_from([0.0, 0.5, 1.0]), switch_prob=st.floats(0.0, 1.0),
+       big=st.booleans())
+def test_mixer_out_and_in_place_equal_the_new_batch(backend, seed, lam_mode, prob,
+                                                     switch_prob, big):
+    """``out=`` a buffer and ``out=x`` give the Mixer's own result, from the same
+    stream; samples over the host walk's threshold (``big``) take the
+    cycle-by-cycle in-place paths."""
+    shape = (B, 3, 128, 96) if big else (B, 2, 6, 6)
+    xnp = np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+    x, y = backend.asarray(xnp), backend.asarray(np.arange(B))
+
+    def mixer():
+        return arraymix.Mixer(num_classes=C, lam_mode=lam_mode, pairing="flip", prob=prob,
+                              switch_prob=switch_prob, label_smoothing=0.0, seed=seed)
+
+    want, ywant = mixer()(x, y)
+    if not arraymix._compat.is_writeable_array(x):
+        with pytest.raises(TypeError, match="donate_argnums"):
+            mixer()(x, y, out=x)
+        return
+    buffer = backend.asarray(np.zeros(shape, np.float32))
+    into, yinto = mixer()(x, y, out=buffer)
+    assert into is buffer
+    same = backend.asarray(xnp)
+    in_place, yin = mixer()(same, y, out=same)
+    assert in_place is same
+    for got, ygot in ((into, yinto), (in_place, yin)):
+        check_like(backend, got, shape, x.dtype)
+        if backend.has_values:
+            np.testing.assert_array_equal(backend.numpy(got), backend.numpy(want))
+            np.testing.assert_array_equal(backend.numpy(ygot), backend.numpy(ywant))
+    if backend.has_values:
+        np.testing.assert_array_equal(backend.numpy(x), xnp)  # read, never written
+        if not big:  # (a big sample may hold two values np.isclose takes for one)
+            _classify(xnp, backend.numpy(in_place), backend.numpy(yin), 0.0)
 
 
 def test_prob_zero_returns_batch_untouched_with_smoothed_labels():

@@ -21,6 +21,7 @@ from ._validate import (
     check_choice,
     check_count,
     check_groups,
+    check_out,
     check_pairing,
     check_real,
 )
@@ -191,7 +192,8 @@ class Mixer:
         gen.bit_generator.state = state["rng"]
         self._gen = gen
 
-    def __call__(self, x: Array, y: Array | None = None, /) -> tuple[Array, Array | None]:
+    def __call__(self, x: Array, y: Array | None = None, /, *,
+                 out: Array | None = None) -> tuple[Array, Array | None]:
         """Mix a batch and its labels.
 
         Parameters
@@ -201,12 +203,20 @@ class Mixer:
         y : array, optional
             Integer class ids (need ``num_classes``) or floating soft targets,
             as in :func:`mixup`.
+        out : array, optional
+            Where to write the mixed batch, as in :func:`mixup`; ``out=x``
+            mixes in place, as timm's ``Mixup`` does. In batch mode the
+            in-place mix takes a sample of scratch at most; in sample mode,
+            where one batch is blended and pasted, a batch of scratch. A
+            batch left unmixed is copied into ``out`` (nothing, in place).
 
         Returns
         -------
         x_mixed, y_mixed : array, array or None
-            Same library, device, shape and dtype as ``x``; targets as in
-            :func:`mixup`, one-hot and smoothed even when nothing was mixed.
+            Same library, device, shape and dtype as ``x`` (``out`` if given;
+            without ``out``, ``x`` itself when the batch is left unmixed);
+            targets as in :func:`mixup`, one-hot and smoothed even when
+            nothing was mixed.
         """
         xp, batch = check_batch(x)
         if is_traced(x) or is_traced(y):
@@ -221,12 +231,17 @@ class Mixer:
         check_pairing(self.pairing, batch)
         check_groups(self.groups, batch, self.pairing)
         soft = check_targets(x, y, self.num_classes, self.label_smoothing)
+        if out is not None:
+            check_out(x, out)
         sizes = [x.shape[a] for a in axes]
         self._follow_worker()
         if self.lam_mode == "batch":
-            x_out, params = self._batch_mode(x, xp, batch, sizes, axes)
+            x_out, params = self._batch_mode(x, xp, batch, sizes, axes, out)
         else:
             x_out, params = self._sample_mode(x, xp, batch, sizes, axes)
+            if out is not None:  # blend and paste both read x: the result is whole first
+                out[...] = x_out
+                x_out = out
         return x_out, mix_targets(soft, params, self.groups)
 
     def _follow_worker(self) -> None:
@@ -256,19 +271,23 @@ class Mixer:
         return u < self.switch_prob
 
     def _batch_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
-               axes: tuple[int, ...]) -> tuple[Array, MixParams | CutMixParams | None]:
+                    axes: tuple[int, ...], out: Array | None
+                    ) -> tuple[Array, MixParams | CutMixParams | None]:
         u_mix, u_cut = self._gen.random(2)
         if u_mix >= self.prob:
-            return x, None
+            if out is None or out is x:
+                return x, None
+            out[...] = x
+            return out, None
         dev = device(x)
         if self._use_cutmix(u_cut):
             cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha,
                                 pairing=self.pairing, correct_lam=self.correct_lam,
                                 groups=self.groups, xp=xp, device=dev)
-            return apply_paste(x, cut, axes, None, self.groups, trusted=True), cut
+            return apply_paste(x, cut, axes, out, self.groups, trusted=True), cut
         mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
                            groups=self.groups, xp=xp, device=dev)
-        return apply_blend(x, mix, None, self.groups, trusted=True), mix
+        return apply_blend(x, mix, out, self.groups, trusted=True), mix
 
     def _sample_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
                     axes: tuple[int, ...]) -> tuple[Array, MixParams]:
