@@ -16,8 +16,12 @@ def test_torch_compile_fullgraph(dynamic):
     torch = pytest.importorskip("torch", reason="torch is not installed")
     torch._dynamo.reset()
 
-    def step(x, mix, cut):
-        return arraymix.blend(x, mix), arraymix.paste(x, cut, axes=(-2, -1))
+    def step(x, mix, cut, buffer, mask):
+        # out of place, into a buffer, in place (the out= checks trace too), and
+        # a boolean mask pasted
+        return (arraymix.blend(x, mix), arraymix.paste(x, cut, axes=(-2, -1)),
+                arraymix.blend(x, mix, out=buffer),
+                arraymix.paste(mask, cut, axes=(-2, -1), out=mask))
 
     compiled = torch.compile(step, fullgraph=True, dynamic=dynamic, backend="aot_eager")
     for batch in (6, 7):
@@ -25,7 +29,9 @@ def test_torch_compile_fullgraph(dynamic):
         mix = arraymix.sample_mixup(1, batch, lam_mode="sample", xp=torch, device="cpu")
         cut = arraymix.sample_cutmix(1, batch, (8, 8), lam_mode="sample", xp=torch,
                                      device="cpu")
-        got, expected = compiled(x, mix, cut), step(x, mix, cut)
+        mask = x > 0
+        got = compiled(x, mix, cut, torch.empty_like(x), mask.clone())
+        expected = step(x, mix, cut, torch.empty_like(x), mask.clone())
         for a, b in zip(got, expected, strict=True):
             torch.testing.assert_close(a, b)
 

@@ -78,8 +78,10 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     out : array, optional
         Where to write the result: an array of ``x``'s shape, dtype, library
         and device, which may be ``x`` itself (in place: safe although
-        partners overlap). JAX arrays are immutable: there, donate ``x``
-        with ``jax.jit(..., donate_argnums=...)`` instead.
+        partners overlap) but must not overlap it otherwise (a ValueError;
+        inside ``torch.compile``, which cannot trace storage addresses, this
+        is not checked). JAX arrays are immutable: there, donate ``x`` with
+        ``jax.jit(..., donate_argnums=...)`` instead.
     groups : int, optional
         The ``groups`` the params were drawn with: each partner is then read
         within its group, so a batch sharded over ``groups`` devices (or

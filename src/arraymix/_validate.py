@@ -190,7 +190,7 @@ def check_out(x: Array, out: Any) -> None:
     if is_torch_array(out) and out.requires_grad and out.is_leaf:
         raise ValueError("out must not be a leaf tensor that requires grad: torch refuses "
                          "to write into one; pass out=None to get a new tensor")
-    if is_torch_array(out) and out.is_inference() and not _torch_inference_mode():
+    if is_torch_array(out) and _inference_out(out):
         raise ValueError("out must not be an inference tensor outside torch.inference_mode(): "
                          "torch refuses to write into one; pass out=None, or call inside "
                          "inference_mode")
@@ -212,9 +212,14 @@ def check_out(x: Array, out: Any) -> None:
         raise ValueError("out must be x itself or not overlap x's memory")
 
 
-def _torch_inference_mode() -> bool:
-    enabled: bool = sys.modules["torch"].is_inference_mode_enabled()
-    return enabled
+def _inference_out(out: Array) -> bool:
+    """An inference tensor outside inference mode, which torch will not write
+    into. Not asked while torch.compile traces (dynamo cannot trace the
+    question; the compiled graph reports such a write itself)."""
+    torch = sys.modules["torch"]
+    if torch.compiler.is_compiling():
+        return False
+    return bool(out.is_inference() and not torch.is_inference_mode_enabled())
 
 
 def _strides(a: Array) -> tuple[int, ...] | None:
@@ -237,9 +242,13 @@ def _self_overlapping(a: Array) -> bool:
 
 
 def _overlap(a: Array, b: Array) -> bool:
+    """Whether ``a`` and ``b`` may share memory. Under torch.compile storage
+    pointers cannot be traced, and need not be: compiled code takes the
+    whole-batch path, which computes the result before writing ``out``."""
     if is_numpy_array(a) and is_numpy_array(b):
         return bool(np.may_share_memory(a, b))
-    if is_torch_array(a) and is_torch_array(b) and a.device.type != "meta":
+    if (is_torch_array(a) and is_torch_array(b) and a.device.type != "meta"
+            and not sys.modules["torch"].compiler.is_compiling()):
         sa, sb = a.untyped_storage(), b.untyped_storage()
         start_a, start_b = sa.data_ptr(), sb.data_ptr()
         return bool(start_a < start_b + sb.nbytes() and start_b < start_a + sa.nbytes())
