@@ -81,6 +81,14 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         q = old.CutMixParams(lam=p.lam, perm=p.perm, lower=p.lower, upper=p.upper)
         return (lambda: new.paste(x, p, axes=(2, 3))), (lambda: old.paste(x, q, axes=(2, 3)))
 
+    def torch_blend() -> Pair:  # the public blend: params checked on every call
+        import torch
+
+        x = torch.randn(256, 3, 32, 32)
+        p = new.sample_mixup(0, 256, xp=torch, device=torch.device("cpu"))
+        q = old.MixParams(lam=p.lam, perm=p.perm)
+        return (lambda: new.blend(x, p)), (lambda: old.blend(x, q))
+
     def one_hot(library: str) -> Callable[[], Pair]:
         def make() -> Pair:
             ids = np.random.default_rng(0).integers(0, 1000, size=256)
@@ -101,6 +109,7 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "torch-small-mixup-in-place": torch_call("mixup", (128, 16), True),
         "torch-sample-cutmix": torch_sample_cutmix,
         "torch-cifar-paste": torch_paste,
+        "torch-cifar-blend": torch_blend,
         "numpy-one-hot": one_hot("numpy"),
         "torch-one-hot": one_hot("torch"),
     }

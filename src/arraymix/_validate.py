@@ -297,12 +297,20 @@ def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.
     are not read (the fused CUDA kernels fold an index into its sample's
     group). A repeated partner would be silently wrong in place, where the
     walk along the permutation's cycles overwrites what it reads later."""
-    if not _check_in_range(perm, batch, name, "sample indices"):
-        return
     values = _values(perm)
-    assert values is not None  # read above
-    counts = np.bincount(values.astype(np.intp, copy=False), minlength=batch)
-    if bool((counts != 1).any()):
+    if values is None:
+        return
+    # one count of every index tells range and permutation both: bincount
+    # refuses negatives, counts past B lengthen the result, and B indices in
+    # range with none repeated leave every count at 1
+    try:
+        counts = np.bincount(values.astype(np.intp, copy=False), minlength=batch)
+    except ValueError:  # a negative index
+        counts = None
+    if counts is None or len(counts) > batch:
+        _check_in_range(perm, batch, name, "sample indices")
+    assert counts is not None  # the range check raised otherwise
+    if int(counts.max()) > 1:
         twice = int(np.argmax(counts > 1))
         raise ValueError(
             f"{name} must be a permutation of 0 .. {batch - 1} (each sample the partner "
