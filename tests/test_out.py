@@ -238,3 +238,30 @@ def test_small_samples_in_place_need_no_batch_of_scratch():
     finally:
         tracemalloc.stop()
     assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
+
+
+def test_out_itself_is_returned_for_a_tensor_subclass():
+    """A subclass whose operations return plain tensors (as torchvision's
+    tv_tensors do) still gets ``out`` itself back, mixed, on every path."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+
+    class Plain(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            with torch._C.DisableTorchFunctionSubclass():
+                result = func(*args, **(kwargs or {}))
+            # a result that is an instance (an out= or in-place op's) comes back plain
+            return result.as_subclass(torch.Tensor) if isinstance(result, cls) else result
+
+    for shape in ((8, 3, 16, 16), (8, 3, 128, 128)):  # below and above the walk's size
+        base = torch.randn(shape)
+        want = (arraymix.mixup(base, rng=0)[0], arraymix.cutmix(base, rng=0)[0])
+        for fn, expected in zip((arraymix.mixup, arraymix.cutmix), want, strict=True):
+            for out in ("self", "buffer"):
+                x = base.clone().as_subclass(Plain)
+                target = x if out == "self" else torch.empty(shape).as_subclass(Plain)
+                got = fn(x, rng=0, out=target)[0]
+                assert got is target
+                assert torch.equal(got.as_subclass(torch.Tensor), expected)
+        x = base.clone().as_subclass(Plain)
+        assert arraymix.Mixer(seed=0)(x, out=x)[0] is x

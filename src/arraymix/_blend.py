@@ -135,6 +135,15 @@ def apply_blend(x: Array, params: MixParams | CutMixParams, out: Array | None,
     if not trusted:
         check_perm_values(perm, batch, groups)
         check_lam_values(lam)
+    result = _dispatch_blend(xp, x, lam, perm, out, groups)
+    # ``out`` itself, as documented: a tensor subclass's in-place op may hand
+    # back a new plain tensor viewing the same memory
+    return result if out is None else out
+
+
+def _dispatch_blend(xp: Any, x: Array, lam: Array, perm: Array, out: Array | None,
+                    groups: int) -> Array:
+    """The blend by the fastest path that applies to these arrays."""
     ctype = compute_dtype(xp, x.dtype)
     if _fast.usable(x, out, lam, perm):
         return _fast.blend(x, lam, perm, out, ctype)
@@ -322,6 +331,13 @@ def apply_paste(x: Array, params: CutMixParams, axes: Sequence[int], out: Array 
     if not trusted:
         check_perm_values(perm, batch, groups)
         check_box_values(lower, upper, [x.shape[a] for a in axes])
+    result = _dispatch_paste(xp, x, perm, lower, upper, axes, out, groups)
+    return result if out is None else out  # out itself, as in apply_blend
+
+
+def _dispatch_paste(xp: Any, x: Array, perm: Array, lower: Array, upper: Array,
+                    axes: tuple[int, ...], out: Array | None, groups: int) -> Array:
+    """The paste by the fastest path that applies to these arrays."""
     if _fast.usable(x, out, perm, lower, upper):
         return _fast.paste(x, perm, lower, upper, axes, out)
     if _fast.box_usable(x, out, perm, lower, upper):
