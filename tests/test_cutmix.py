@@ -154,6 +154,34 @@ def test_bad_axes(axes, error, match):
         arraymix.cutmix(np.zeros((2, 3, 4, 4)), axes=axes)
 
 
+def test_dense_targets_are_sent_to_paste():
+    """Targets laid out over the cut axes would get one weight everywhere:
+    refused before anything is drawn, on any layout; per-sample targets and
+    MixUp's dense targets are fine."""
+    gen = np.random.default_rng(0)
+    nchw, nhwc = np.zeros((4, 3, 8, 6), np.float32), np.zeros((4, 8, 6, 3), np.float32)
+    masks = gen.integers(0, 3, size=(4, 8, 6))
+    probs = gen.random((4, 8, 6, 3)).astype(np.float32)
+    cases = [(nchw, (-2, -1), masks, {"num_classes": 3}), (nhwc, (1, 2), masks,
+             {"num_classes": 3}), (nchw, (2, 3), probs, {}),
+             (np.zeros((4, 50), np.float32), (-1,), gen.integers(0, 3, size=(4, 50)),
+              {"num_classes": 3})]
+    for x, axes, y, kw in cases:
+        rng = np.random.default_rng(1)
+        with pytest.raises(ValueError, match=r"y of shape .* is laid out over the cut axes "
+                                             r".*paste\(masks, p, axes=\.\.\.\)"):
+            arraymix.cutmix(x, y, axes=axes, rng=rng, **kw)
+        assert rng.random() == np.random.default_rng(1).random()  # nothing drawn
+        with pytest.raises(ValueError, match=r"cutmix_axes=.* lengths"):
+            arraymix.Mixer(seed=0, cutmix_axes=axes, label_smoothing=0.0, **kw)(x, y)
+        mixed = arraymix.mixup(x, y, rng=0, **kw)[1]  # MixUp blends dense targets whole
+        assert mixed.shape[:y.ndim] == y.shape
+        arraymix.Mixer(seed=0, cutmix_alpha=0.0, **kw)(x, y)
+    for y, kw in ((np.arange(4), {"num_classes": 4}), (np.eye(4, dtype=np.float32), {}),
+                  (gen.integers(0, 3, size=(4, 2)), {"num_classes": 3})):
+        assert arraymix.cutmix(nchw, y, rng=0, **kw)[1].shape[0] == 4
+
+
 def test_bad_sizes_and_params():
     with pytest.raises(ValueError, match="sizes must name one to three"):
         arraymix.sample_cutmix(0, 2, (2, 2, 2, 2))

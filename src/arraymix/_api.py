@@ -9,7 +9,7 @@ import numpy as np
 
 from ._blend import apply_blend, apply_paste, check_axes
 from ._compat import Array, device, is_traced
-from ._labels import Targets, check_targets, mix_targets
+from ._labels import Targets, check_not_dense, check_targets, mix_targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
 from ._validate import (
     LAM_MODES,
@@ -161,7 +161,10 @@ def cutmix(
     x : array
         Batch with samples on axis 0, any real dtype (copied exactly).
     y : array, optional
-        As in :func:`mixup`.
+        As in :func:`mixup`, weighted per sample by the kept fraction. Targets
+        laid out over the cut axes (masks ``(B, H, W)``, per-pixel
+        probabilities ``(B, H, W, C)``) raise a ValueError: paste them with
+        the same params instead (:func:`sample_cutmix`, :func:`paste`).
     alpha : float, default 1.0
         Beta(α, α) concentration, > 0.
     axes : sequence of int, default (-2, -1)
@@ -204,7 +207,9 @@ def cutmix(
     xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
                                          pairing, groups, out, rng)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
-    params = sample_cutmix(rng, batch, [x.shape[a] for a in cut_axes], alpha=alpha,
+    sizes = [x.shape[a] for a in cut_axes]
+    check_not_dense(soft, sizes, cut_axes)
+    params = sample_cutmix(rng, batch, sizes, alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
                            groups=groups, xp=xp, device=device(x))
     x_mixed = apply_paste(x, params, cut_axes, out, groups, trusted=True)

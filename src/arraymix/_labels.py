@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from . import _fast
@@ -167,6 +168,27 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
             f"targets y, of length {y.shape[-1]}"
         )
     return Targets(y, None, smoothing, y.dtype)
+
+
+def check_not_dense(t: Targets | None, sizes: Sequence[int], axes: tuple[int, ...],
+                    name: str = "axes") -> None:
+    """CutMix weighs targets by one λ per sample. Targets laid out over the
+    cut axes (segmentation masks ``(B, H, W)``, per-pixel probabilities
+    ``(B, H, W, C)``, per-frame labels ``(B, T)``) would get that one weight
+    at every position, inside the box and out: refuse them, and say how
+    dense targets are pasted instead."""
+    if t is None:
+        return
+    shape = tuple(t.y.shape)
+    dense = shape[1:] if t.num_classes is not None else shape[1:-1]
+    if sizes and tuple(dense) == tuple(sizes):
+        raise ValueError(
+            f"y of shape {shape} is laid out over the cut axes ({name}={axes}, lengths "
+            f"{tuple(sizes)}), but CutMix weighs y by one number per sample, the kept "
+            "fraction: every position would get it, inside the box and out. Paste dense "
+            "targets with the same boxes: p = sample_cutmix(rng, B, sizes); "
+            "paste(x, p, axes=...); paste(masks, p, axes=...)"
+        )
 
 
 def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,

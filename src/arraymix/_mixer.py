@@ -10,7 +10,7 @@ import numpy as np
 
 from ._blend import apply_blend, apply_paste, box_mask, check_axes, partners
 from ._compat import Array, default_float, default_index, device, from_host, is_traced
-from ._labels import check_targets, mix_targets
+from ._labels import check_not_dense, check_targets, mix_targets
 from ._params import CutMixParams, MixParams
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
 from ._validate import (
@@ -202,7 +202,8 @@ class Mixer:
             Batch with samples on axis 0, any array API library and device.
         y : array, optional
             Integer class ids (need ``num_classes``) or floating soft targets,
-            as in :func:`mixup`.
+            as in :func:`mixup`; not laid out over the cut axes when CutMix may
+            run (as in :func:`cutmix`).
         out : array, optional
             Where to write the mixed batch, as in :func:`mixup`; ``out=x``
             mixes in place, as timm's ``Mixup`` does. In batch mode the
@@ -234,6 +235,7 @@ class Mixer:
         if out is not None:
             check_out(x, out)
         sizes = [x.shape[a] for a in axes]
+        check_not_dense(soft, sizes, axes, "cutmix_axes")
         self._follow_worker()
         if self.lam_mode == "batch":
             x_out, params = self._batch_mode(x, xp, batch, sizes, axes, out)
