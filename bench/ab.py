@@ -64,6 +64,17 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return calls[0], calls[1]
         return make
 
+    def torch_blend_in_place(shape: tuple[int, ...]) -> Callable[[], Pair]:
+        def make() -> Pair:  # the public blend in place, no labels
+            import torch
+
+            x = torch.randn(shape)
+            p = new.sample_mixup(1, shape[0], lam_mode="sample", xp=torch,
+                                 device=torch.device("cpu"))
+            q = old.MixParams(lam=p.lam, perm=p.perm)
+            return (lambda: new.blend(x, p, out=x)), (lambda: old.blend(x, q, out=x))
+        return make
+
     def torch_sample_cutmix() -> Pair:
         import torch
 
@@ -107,6 +118,8 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "torch-cifar-cutmix-in-place": torch_call("cutmix", (256, 3, 32, 32), True),
         "torch-cifar-mixup-in-place": torch_call("mixup", (256, 3, 32, 32), True),
         "torch-small-mixup-in-place": torch_call("mixup", (128, 16), True),
+        "torch-48mib-blend-in-place": torch_blend_in_place((4096, 3, 32, 32)),
+        "torch-96mib-blend-in-place": torch_blend_in_place((2048, 3, 64, 64)),
         "torch-sample-cutmix": torch_sample_cutmix,
         "torch-cifar-paste": torch_paste,
         "torch-cifar-blend": torch_blend,

@@ -45,6 +45,7 @@ def threshold(request, monkeypatch):
     monkeypatch.setattr(_fast, "FUSED", fast)
     monkeypatch.setattr(_fast, "BLOCKS", fast)
     monkeypatch.setattr(_fast, "COPY_BACK_BYTES", 0)  # in place along the cycles
+    monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", 0 if fast else 2**62)  # torch: blocks
     return request.param
 
 
@@ -194,32 +195,51 @@ def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, la
                                    atol=4 * np.finfo(backend.numpy(got).dtype).eps)
 
 
+@pytest.mark.parametrize("library", ["numpy", "torch"])
 @settings(max_examples=40)
-@given(data=st.data(), inner=st.integers(1, 40), dtype=st.sampled_from(["float32", "uint8"]),
+@given(data=st.data(), inner=st.integers(1, 40),
+       dtype=st.sampled_from(["float32", "uint8", "float16", "int32"]),
        per_sample=st.booleans(), seed=SEEDS)
-def test_small_samples_in_place_follow_the_cycles(monkeypatch, data, inner, dtype, per_sample,
-                                                  seed):
-    """NumPy's in-place block walk on any permutation: cycles inside a block,
+def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, inner, dtype,
+                                                  per_sample, seed):
+    """The in-place block walk on any permutation: cycles inside a block,
     across several blocks, fixed points; a batch copied back; equal to the
-    array API path and to the float64 reference, whatever the blocks' size."""
-    monkeypatch.setattr(_fast, "MIN_SAMPLE", data.draw(st.integers(inner, 4 * inner + 8),
-                                                       label="MIN_SAMPLE"))
+    array API path and to the float64 reference, whatever the blocks' size.
+    CPU torch tensors take it on a NumPy view of their memory above
+    ``TORCH_SCRATCH_BYTES`` (here: 0), and gather into scratch below."""
+    min_sample = data.draw(st.integers(inner, 4 * inner + 8), label="MIN_SAMPLE")
+    monkeypatch.setattr(_fast, "MIN_SAMPLE", min_sample)
     monkeypatch.setattr(_fast, "COPY_BACK_BYTES", data.draw(st.sampled_from([0, 2**40]),
                                                             label="COPY_BACK_BYTES"))
+    scratch = data.draw(st.sampled_from([0, 2**40]), label="TORCH_SCRATCH_BYTES")
+    monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", scratch)
     batch = data.draw(st.integers(1, 30), label="batch")
     perm = np.asarray(data.draw(st.permutations(range(batch)), label="perm"), dtype=np.int64)
     gen = np.random.default_rng(seed)
     lam = gen.uniform(size=batch if per_sample else ()).astype(np.float32)
     xnp = random_batch(gen, (batch, inner), dtype)
-    params = arraymix.MixParams(lam=lam, perm=perm)
-    x = xnp.copy()
+    if library == "torch":
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        import array_api_compat.torch as xp
+
+        put = torch.from_numpy
+    else:
+        xp, put = np, np.asarray
+    params = arraymix.MixParams(lam=put(lam), perm=put(perm))
+    x = put(xnp.copy())
     got = arraymix.blend(x, params, out=x)
     assert got is x
-    want = _blend._blend(np, xnp, lam, perm, _blend.compute_dtype(np, xnp.dtype))
-    np.testing.assert_array_equal(got, want)
+    want = _blend._blend(xp, put(xnp), params.lam, params.perm,
+                         _blend.compute_dtype(xp, x.dtype))
+    got, want = np.asarray(got), np.asarray(want)
+    torch_blocks = library == "torch" and scratch == 0 and inner < min_sample
+    if library == "numpy" or torch_blocks or dtype not in FLOATS:  # the reference's roundings
+        np.testing.assert_array_equal(got, want)
+    # (else torch's walk or gather and lerp, which round once: the tolerance below)
     exact = ref_blend(xnp, lam, perm)
-    if dtype == "uint8":
-        exact = np.clip(np.rint(exact), 0, 255)
+    if dtype in INTS or dtype == "int32":
+        info = np.iinfo(dtype)
+        exact = np.clip(np.rint(exact), info.min, info.max)
     np.testing.assert_allclose(got.astype(np.float64), exact, rtol=0,
                                atol=tolerance(dtype, float(np.abs(xnp).max(initial=0))))
 
@@ -238,6 +258,34 @@ def test_small_samples_in_place_need_no_batch_of_scratch():
     finally:
         tracemalloc.stop()
     assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
+
+
+def test_large_torch_batches_in_place_need_no_batch_of_scratch(monkeypatch):
+    """Above ``TORCH_SCRATCH_BYTES`` a CPU tensor of small samples is blended
+    in place by the block walk on its own memory: no partner batch is
+    gathered, and the walk's NumPy scratch is a block and a sample."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    x = torch.randn(512, 3, 32, 32)
+    params = arraymix.sample_mixup(1, 512, lam_mode="sample", xp=torch, device="cpu")
+    want = arraymix.blend(x, params)  # out of place: torch's lerp, within an ulp
+    bf16 = x.bfloat16()  # a dtype NumPy lacks keeps torch's path
+    assert not _fast.torch_blocks_usable(bf16, bf16, params.lam, params.perm)
+    monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", x.nbytes // 2)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the partner batch was gathered into scratch")
+
+    monkeypatch.setattr(_fast, "gather_lerp", refuse)
+    block = 4 * _fast.MIN_SAMPLE * x.element_size()
+    tracemalloc.start()
+    try:
+        got = arraymix.blend(x, params, out=x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got is x
+    assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
+    torch.testing.assert_close(x, want, rtol=2**-23, atol=2**-23 * 8)
 
 
 def test_out_itself_is_returned_for_a_tensor_subclass():

@@ -149,6 +149,8 @@ def _dispatch_blend(xp: Any, x: Array, lam: Array, perm: Array, out: Array | Non
         return _fast.blend(x, lam, perm, out, ctype)
     if _fast.blocks_usable(x, out, lam, perm):
         return _fast.blend_blocks(x, lam, perm, out, ctype)
+    if _fast.torch_blocks_usable(x, out, lam, perm):
+        return _fast.torch_blend_blocks(x, lam, perm, ctype)
     if _fast.fused_usable(x, out, lam):
         return _fast.fused_blend(x, lam, perm, out, groups)
     if _fast.lerp_usable(x, ctype):

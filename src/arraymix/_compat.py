@@ -131,11 +131,11 @@ def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
 def _numpy_twin(torch: Any, dtype: Any) -> Any:
     """The NumPy dtype holding the same values as torch's ``dtype``; None for
     those NumPy lacks (bfloat16)."""
-    return _twins(torch).get(dtype)
+    return numpy_twins(torch).get(dtype)
 
 
 @functools.cache
-def _twins(torch: Any) -> dict[Any, Any]:
+def numpy_twins(torch: Any) -> dict[Any, Any]:
     return {torch.float16: np.float16, torch.float32: np.float32,
             torch.float64: np.float64, torch.int8: np.int8, torch.int16: np.int16,
             torch.int32: np.int32, torch.int64: np.int64, torch.uint8: np.uint8,
