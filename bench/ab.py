@@ -64,6 +64,20 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return calls[0], calls[1]
         return make
 
+    def cutmix_sample(library: str, in_place: bool) -> Callable[[], Pair]:
+        def make() -> Pair:  # a box per sample, no labels
+            x = np.random.default_rng(0).normal(size=(256, 3, 32, 32)).astype(np.float32)
+            if library == "torch":
+                import torch
+
+                x = torch.asarray(x)
+            kw = {"lam_mode": "sample", **({"out": x} if in_place else {})}
+            gens = np.random.default_rng(0), np.random.default_rng(0)
+            calls = [(lambda m=m, g=g: m.cutmix(x, rng=g, **kw))
+                     for m, g in zip((new, old), gens, strict=True)]
+            return calls[0], calls[1]
+        return make
+
     def torch_blend_in_place(shape: tuple[int, ...]) -> Callable[[], Pair]:
         def make() -> Pair:  # the public blend in place, no labels
             import torch
@@ -118,6 +132,10 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "torch-cifar-cutmix-in-place": torch_call("cutmix", (256, 3, 32, 32), True),
         "torch-cifar-mixup-in-place": torch_call("mixup", (256, 3, 32, 32), True),
         "torch-small-mixup-in-place": torch_call("mixup", (128, 16), True),
+        "numpy-cifar-cutmix-sample": cutmix_sample("numpy", False),
+        "numpy-cifar-cutmix-sample-in-place": cutmix_sample("numpy", True),
+        "torch-cifar-cutmix-sample": cutmix_sample("torch", False),
+        "torch-cifar-cutmix-sample-in-place": cutmix_sample("torch", True),
         "torch-48mib-blend-in-place": torch_blend_in_place((4096, 3, 32, 32)),
         "torch-96mib-blend-in-place": torch_blend_in_place((2048, 3, 64, 64)),
         "torch-sample-cutmix": torch_sample_cutmix,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tracemalloc
 
 import numpy as np
@@ -42,6 +43,7 @@ def threshold(request, monkeypatch):
     fast = request.param != "array-api"
     sizes = {"array-api": 2**62, "walk": 1, "blocks": 64}
     monkeypatch.setattr(_fast, "MIN_SAMPLE", sizes[request.param])
+    monkeypatch.setattr(_fast, "PASTE_MIN_SAMPLE", sizes[request.param])
     monkeypatch.setattr(_fast, "FUSED", fast)
     monkeypatch.setattr(_fast, "BLOCKS", fast)
     monkeypatch.setattr(_fast, "COPY_BACK_BYTES", 0)  # in place along the cycles
@@ -286,6 +288,27 @@ def test_large_torch_batches_in_place_need_no_batch_of_scratch(monkeypatch):
     assert got is x
     assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
     torch.testing.assert_close(x, want, rtol=2**-23, atol=2**-23 * 8)
+
+
+def test_a_box_per_sample_is_pasted_without_a_batch_of_scratch():
+    """Per-sample boxes on CIFAR-sized NumPy samples are copied box by box: in
+    place the scratch is one box per cycle, out of place one output batch
+    (the mask and ``where`` took two batches either way)."""
+    x = np.random.default_rng(0).normal(size=(256, 3, 32, 32)).astype(np.float32)
+    assert math.prod(x.shape[1:]) >= _fast.PASTE_MIN_SAMPLE
+    params = arraymix.sample_cutmix(0, 256, (32, 32), lam_mode="sample")
+    want = arraymix.paste(x, params)
+    peaks = []
+    for out in (None, x):
+        tracemalloc.start()
+        try:
+            got = arraymix.paste(x, params, out=out)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        np.testing.assert_array_equal(got, want)
+    assert peaks[0] < x.nbytes + 65536
+    assert peaks[1] < x[0].nbytes + 65536
 
 
 def test_out_itself_is_returned_for_a_tensor_subclass():

@@ -340,7 +340,7 @@ def apply_paste(x: Array, params: CutMixParams, axes: Sequence[int], out: Array 
 def _dispatch_paste(xp: Any, x: Array, perm: Array, lower: Array, upper: Array,
                     axes: tuple[int, ...], out: Array | None, groups: int) -> Array:
     """The paste by the fastest path that applies to these arrays."""
-    if _fast.usable(x, out, perm, lower, upper):
+    if _fast.paste_usable(x, out, perm, lower, upper):
         return _fast.paste(x, perm, lower, upper, axes, out)
     if _fast.box_usable(x, out, perm, lower, upper):
         return _fast.paste_box(x, perm, lower, upper, axes, out)
