@@ -1,15 +1,17 @@
 """What the other libraries' mixup computes, reproduced with arraymix.
 
-For each of timm, torchvision v2 and kornia (those installed), run its MixUp
-and CutMix once on a batch whose sample ``i`` has class ``i``, read back the
+For each of timm, torchvision v2, kornia and Keras 3 on its JAX backend
+(those installed), run its MixUp and CutMix once on a batch whose sample
+``i`` has class ``i``, read back the
 weights and partners it drew (from its labels) and its boxes (from the
 pixels it changed), then apply exactly those parameters with
 :func:`arraymix.blend` and :func:`arraymix.paste` and report the largest
 difference from the library's own output. A row at 0 (or an ulp) means the
 README's table "Switching from ..." maps that call onto arraymix's
 parameters correctly: which partner, which way λ weights, one box or one per
-sample. Run it where the libraries are, e.g. ``.venv-bench/bin/python
-bench/switching.py``.
+sample. Keras's CutMix labels are also compared with the fraction of each
+sample its box left (printed to stderr). Run it where the libraries are,
+e.g. ``.venv-bench/bin/python bench/switching.py`` (``arraymix[bench]`` brings Keras).
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ def _partners(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lam, perm
 
 
-def _boxes(x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _boxes(x: np.ndarray, out: np.ndarray, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Each sample's box: the bounding box of the pixels that changed."""
-    changed = (out != x).any(axis=1)
+    changed = (out != x).any(axis=channels)
     lower = np.zeros((B, 2), np.int64)
     upper = np.zeros((B, 2), np.int64)
     for i in range(B):
@@ -72,7 +74,7 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
         lower, upper = _boxes(xn, on)
         kept = 1.0 - np.prod(upper - lower, axis=1) / (H * W)
         assert np.allclose(kept, lam, atol=1e-6), "λ is not the kept fraction"
-        return _check(torch, x0, out, lam, perm, (lower, upper))
+        return _check(torch, x0, out, kept, perm, (lower, upper))
 
     def _timm(mixup: Any) -> tuple[Any, Any]:
         """timm mixes the caller's batch in place and returns the targets
@@ -152,6 +154,51 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
     return rows
 
 
+def _keras_rows() -> list[tuple[str, str, Callable[[], float]]]:
+    """Keras 3 on its JAX backend (set before keras is imported), on an NHWC
+    NumPy batch with one-hot labels, as its layers want them."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras
+    except ImportError as e:
+        print(f"keras: not checked ({e})", file=sys.stderr)
+        return []
+    if not (hasattr(keras.layers, "MixUp") and hasattr(keras.layers, "CutMix")):
+        print(f"keras {keras.__version__}: not checked (no MixUp/CutMix layers)", file=sys.stderr)
+        return []
+    import arraymix
+
+    x = np.random.default_rng(0).normal(size=(B, H, W, 3)).astype(np.float32)
+    onehot = np.eye(C, dtype=np.float32)
+
+    def run(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+        got = layer({"images": x, "labels": onehot}, training=True)
+        return np.asarray(got["images"]), np.asarray(got["labels"])
+
+    def k_mix() -> float:
+        out, y = run(keras.layers.MixUp(alpha=1.0, seed=0))
+        lam, perm = _partners(y)
+        mine = arraymix.blend(x, arraymix.MixParams(lam.astype(np.float32), perm))
+        return float(np.abs(mine - out).max())
+
+    def k_cut() -> float:
+        out, y = run(keras.layers.CutMix(factor=1.0, seed=0))
+        lam, perm = _partners(y)
+        lower, upper = _boxes(x, out, channels=-1)
+        kept = 1.0 - np.prod(upper - lower, axis=1) / (H * W)
+        moved = perm != np.arange(B)
+        print(f"keras CutMix: label weight minus the fraction kept, per sample: "
+              f"{np.round(lam - kept, 4)[moved].tolist()}", file=sys.stderr)
+        mine = arraymix.paste(x, arraymix.CutMixParams(kept, perm, lower, upper), axes=(1, 2))
+        return float(np.abs(mine - out).max())
+
+    return [("keras.layers.MixUp (JAX backend)", "mixup(..., lam_mode='sample')", k_mix),
+            ("keras.layers.CutMix (JAX backend)", "cutmix(..., axes=(1, 2), lam_mode='sample')",
+             k_cut)]
+
+
 def main() -> int:
     import torch
 
@@ -159,7 +206,7 @@ def main() -> int:
     print("| library call | arraymix | max abs diff |")
     print("|---|---|---|")
     failed = False
-    for name, equivalent, check in _rows(torch):
+    for name, equivalent, check in _rows(torch) + _keras_rows():
         diff = check()
         failed |= not diff <= 1e-6
         print(f"| {name} | `{equivalent}` | {diff:.1e} |")
