@@ -293,7 +293,8 @@ def test_large_torch_batches_in_place_need_no_batch_of_scratch(monkeypatch):
 def test_a_box_per_sample_is_pasted_without_a_batch_of_scratch():
     """Per-sample boxes on CIFAR-sized NumPy samples are copied box by box: in
     place the scratch is one box per cycle, out of place one output batch
-    (the mask and ``where`` took two batches either way)."""
+    (the mask and ``where`` took two batches either way); smaller samples
+    take one batch in place."""
     x = np.random.default_rng(0).normal(size=(256, 3, 32, 32)).astype(np.float32)
     assert math.prod(x.shape[1:]) >= _fast.PASTE_MIN_SAMPLE
     params = arraymix.sample_cutmix(0, 256, (32, 32), lam_mode="sample")
@@ -309,6 +310,19 @@ def test_a_box_per_sample_is_pasted_without_a_batch_of_scratch():
         np.testing.assert_array_equal(got, want)
     assert peaks[0] < x.nbytes + 65536
     assert peaks[1] < x[0].nbytes + 65536
+    # smaller samples: the partner batch through the boxes' mask, one batch in place
+    small = np.random.default_rng(1).normal(size=(256, 3, 16, 16)).astype(np.float32)
+    assert math.prod(small.shape[1:]) < _fast.PASTE_MIN_SAMPLE
+    params = arraymix.sample_cutmix(0, 256, (16, 16), lam_mode="sample")
+    want = arraymix.paste(small, params)
+    tracemalloc.start()
+    try:
+        got = arraymix.paste(small, params, out=small)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, want)
+    assert peak < small.nbytes * 1.1 + 65536  # the partners and a boolean mask
 
 
 def test_out_itself_is_returned_for_a_tensor_subclass():

