@@ -345,7 +345,7 @@ def _dispatch_paste(xp: Any, x: Array, perm: Array, lower: Array, upper: Array,
     if _fast.box_usable(x, out, perm, lower, upper):
         return _fast.paste_box(x, perm, lower, upper, axes, out)
     if _fast.masked_usable(x, out, perm, lower, upper):
-        return _fast.paste_masked(x, perm, lower, upper, axes, out)
+        return _fast.paste_masked(x, perm, lower, upper, axes, out, box_mask)
     if _fast.fused_usable(x, out, None):
         return _fast.fused_paste(x, perm, lower, upper, axes, out, groups)
     mask = box_mask(xp, x, lower, upper, axes)

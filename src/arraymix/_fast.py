@@ -32,7 +32,7 @@ import functools
 import importlib
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ from ._compat import (
     is_jax_array,
     is_numpy_array,
     is_torch_array,
+    namespace_of,
     numpy_twins,
 )
 
@@ -75,15 +76,35 @@ def narrow_index(perm: Array) -> bool:
     return perm.dtype not in (torch.int32, torch.int64)
 
 
-def usable(x: Array, out: Array | None, *params: Array) -> bool:
-    """Whether the per-sample host path applies to these arrays."""
-    if math.prod(x.shape[1:]) < MIN_SAMPLE:  # first: small batches pay for every check
-        return False
+def on_host(x: Array, out: Array | None, *params: Array) -> bool:
+    """Whether the host paths may take these arrays: every value readable
+    without a sync or a trace, and autograd recording none of them."""
     if not host_readable(x) or not all(host_readable(p) for p in params):
         return False
     if out is not None and not host_readable(out):
         return False
     return not tracks_grad(x, out, *params)
+
+
+def numpy_of(a: Array) -> Any:
+    """A host array as NumPy: itself, or a CPU tensor's zero-copy view."""
+    return a if is_numpy_array(a) else a.numpy()
+
+
+def _target_views(x: Array, out: Array | None) -> tuple[Array, Any, Any]:
+    """Where a NumPy-side host path writes: ``out`` (new if None; may be
+    ``x``), with NumPy views of ``x`` and of it (the same view in place)."""
+    if out is None:
+        out = np.empty_like(x) if is_numpy_array(x) else fresh_torch(x)
+    view = numpy_of(x)
+    return out, view, (view if out is x else numpy_of(out))
+
+
+def usable(x: Array, out: Array | None, *params: Array) -> bool:
+    """Whether the per-sample host path applies to these arrays."""
+    if math.prod(x.shape[1:]) < MIN_SAMPLE:  # first: small batches pay for every check
+        return False
+    return on_host(x, out, *params)
 
 
 def lerp_usable(x: Array, ctype: Any) -> bool:
@@ -386,17 +407,16 @@ def torch_blocks_usable(x: Array, out: Array | None, lam: Array, perm: Array) ->
         return False
     twins = numpy_twins(sys.modules["torch"])
     return (x.element_size() * x.numel() > TORCH_SCRATCH_BYTES
-            and x.dtype in twins and lam.dtype in twins
-            and host_readable(x) and host_readable(lam) and host_readable(perm)
-            and not tracks_grad(x, lam))
+            and x.dtype in twins and lam.dtype in twins and on_host(x, None, lam, perm))
 
 
 def torch_blend_blocks(x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
     """:func:`blend_blocks` in place on a CPU tensor's memory, seen from NumPy
     (same values: the walk's arithmetic, the reference's roundings, in the
     NumPy twin of torch's compute dtype ``ctype``)."""
-    view = x.numpy()
-    blend_blocks(view, lam.numpy(), perm.numpy(), view, numpy_twins(sys.modules["torch"])[ctype])
+    view = numpy_of(x)
+    blend_blocks(view, numpy_of(lam), numpy_of(perm), view,
+                 numpy_twins(sys.modules["torch"])[ctype])
     return x
 
 
@@ -487,9 +507,7 @@ def paste_usable(x: Array, out: Array | None, perm: Array, lower: Array,
     size = math.prod(x.shape[1:])
     if size < (PASTE_MIN_SAMPLE if lower.ndim == 2 else MIN_SAMPLE):
         return False
-    if not all(host_readable(a) for a in (x, perm, lower, upper)):
-        return False
-    return (out is None or host_readable(out)) and not tracks_grad(x, out)
+    return on_host(x, out, perm, lower, upper)
 
 
 def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
@@ -502,15 +520,9 @@ def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ..
     assignment costs about a microsecond, torch's several.
     """
     order, lo, hi = _host_list(perm), _host_list(lower), _host_list(upper)
-    target: Array
-    if is_numpy_array(x):
-        target = x if out is x else (np.empty_like(x) if out is None else out)
-        _paste_boxes(x, order, lo, hi, axes, target)
-        return target
-    if x.dtype in numpy_twins(sys.modules["torch"]):
-        target = x if out is x else (fresh_torch(x) if out is None else out)
-        view = x.numpy()
-        _paste_boxes(view, order, lo, hi, axes, view if target is x else target.numpy())
+    if is_numpy_array(x) or x.dtype in numpy_twins(sys.modules["torch"]):
+        target, view, target_view = _target_views(x, out)
+        _paste_boxes(view, order, lo, hi, axes, target_view)
         return target
     target = _copy_of(_Ops(x), x, out)  # a torch dtype NumPy lacks (bfloat16)
     _paste_boxes(x, order, lo, hi, axes, target, copied=True)
@@ -570,54 +582,34 @@ def masked_usable(x: Array, out: Array | None, perm: Array, lower: Array,
     """Whether :func:`paste_masked` applies: host arrays NumPy can see (NumPy,
     or CPU tensors in a dtype NumPy has, into ``out``: for a new batch torch's
     own two-threaded copies measured 0.91-1.08x as fast), no autograd."""
-    if not (BLOCKS and x.shape[0] > 0):
-        return False
-    if not (all(host_readable(a) for a in (x, perm, lower, upper))
-            and (out is None or host_readable(out)) and not tracks_grad(x, out)):
+    if not (BLOCKS and x.shape[0] > 0 and on_host(x, out, perm, lower, upper)):
         return False
     return is_numpy_array(x) or (out is not None
                                  and x.dtype in numpy_twins(sys.modules["torch"]))
 
 
 def paste_masked(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
-                 out: Array | None) -> Array:
+                 out: Array | None, box_mask: Callable[..., Any]) -> Array:
     """A box per sample on samples too small to copy box by box: the partner
-    batch gathered, then copied through the boxes' mask into the target
-    (``np.copyto(where=)``), where the reference builds the partner batch
-    and a new one with ``where``: one batch of scratch fewer, and 0.62-0.65x
-    the time in place (NumPy, 256x3x8x8 to 1024x1x32x32). CPU tensors are
-    handled through NumPy views of their memory."""
-    torch = None if is_numpy_array(x) else sys.modules["torch"]
-    target: Array = x if out is x else (
-        (np.empty_like(x) if torch is None else fresh_torch(x)) if out is None else out)
-    xv = x if torch is None else x.numpy()
-    tv = target if torch is None else (xv if target is x else target.numpy())
-    lo, hi = np.asarray(lower), np.asarray(upper)
-    if torch is not None:
-        lo, hi = lower.numpy(), upper.numpy()
-    batch = x.shape[0]
-    mask = None
-    for j, ax in enumerate(axes):
-        shape = [1] * x.ndim
-        shape[ax] = x.shape[ax]
-        pos = np.arange(x.shape[ax]).reshape(shape)
-        ends = (batch,) + (1,) * (x.ndim - 1)
-        a = lo[..., j].reshape(ends) if lo.ndim == 2 else lo[j]
-        b = hi[..., j].reshape(ends) if hi.ndim == 2 else hi[j]
-        inside = (pos >= a) & (pos < b)
-        mask = inside if mask is None else mask & inside
-    partner = np.take(xv, np.asarray(perm) if torch is None else perm.numpy(), axis=0)
-    if tv is not xv:
-        np.copyto(tv, xv)
-    np.copyto(tv, partner, where=mask)
+    batch gathered, then copied through the boxes' mask (the reference's
+    ``box_mask``, given by the caller, on NumPy views) into the target
+    (``np.copyto(where=)``),
+    where the reference builds the partner batch and a new one with
+    ``where``: one batch of scratch fewer, and 0.62-0.65x the time in place
+    (NumPy, 256x3x8x8 to 1024x1x32x32). CPU tensors are handled through NumPy
+    views of their memory."""
+    target, view, target_view = _target_views(x, out)
+    mask = box_mask(namespace_of(np), view, numpy_of(lower), numpy_of(upper), axes)
+    partner = np.take(view, numpy_of(perm), axis=0)
+    if target_view is not view:
+        np.copyto(target_view, view)
+    np.copyto(target_view, partner, where=mask)
     return target
 
 
 def box_usable(x: Array, out: Array | None, perm: Array, lower: Array, upper: Array) -> bool:
     """Whether one box for the whole batch can be pasted by slicing on the host."""
-    return (lower.ndim == 1 and all(host_readable(a) for a in (x, perm, lower, upper))
-            and (out is None or host_readable(out))
-            and not (is_torch_array(x) and x.requires_grad))
+    return lower.ndim == 1 and on_host(x, out, perm, lower, upper)
 
 
 def paste_box(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
