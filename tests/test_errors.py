@@ -183,6 +183,26 @@ def test_bad_y(y, kwargs, error, match):
         arraymix.mixup(X, y, **kwargs)
 
 
+def test_masked_arrays_are_refused_wherever_an_array_goes_in():
+    """A masked entry's hidden value would reach its partner's unmasked sample."""
+    data = np.arange(16, dtype=np.float32).reshape(4, 4)
+    masked = np.ma.masked_array(data, mask=data == 0)
+    params = arraymix.MixParams(np.asarray(0.5, np.float32), np.asarray([1, 0, 3, 2]))
+    calls = {
+        "x": lambda: arraymix.mixup(masked),
+        "y": lambda: arraymix.mixup(data, masked),
+        "out": lambda: arraymix.blend(data, params, out=masked),
+        "labels": lambda: arraymix.one_hot(np.ma.masked_array([0, 1], mask=[1, 0]), 2),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=rf"{name} must not be a numpy\.ma\.MaskedArray"):
+            call()
+    for call in (lambda: arraymix.blend(masked, params), lambda: arraymix.paste(masked, params),
+                 lambda: arraymix.cutmix(masked, axes=(1,)), lambda: arraymix.Mixer()(masked)):
+        with pytest.raises(TypeError, match=r"x must not be a numpy\.ma\.MaskedArray"):
+            call()
+
+
 def test_derange_needs_two_samples():
     with pytest.raises(ValueError, match="pairing='derange'"):
         arraymix.mixup(X[:1], pairing="derange")

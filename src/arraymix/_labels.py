@@ -9,7 +9,13 @@ from . import _fast
 from ._blend import apply_blend
 from ._compat import Array, default_float, default_index, device, is_array_api_obj, namespace
 from ._params import CutMixParams, MixParams
-from ._validate import check_class_ids, check_count, check_partner, check_real
+from ._validate import (
+    check_class_ids,
+    check_count,
+    check_partner,
+    check_real,
+    refuse_masked,
+)
 
 __all__ = ["Targets", "check_targets", "mix_targets", "one_hot"]
 
@@ -88,6 +94,7 @@ def _is_real_float(xp: Any, dtype: Any) -> bool:
 def _int_labels(labels: Any, name: str) -> Any:
     if not is_array_api_obj(labels):
         raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
+    refuse_masked(labels, name)
     xp = namespace(labels)
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")

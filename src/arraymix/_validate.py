@@ -116,6 +116,7 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
             f"library), got {_kind(x)}"
         )
+    refuse_masked(x, name)
     xp = namespace(x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
@@ -128,6 +129,18 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
     return xp, int(batch)
 
 
+def refuse_masked(a: Any, name: str) -> None:
+    """NumPy masked arrays pass as NumPy arrays, but arithmetic on them would
+    blend a masked entry's hidden value into its partner's unmasked sample."""
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must not be a numpy.ma.MaskedArray: mixing would blend the data "
+            "hidden under its mask into the partners' samples. Mix np.ma.getdata(a) "
+            "(or a.filled(value)), and the mask np.ma.getmaskarray(a) as an array of "
+            "its own with the same parameters"
+        )
+
+
 def _devices_differ(a: Array, b: Array) -> bool:
     """Known to be on different devices (a traced JAX array has no device)."""
     da, db = device(a), device(b)
@@ -138,6 +151,7 @@ def _joined(x: Array, a: Any, name: str, what: str) -> Any:
     """``a`` is an array of ``x``'s library on ``x``'s device: their namespace."""
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be {what}, got {_kind(a)}")
+    refuse_masked(a, name)
     try:
         xp = namespace(x, a)
     except TypeError:
