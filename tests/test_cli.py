@@ -89,6 +89,12 @@ def test_metrics_against_hand_computed_values():
         (["demo", "--out", "/proc/no/such/dir"], "cannot write to --out"),
         (["experiment", "--backend", "numpy"], "invalid choice: 'numpy'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["demo", "--size", "0"], "--size: must be at least 1, got 0"),
+        (["demo", "--size", "big"], "--size: expected an integer, got 'big'"),
+        (["demo", "--seed", "-1"], "--seed: must be at least 0, got -1"),
+        # 0 is refused, not taken for "the default"
+        (["experiment", "--seeds", "0"], "--seeds: must be at least 1, got 0"),
+        (["experiment", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args, message):

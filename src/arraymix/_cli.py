@@ -56,6 +56,19 @@ def _out_dir(path: str) -> Path:
     return out
 
 
+def _at_least(minimum: int) -> Any:
+    """An argparse type: an int no smaller than ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
 def _default_backend() -> str:
     for name in ("torch", "jax"):
         if importlib.util.find_spec(name) is not None:
@@ -215,15 +228,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default=".", help="folder for the figures (default: here)")
     d.add_argument("--backend", choices=BACKENDS, default=None,
                    help="array library (default: the first of torch, jax installed)")
-    d.add_argument("--size", type=int, default=128, help="side of each image in pixels")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--size", type=_at_least(1), default=128,
+                   help="side of each image in pixels")
+    d.add_argument("--seed", type=_at_least(0), default=0)
     d.set_defaults(run=demo)
     e = sub.add_parser("experiment", help="train on bundled digits with and without mixing")
     e.add_argument("--out", default="experiment", help="folder for results (default: ./experiment)")
     e.add_argument("--backend", choices=("torch", "jax"), default="torch")
     e.add_argument("--quick", action="store_true", help="fewer seeds and epochs (< 2 minutes)")
-    e.add_argument("--seeds", type=int, default=None, help="seeds per method")
-    e.add_argument("--epochs", type=int, default=None)
+    e.add_argument("--seeds", type=_at_least(1), default=None, help="seeds per method")
+    e.add_argument("--epochs", type=_at_least(1), default=None)
     e.set_defaults(run=lambda a: importlib.import_module("arraymix._experiment").run(a))
     return parser
 

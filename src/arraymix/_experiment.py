@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._cli import UsageError, _need, _out_dir
+from ._cli import _need, _out_dir
 
 METHODS = ("erm", "mixup", "cutmix", "mixer")
 DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0, "mixer": 0.8}
@@ -146,10 +146,8 @@ def run(args: argparse.Namespace) -> int:
     plt = importlib.import_module("matplotlib.pyplot")
     train = {"torch": _train_torch, "jax": _train_jax}[args.backend]
     _need(args.backend, args.backend)
-    seeds = args.seeds or (2 if args.quick else 5)
-    epochs = args.epochs or (15 if args.quick else 60)
-    if seeds < 1 or epochs < 1:
-        raise UsageError("--seeds and --epochs must be at least 1")
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    epochs = args.epochs if args.epochs is not None else (15 if args.quick else 60)
     alphas = (0.2, 1.0) if args.quick else (0.1, 0.2, 0.4, 1.0)
     data = _data()
     runs = [("erm", 0.0)] + [(m, a) for m in METHODS[1:] for a in alphas]
