@@ -69,6 +69,14 @@ def test_leaf_tensor_that_requires_grad_is_no_out():
     inner = leaf * 2
     arraymix.mixup(inner, rng=0, out=inner)[0].sum().backward()
     assert leaf.grad is not None
+    # outside autograd (an optimizer-style update) torch writes into a leaf
+    with torch.no_grad():
+        before = leaf.detach().clone() + torch.arange(12.0).reshape(4, 3)
+        leaf.copy_(before)
+        mixed, _ = arraymix.mixup(leaf, rng=0, out=leaf)
+    assert mixed is leaf
+    assert leaf.requires_grad
+    torch.testing.assert_close(leaf.detach(), arraymix.mixup(before, rng=0)[0], rtol=0, atol=0)
 
 
 def test_out_whose_elements_share_memory_is_named():
@@ -181,6 +189,21 @@ def test_bad_x(x, error, match):
 def test_bad_y(y, kwargs, error, match):
     with pytest.raises(error, match=match):
         arraymix.mixup(X, y, **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+@pytest.mark.parametrize("name", ["x", "y", "out"])
+def test_sparse_tensors_are_refused_before_any_work(layout, name):
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    dense = torch.rand(4, 6)
+    sparse = dense.to_sparse() if layout == "coo" else dense.to_sparse_csr()
+    params = arraymix.sample_mixup(0, 4, xp=torch)
+    calls = {"x": lambda: arraymix.mixup(sparse),
+             "y": lambda: arraymix.mixup(dense, sparse),
+             "out": lambda: arraymix.blend(dense, params, out=sparse)}
+    with pytest.raises(TypeError, match=rf"{name} must be a dense \(strided\) tensor"):
+        calls[name]()
 
 
 def test_masked_arrays_are_refused_wherever_an_array_goes_in():

@@ -14,7 +14,7 @@ from ._validate import (
     check_count,
     check_partner,
     check_real,
-    refuse_masked,
+    refuse_unsupported,
 )
 
 __all__ = ["Targets", "check_targets", "mix_targets", "one_hot"]
@@ -94,7 +94,7 @@ def _is_real_float(xp: Any, dtype: Any) -> bool:
 def _int_labels(labels: Any, name: str) -> Any:
     if not is_array_api_obj(labels):
         raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
-    refuse_masked(labels, name)
+    refuse_unsupported(labels, name)
     xp = namespace(labels)
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")

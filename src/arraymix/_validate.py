@@ -116,7 +116,7 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
             f"library), got {_kind(x)}"
         )
-    refuse_masked(x, name)
+    refuse_unsupported(x, name)
     xp = namespace(x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
@@ -129,15 +129,22 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
     return xp, int(batch)
 
 
-def refuse_masked(a: Any, name: str) -> None:
-    """NumPy masked arrays pass as NumPy arrays, but arithmetic on them would
-    blend a masked entry's hidden value into its partner's unmasked sample."""
+def refuse_unsupported(a: Any, name: str) -> None:
+    """Arrays that pass as array API arrays but would mix wrongly or fail deep
+    inside their library: NumPy masked arrays (arithmetic would blend a masked
+    entry's hidden value into its partner's unmasked sample) and torch's sparse,
+    quantized or other non-strided tensors."""
     if isinstance(a, np.ma.MaskedArray):
         raise TypeError(
             f"{name} must not be a numpy.ma.MaskedArray: mixing would blend the data "
             "hidden under its mask into the partners' samples. Mix np.ma.getdata(a) "
             "(or a.filled(value)), and the mask np.ma.getmaskarray(a) as an array of "
             "its own with the same parameters"
+        )
+    if is_torch_array(a) and a.layout is not sys.modules["torch"].strided:
+        raise TypeError(
+            f"{name} must be a dense (strided) tensor, got layout {a.layout}: pass "
+            f"{name}.to_dense()"
         )
 
 
@@ -151,7 +158,7 @@ def _joined(x: Array, a: Any, name: str, what: str) -> Any:
     """``a`` is an array of ``x``'s library on ``x``'s device: their namespace."""
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be {what}, got {_kind(a)}")
-    refuse_masked(a, name)
+    refuse_unsupported(a, name)
     try:
         xp = namespace(x, a)
     except TypeError:
@@ -201,9 +208,11 @@ def check_out(x: Array, out: Any) -> None:
     check_param(x, out, "out", (tuple(x.shape),), kind)
     if out.dtype != x.dtype:
         raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
-    if is_torch_array(out) and out.requires_grad and out.is_leaf:
-        raise ValueError("out must not be a leaf tensor that requires grad: torch refuses "
-                         "to write into one; pass out=None to get a new tensor")
+    if (is_torch_array(out) and out.requires_grad and out.is_leaf
+            and sys.modules["torch"].is_grad_enabled()):
+        raise ValueError("out must not be a leaf tensor that requires grad while autograd "
+                         "records: torch refuses to write into one; pass out=None to get a "
+                         "new tensor, or mix inside torch.no_grad()")
     if is_torch_array(out) and _inference_out(out):
         raise ValueError("out must not be an inference tensor outside torch.inference_mode(): "
                          "torch refuses to write into one; pass out=None, or call inside "
