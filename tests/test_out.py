@@ -98,6 +98,66 @@ def test_out_and_in_place_equal_the_reference(backend, threshold, data, shape, s
                 backend.asarray(xnp, dtype)))
 
 
+LAYOUTS = ("contiguous", "channels-last", "batch-last", "every-other-column",
+           "every-other-sample")
+
+
+def _laid_out(backend, xnp, dtype, layout):
+    """``xnp`` on the backend as a view with the given memory layout (same
+    values, same logical shape): what the host paths' NumPy views, samples
+    and blocks of samples must not assume away."""
+    xp = backend.xp
+    if layout in ("channels-last", "batch-last"):
+        order = ((0, *range(2, xnp.ndim), 1) if layout == "channels-last"
+                 else (*range(1, xnp.ndim), 0))
+        stored = backend.asarray(np.ascontiguousarray(np.transpose(xnp, order)), dtype)
+        return xp.permute_dims(stored, tuple(int(i) for i in np.argsort(order)))
+    if layout == "every-other-column":
+        wide = np.repeat(xnp, 2, axis=-1)
+        return backend.asarray(wide, dtype)[..., ::2]
+    if layout == "every-other-sample":
+        return backend.asarray(np.repeat(xnp, 2, axis=0), dtype)[::2, ...]
+    return backend.asarray(xnp, dtype)
+
+
+@settings(max_examples=20)
+@given(data=st.data(), shape=batch_shapes(12).filter(lambda s: len(s) >= 3), seed=SEEDS,
+       lam_mode=MODES, layout=st.sampled_from(LAYOUTS), out_layout=st.sampled_from(LAYOUTS))
+def test_any_memory_layout_gives_the_contiguous_result(backend, threshold, data, shape, seed,
+                                                       lam_mode, layout, out_layout):
+    """Views (channels-last, batch-last, strided) as x and as out, in place and
+    not, equal the contiguous batch's result: bit for bit, but where torch's
+    lerp rounds once and NumPy's walk (on torch's memory) three times."""
+    if not backend.has_values or not arraymix._compat.is_writeable_array(
+            backend.asarray(np.zeros(1))):
+        pytest.skip(f"{backend.name} arrays are immutable or hold no values: no layouts "
+                    "to write into")
+    names = [n for n in (*FLOATS, *INTS) if n in backend.dtypes]
+    dtype = data.draw(st.sampled_from(names), label="dtype")
+    xnp = random_batch(np.random.default_rng(seed), shape, dtype)
+    contiguous = backend.asarray(xnp, dtype)
+    x = _laid_out(backend, xnp, dtype, layout)
+    axes = (-2, -1)
+    mix, cut = _params(backend, seed, shape, lam_mode, "permute", axes)
+    for op, params, kw in ((arraymix.blend, mix, {}), (arraymix.paste, cut, {"axes": axes})):
+        want = backend.numpy(op(contiguous, params, **kw))
+        fresh = op(x, params, **kw)
+        buffer = _laid_out(backend, np.zeros(shape), dtype, out_layout)
+        into = op(x, params, out=buffer, **kw)
+        same = _laid_out(backend, xnp, dtype, layout)
+        in_place = op(same, params, out=same, **kw)
+        assert into is buffer
+        assert in_place is same
+        for got in (fresh, into, in_place):
+            check_like(backend, got, shape, x.dtype)
+            if op is arraymix.blend and rounds_once(backend) and dtype in FLOATS:
+                atol = tolerance(dtype, float(np.abs(backend.numpy(x)).max(initial=0)))
+                np.testing.assert_allclose(backend.numpy(got), want, rtol=0, atol=atol)
+            else:
+                np.testing.assert_array_equal(backend.numpy(got), want)
+        np.testing.assert_array_equal(backend.numpy(x), backend.numpy(contiguous))
+
+
 @settings(max_examples=15)
 @given(data=st.data(), shape=batch_shapes(24), seed=SEEDS, lam_mode=MODES)
 def test_half_precision_paths_are_within_an_ulp_of_the_reference(backend, data, shape, seed,
