@@ -223,6 +223,35 @@ def test_layouts_and_uint8():
 def test_bad_configuration(kwargs, error, match):
     with pytest.raises(error, match=match):
         arraymix.Mixer(**kwargs)
+    if "seed" in kwargs or len(kwargs) > 1:
+        return
+    # a setting changed later is checked as at construction, and left as it was
+    mixer = arraymix.Mixer(num_classes=3)
+    before = mixer.state_dict()
+    (name, value), = kwargs.items()
+    with pytest.raises(error, match=match):
+        setattr(mixer, name, value)
+    assert mixer.state_dict() == before
+
+
+def test_settings_changed_between_calls_take_effect():
+    """timm stops mixing for the last epochs with ``mixup_enabled = False``:
+    here ``prob = 0``; a name that is no setting is refused, not ignored."""
+    x = np.random.default_rng(0).normal(size=(B, 3, 4, 4))
+    mixer = arraymix.Mixer(num_classes=C, label_smoothing=0.2, seed=0)
+    assert not np.array_equal(mixer(x, np.arange(B))[0], x)
+    with pytest.raises(AttributeError, match=r"mixup_enabled = False: set prob = 0"):
+        mixer.mixup_enabled = False
+    mixer.prob = 0
+    out, y = mixer(x, np.arange(B))
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_allclose(y, ref_one_hot(np.arange(B), C, 0.2))
+    assert "prob=0.0" in repr(mixer)
+    mixer.prob, mixer.mixup_alpha, mixer.cutmix_alpha = 1.0, 0.0, 0.0
+    with pytest.raises(ValueError, match="both 0"):
+        mixer(x, np.arange(B))
+    mixer.cutmix_axes = -1  # one axis, as at construction
+    assert mixer.cutmix_axes == (-1,)
 
 
 def test_both_alphas_zero_is_fine_when_prob_is_zero():

@@ -84,6 +84,12 @@ class Mixer:
     Samples that are not mixed still get one-hot, smoothed targets, so the
     type of the output never depends on chance.
 
+    The settings are attributes that may be changed between calls, each
+    checked when set as when the Mixer is made: ``mixer.prob = 0`` stops
+    mixing (timm's ``mixup_enabled = False`` for the last epochs). Another
+    name raises an AttributeError rather than being ignored. A state saved
+    before a change loads only into a Mixer with the same settings.
+
     Examples
     --------
     >>> import numpy as np
@@ -98,6 +104,19 @@ class Mixer:
     >>> bool((resumed(images, np.arange(8))[0] == mixer(images, np.arange(8))[0]).all())
     True
     """
+
+    # The settings: public, and checked again whenever one is changed.
+    mixup_alpha: float
+    cutmix_alpha: float
+    prob: float
+    switch_prob: float
+    lam_mode: LamMode
+    pairing: Pairing
+    correct_lam: bool
+    label_smoothing: float
+    num_classes: int | None
+    cutmix_axes: tuple[int, ...]
+    groups: int | None
 
     def __init__(
         self,
@@ -115,26 +134,18 @@ class Mixer:
         groups: int | None = None,
         seed: int | Sequence[int] | None = None,
     ) -> None:
-        self.mixup_alpha = check_alpha(mixup_alpha, "mixup_alpha", allow_zero=True)
-        self.cutmix_alpha = check_alpha(cutmix_alpha, "cutmix_alpha", allow_zero=True)
-        self.prob = check_real(prob, "prob", low=0.0, high=1.0)
-        self.switch_prob = check_real(switch_prob, "switch_prob", low=0.0, high=1.0)
-        if self.mixup_alpha == 0 and self.cutmix_alpha == 0 and self.prob > 0:
-            raise ValueError(
-                "mixup_alpha and cutmix_alpha are both 0, so nothing can be mixed: "
-                "set one of them > 0, or prob=0 to turn mixing off"
-            )
-        self.lam_mode = check_choice(lam_mode, "lam_mode", LAM_MODES)
-        self.pairing = check_choice(pairing, "pairing", PAIRINGS)
-        if not isinstance(correct_lam, bool):
-            raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
+        self.mixup_alpha = mixup_alpha
+        self.cutmix_alpha = cutmix_alpha
+        self.prob = prob
+        self.switch_prob = switch_prob
+        self._check_something_mixes()
+        self.lam_mode = lam_mode
+        self.pairing = pairing
         self.correct_lam = correct_lam
-        self.label_smoothing = check_real(label_smoothing, "label_smoothing", low=0.0,
-                                          high=1.0, high_open=True)
-        self.num_classes = (None if num_classes is None
-                            else check_count(num_classes, "num_classes", minimum=1))
-        self.cutmix_axes = _axes_spec(cutmix_axes)
-        self.groups = None if groups is None else check_count(groups, "groups", minimum=1)
+        self.label_smoothing = label_smoothing
+        self.num_classes = num_classes
+        self.cutmix_axes = cutmix_axes  # type: ignore[assignment]  # checked into a tuple
+        self.groups = groups
         if isinstance(seed, (list, tuple)):
             seed = [check_count(s, f"seed[{i}]") for i, s in enumerate(seed)]
         elif seed is not None:
@@ -143,6 +154,28 @@ class Mixer:
         self._entropy = seq.entropy  # seeds the per-worker streams
         self._worker_seed: int | None = None
         self._gen = np.random.default_rng(seq)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Settings are checked when they change, as when the Mixer is made;
+        a name that is no setting is refused rather than silently ignored."""
+        if not name.startswith("_"):
+            check = _SETTINGS.get(name)
+            if check is None:
+                hint = (" (timm's mixup_enabled = False: set prob = 0 to stop mixing)"
+                        if name == "mixup_enabled" else "")
+                raise AttributeError(
+                    f"Mixer has no setting {name!r}{hint}; its settings are "
+                    f"{', '.join(_SETTINGS)}"
+                )
+            value = check(value)
+        object.__setattr__(self, name, value)
+
+    def _check_something_mixes(self) -> None:
+        if self.mixup_alpha == 0 and self.cutmix_alpha == 0 and self.prob > 0:
+            raise ValueError(
+                "mixup_alpha and cutmix_alpha are both 0, so nothing can be mixed: "
+                "set one of them > 0, or prob=0 to turn mixing off"
+            )
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -226,6 +259,7 @@ class Mixer:
                 "call of the compiled function would repeat that mix: call the Mixer outside "
                 "the traced function, or inside it use mixup / cutmix with a JAX key"
             )
+        self._check_something_mixes()  # the settings may have changed since
         may_cut = self.cutmix_alpha > 0 and self.prob > 0
         axes = (check_axes(self.cutmix_axes, x.ndim, "cutmix_axes", shape=x.shape)
                 if may_cut else ())
@@ -319,6 +353,35 @@ class Mixer:
                             from_host(xp, upper, idt, dev), axes)
             x_out = xp.where(mask, partners(xp, x, perm, self.groups or 1), x_out)
         return x_out, MixParams(from_host(xp, lam_label, fdt, dev), perm)
+
+
+def _optional_count(name: str, minimum: int) -> Any:
+    return lambda v: None if v is None else check_count(v, name, minimum=minimum)
+
+
+def _bool(name: str) -> Any:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+        return value
+    return check
+
+
+#: Each setting of a Mixer and its check (which returns the value to keep).
+_SETTINGS: dict[str, Any] = {
+    "mixup_alpha": lambda v: check_alpha(v, "mixup_alpha", allow_zero=True),
+    "cutmix_alpha": lambda v: check_alpha(v, "cutmix_alpha", allow_zero=True),
+    "prob": lambda v: check_real(v, "prob", low=0.0, high=1.0),
+    "switch_prob": lambda v: check_real(v, "switch_prob", low=0.0, high=1.0),
+    "lam_mode": lambda v: check_choice(v, "lam_mode", LAM_MODES),
+    "pairing": lambda v: check_choice(v, "pairing", PAIRINGS),
+    "correct_lam": _bool("correct_lam"),
+    "label_smoothing": lambda v: check_real(v, "label_smoothing", low=0.0, high=1.0,
+                                            high_open=True),
+    "num_classes": _optional_count("num_classes", 1),
+    "cutmix_axes": lambda v: _axes_spec(v),
+    "groups": _optional_count("groups", 1),
+}
 
 
 def _axes_spec(axes: Any) -> tuple[int, ...]:
