@@ -154,6 +154,39 @@ def test_bad_axes(axes, error, match):
         arraymix.cutmix(np.zeros((2, 3, 4, 4)), axes=axes)
 
 
+@settings(max_examples=10)
+@given(batch=st.integers(1, 6), side=st.tuples(st.integers(5, 40), st.integers(5, 40)),
+       channels=st.integers(1, 4))
+def test_default_axes_refuse_channels_last_batches(backend, batch, side, channels):
+    """The default (-2, -1) would cut an NHWC batch over its width and
+    channels (torchvision's CutMix does so silently): a ValueError naming the
+    way out; explicit axes, and NCHW batches of the same sizes, are cut."""
+    import pickle
+
+    h, w = side
+    nhwc = backend.asarray(np.zeros((batch, h, w, channels), np.float32))
+    nchw = backend.asarray(np.zeros((batch, channels, h, w), np.float32))
+    p = arraymix.sample_cutmix(0, batch, (w, channels), xp=backend.xp, device=backend.device)
+    mixer = arraymix.Mixer(seed=0, switch_prob=1.0)
+    refusals = {
+        "axes": [lambda: backend.call(lambda a: arraymix.cutmix(a, rng=0)[0], nhwc),
+                 lambda: backend.call(arraymix.paste, nhwc, p)],
+        "cutmix_axes": [lambda: mixer(nhwc), lambda: pickle.loads(pickle.dumps(mixer))(nhwc)],
+    }
+    for name, calls in refusals.items():
+        for call in calls:
+            with pytest.raises(ValueError, match=rf"looks channels-last \(NHWC\): the default "
+                                                 rf"{name}=\(-2, -1\) .* {name}=\(1, 2\)"):
+                call()
+    explicit = backend.call(lambda a: arraymix.cutmix(a, rng=0, axes=(-2, -1))[0], nhwc)
+    check_like(backend, explicit, (batch, h, w, channels), nhwc.dtype)
+    assert backend.call(arraymix.paste, nhwc, p, axes=(-2, -1)).shape == nhwc.shape
+    assert arraymix.Mixer(seed=0, cutmix_axes=(1, 2))(nhwc)[0].shape == nhwc.shape
+    assert arraymix.Mixer(seed=0, cutmix_alpha=0.0)(nhwc)[0].shape == nhwc.shape  # no cut
+    assert backend.call(lambda a: arraymix.cutmix(a, rng=0)[0], nchw).shape == nchw.shape
+    assert mixer(nchw)[0].shape == nchw.shape
+
+
 def test_dense_targets_are_sent_to_paste():
     """Targets laid out over the cut axes would get one weight everywhere:
     refused before anything is drawn, on any layout; per-sample targets and

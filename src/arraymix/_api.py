@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._blend import apply_blend, apply_paste, check_axes
+from ._blend import DEFAULT_AXES, apply_blend, apply_paste, check_axes
 from ._compat import Array, device, is_traced
 from ._labels import Targets, check_not_dense, check_targets, mix_targets
 from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
@@ -139,7 +139,7 @@ def cutmix(
     /,
     *,
     alpha: float = 1.0,
-    axes: Sequence[int] = (-2, -1),
+    axes: Sequence[int] = DEFAULT_AXES,
     num_classes: int | None = None,
     label_smoothing: float = 0.0,
     lam_mode: LamMode = "batch",
@@ -169,7 +169,10 @@ def cutmix(
         Beta(α, α) concentration, > 0.
     axes : sequence of int, default (-2, -1)
         The cut axes: ``(-2, -1)`` NCHW images, ``(1, 2)`` NHWC images,
-        ``(-1,)`` audio and time series, ``(-3, -2, -1)`` volumes.
+        ``(-1,)`` audio and time series, ``(-3, -2, -1)`` volumes. Left at
+        the default, a batch that looks channels-last (``(B, H, W, C)`` with
+        ``C <= 4``) raises a ValueError instead of being cut across its
+        channels.
     num_classes, label_smoothing, lam_mode, pairing, groups, rng
         As in :func:`mixup`; ``lam_mode="sample"`` gives every sample its own
         box.

@@ -27,7 +27,8 @@ from ._validate import (
     check_perm_values,
 )
 
-__all__ = ["apply_blend", "apply_paste", "blend", "box_mask", "check_axes", "compute_dtype",
+__all__ = ["DEFAULT_AXES", "apply_blend", "apply_paste", "blend", "box_mask", "check_axes",
+           "compute_dtype",
            "partners", "paste"]
 
 
@@ -225,10 +226,41 @@ def _is_index(a: Any) -> bool:
     return True
 
 
+class _DefaultAxes(tuple[int, ...]):
+    """``(-2, -1)`` as the default: told apart from the same axes passed on
+    purpose (by type, so a pickled Mixer keeps it), because only the default
+    refuses a batch that looks channels-last."""
+
+    __slots__ = ()
+
+
+#: The default cut axes of :func:`paste`, :func:`~arraymix.cutmix` and the
+#: Mixer: the last two, NCHW images.
+DEFAULT_AXES: tuple[int, ...] = _DefaultAxes((-2, -1))
+
+
+def _looks_channels_last(shape: Sequence[Any]) -> bool:
+    """``(B, H, W, C)``-like: a last axis of at most 4 (grey, RGB, RGBA)
+    after larger ones. Shapes a compiler keeps symbolic are not judged."""
+    if len(shape) < 4 or not all(isinstance(n, int) for n in shape[1:]):
+        return False
+    return bool(shape[-1] <= 4 < min(shape[1], shape[-2]))
+
+
 def check_axes(axes: Any, ndim: int, name: str = "axes", *,
-               shape: Sequence[int] | None = None) -> tuple[int, ...]:
+               shape: Sequence[int] | None = None, drawn: bool = True) -> tuple[int, ...]:
     """Cut axes: one to three distinct axes of ``x``, never the batch axis;
-    given ``x``'s ``shape`` (where a box is to be drawn), none of length 0."""
+    given ``x``'s ``shape``, none of length 0 where a box is to be ``drawn``.
+    The default axes refuse a ``shape`` that looks channels-last: they would
+    cut the width and the channels (torchvision's CutMix does so silently)."""
+    if isinstance(axes, _DefaultAxes) and shape is not None and _looks_channels_last(shape):
+        layout, spatial = ("NHWC", (1, 2)) if len(shape) == 4 else ("NDHWC", (1, 2, 3))
+        raise ValueError(
+            f"x of shape {tuple(shape)} looks channels-last ({layout}): the default "
+            f"{name}=(-2, -1) would cut its last two axes, the width and the channel "
+            f"axis (length {shape[-1]}). Pass {name}={spatial} for channels-last data, or "
+            f"{name}=(-2, -1) to cut the last two axes of this layout on purpose"
+        )
     if _is_index(axes):
         axes = (axes,)
     if not isinstance(axes, Sequence) or not all(_is_index(a) for a in axes):
@@ -249,7 +281,7 @@ def check_axes(axes: Any, ndim: int, name: str = "axes", *,
         out.append(a)
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must not repeat an axis, got {tuple(axes)}")
-    if shape is not None and any(shape[a] == 0 for a in out):
+    if drawn and shape is not None and any(shape[a] == 0 for a in out):
         raise ValueError(
             f"x must have length >= 1 on each cut axis to draw a box in; {name}="
             f"{tuple(axes)} have lengths {tuple(shape[a] for a in out)}"
@@ -257,7 +289,7 @@ def check_axes(axes: Any, ndim: int, name: str = "axes", *,
     return tuple(out)
 
 
-def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
+def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AXES,
           out: Array | None = None, groups: int | None = None) -> Array:
     """Paste each sample's box from its partner: CutMix on the ``axes`` of ``x``.
 
@@ -276,7 +308,10 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = (-2, -1),
         The cut axes, as many as the box has: ``(-2, -1)`` for NCHW images,
         ``(1, 2)`` for NHWC, ``(-1,)`` for audio, ``(-3, -2, -1)`` for volumes.
         The same params with each array's own axes keep an image batch and its
-        dense targets (segmentation masks, depth) aligned.
+        dense targets (segmentation masks, depth) aligned. Left at the
+        default, a batch that looks channels-last (``(B, H, W, C)``, ``C <= 4``
+        after larger axes) raises a ValueError rather than being cut across
+        its channels; ``axes=(-2, -1)`` passed explicitly cuts it anyway.
     out : array, optional
         Where to write the result, as in :func:`blend`; may be ``x`` itself,
         and then only the boxes are written.
@@ -324,7 +359,7 @@ def apply_paste(x: Array, params: CutMixParams, axes: Sequence[int], out: Array 
         perm, lower, upper = params.perm, params.lower, params.upper
     else:
         xp, batch = check_batch(x, bool_ok=True)
-        axes = check_axes(axes, x.ndim)
+        axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)  # boxes may be empty
         _, perm = _check_lam_perm(x, params, batch)
         lower, upper = _check_box(x, params, batch, len(axes))
         if out is not None:

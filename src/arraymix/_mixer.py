@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._blend import apply_blend, apply_paste, box_mask, check_axes, partners
+from ._blend import DEFAULT_AXES, apply_blend, apply_paste, box_mask, check_axes, partners
 from ._compat import Array, default_float, default_index, device, from_host, is_traced
 from ._labels import check_not_dense, check_targets, mix_targets
 from ._params import CutMixParams, MixParams
@@ -60,7 +60,10 @@ class Mixer:
     num_classes : int, optional
         Number of classes; required for integer labels.
     cutmix_axes : sequence of int, default (-2, -1)
-        The cut axes of the batches this Mixer gets (NCHW images by default).
+        The cut axes of the batches this Mixer gets (NCHW images by default;
+        ``(1, 2)`` for NHWC). Left at the default, a batch that looks
+        channels-last (``(B, H, W, C)`` with ``C <= 4``) raises a ValueError
+        when CutMix may run, instead of being cut across its channels.
     groups : int, optional
         Pair samples only inside this many equal contiguous groups of each
         batch (see :func:`sample_mixup`): for batches split over devices.
@@ -130,7 +133,7 @@ class Mixer:
         correct_lam: bool = True,
         label_smoothing: float = 0.1,
         num_classes: int | None = None,
-        cutmix_axes: Sequence[int] = (-2, -1),
+        cutmix_axes: Sequence[int] = DEFAULT_AXES,
         groups: int | None = None,
         seed: int | Sequence[int] | None = None,
     ) -> None:
@@ -386,6 +389,8 @@ _SETTINGS: dict[str, Any] = {
 
 def _axes_spec(axes: Any) -> tuple[int, ...]:
     """What can be checked of the cut axes before the batch's ndim is known."""
+    if isinstance(axes, type(DEFAULT_AXES)):  # kept as the default (see check_axes)
+        return axes
     if isinstance(axes, int) and not isinstance(axes, bool):
         axes = (axes,)
     if not isinstance(axes, Sequence) or not all(
