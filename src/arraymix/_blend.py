@@ -71,7 +71,8 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ----------
     x : array
         Batch with samples on axis 0, real floating or integer. Integer data
-        (uint8 images) is blended in float32 and rounded back.
+        (uint8 images) is blended in float32 (float64 from 32 bits) and
+        rounded back.
     params : MixParams or CutMixParams
         From :func:`sample_mixup` (or :func:`sample_cutmix`: its ``lam`` and
         ``perm`` mix the labels of a CutMix), in ``x``'s library and on its
