@@ -28,8 +28,7 @@ from ._validate import (
 )
 
 __all__ = ["DEFAULT_AXES", "apply_blend", "apply_paste", "blend", "box_mask", "check_axes",
-           "compute_dtype",
-           "partners", "paste"]
+           "compute_dtype", "partners", "paste"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:

@@ -132,14 +132,14 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
 def refuse_unsupported(a: Any, name: str) -> None:
     """Arrays that pass as array API arrays but would mix wrongly or fail deep
     inside their library: NumPy masked arrays (arithmetic would blend a masked
-    entry's hidden value into its partner's unmasked sample) and torch's sparse,
-    quantized or other non-strided tensors."""
+    entry's hidden value into its partner's unmasked sample) and torch's sparse
+    (non-strided) tensors."""
     if isinstance(a, np.ma.MaskedArray):
         raise TypeError(
             f"{name} must not be a numpy.ma.MaskedArray: mixing would blend the data "
-            "hidden under its mask into the partners' samples. Mix np.ma.getdata(a) "
-            "(or a.filled(value)), and the mask np.ma.getmaskarray(a) as an array of "
-            "its own with the same parameters"
+            f"hidden under its mask into the partners' samples. Mix np.ma.getdata({name}) "
+            f"(or {name}.filled(value)), and the mask np.ma.getmaskarray({name}) as an "
+            "array of its own with the same parameters"
         )
     if is_torch_array(a) and a.layout is not sys.modules["torch"].strided:
         raise TypeError(
