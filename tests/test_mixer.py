@@ -254,6 +254,19 @@ def test_settings_changed_between_calls_take_effect():
     assert mixer.cutmix_axes == (-1,)
 
 
+    class Scheduled(arraymix.Mixer):
+        """A subclass keeps attributes of its own; its settings are checked."""
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.epoch = 0
+
+    scheduled = Scheduled(num_classes=C, seed=0)
+    scheduled.epoch = 3
+    with pytest.raises(ValueError, match="prob"):
+        scheduled.prob = 1.5
+
+
 def test_both_alphas_zero_is_fine_when_prob_is_zero():
     out, _y = arraymix.Mixer(mixup_alpha=0, cutmix_alpha=0, prob=0, num_classes=2)(
         np.ones((2, 3)), np.asarray([0, 1]))

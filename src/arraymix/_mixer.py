@@ -90,8 +90,9 @@ class Mixer:
     The settings are attributes that may be changed between calls, each
     checked when set as when the Mixer is made: ``mixer.prob = 0`` stops
     mixing (timm's ``mixup_enabled = False`` for the last epochs). Another
-    name raises an AttributeError rather than being ignored. A state saved
-    before a change loads only into a Mixer with the same settings.
+    name raises an AttributeError rather than being ignored (subclasses may
+    add attributes of their own). A state saved before a change loads only
+    into a Mixer with the same settings.
 
     Examples
     --------
@@ -161,16 +162,15 @@ class Mixer:
     def __setattr__(self, name: str, value: Any) -> None:
         """Settings are checked when they change, as when the Mixer is made;
         a name that is no setting is refused rather than silently ignored."""
-        if not name.startswith("_"):
-            check = _SETTINGS.get(name)
-            if check is None:
-                hint = (" (timm's mixup_enabled = False: set prob = 0 to stop mixing)"
-                        if name == "mixup_enabled" else "")
-                raise AttributeError(
-                    f"Mixer has no setting {name!r}{hint}; its settings are "
-                    f"{', '.join(_SETTINGS)}"
-                )
+        check = None if name.startswith("_") else _SETTINGS.get(name)
+        if check is not None:
             value = check(value)
+        elif not name.startswith("_") and type(self) is Mixer:  # subclasses add their own
+            hint = (" (timm's mixup_enabled = False: set prob = 0 to stop mixing)"
+                    if name == "mixup_enabled" else "")
+            raise AttributeError(
+                f"Mixer has no setting {name!r}{hint}; its settings are {', '.join(_SETTINGS)}"
+            )
         object.__setattr__(self, name, value)
 
     def _check_something_mixes(self) -> None:
