@@ -147,7 +147,9 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
         if num_classes is None:
             raise ValueError(
                 "num_classes is required when y holds integer class ids (it sets "
-                "the width of the one-hot rows)"
+                f"the width of the one-hot rows); y is {y.dtype} of shape "
+                f"{tuple(y.shape)}. Multi-hot or soft targets stored as integers are "
+                "mixed as floats: pass them as a floating array"
             )
         check_class_ids(y, num_classes)
         dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
