@@ -78,6 +78,13 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return calls[0], calls[1]
         return make
 
+    def nhwc_uint8_cutmix_sample() -> Pair:  # a data loader's batch, a box per sample
+        x = np.random.default_rng(0).integers(0, 256, size=(256, 32, 32, 3), dtype=np.uint8)
+        gens = np.random.default_rng(0), np.random.default_rng(0)
+        calls = [(lambda m=m, g=g: m.cutmix(x, rng=g, axes=(1, 2), lam_mode="sample"))
+                 for m, g in zip((new, old), gens, strict=True)]
+        return calls[0], calls[1]
+
     def torch_blend_in_place(shape: tuple[int, ...]) -> Callable[[], Pair]:
         def make() -> Pair:  # the public blend in place, no labels
             import torch
@@ -136,6 +143,7 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "numpy-cifar-cutmix-sample-in-place": cutmix_sample("numpy", True),
         "torch-cifar-cutmix-sample": cutmix_sample("torch", False),
         "torch-cifar-cutmix-sample-in-place": cutmix_sample("torch", True),
+        "numpy-cifar-nhwc-uint8-cutmix-sample": nhwc_uint8_cutmix_sample,
         "torch-48mib-blend-in-place": torch_blend_in_place((4096, 3, 32, 32)),
         "torch-96mib-blend-in-place": torch_blend_in_place((2048, 3, 64, 64)),
         "torch-sample-cutmix": torch_sample_cutmix,

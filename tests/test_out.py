@@ -61,7 +61,9 @@ def test_out_and_in_place_equal_the_reference(backend, threshold, data, shape, s
     names = [n for n in (*FLOATS, *INTS) if n in backend.dtypes]
     dtype = data.draw(st.sampled_from(names), label="dtype")
     xnp = random_batch(np.random.default_rng(seed), shape, dtype)
-    axes = (-2, -1)
+    # NCHW, NHWC, two apart, one axis, and three where the batch has them
+    choices = [(-2, -1), (1, 2), (1, -1), (-1,)] + ([(1, 2, 3)] if len(shape) >= 4 else [])
+    axes = data.draw(st.sampled_from(choices), label="axes")
     mix, cut = _params(backend, seed, shape, lam_mode, pairing, axes)
     x = backend.asarray(xnp, dtype)
     xp = backend.xp
