@@ -252,6 +252,8 @@ def test_settings_changed_between_calls_take_effect():
         mixer(x, np.arange(B))
     mixer.cutmix_axes = -1  # one axis, as at construction
     assert mixer.cutmix_axes == (-1,)
+    mixer.cutmix_axes = (np.int64(1), np.int64(2))  # NumPy ints, as cutmix takes them
+    assert mixer.cutmix_axes == (1, 2)
 
 
     class Scheduled(arraymix.Mixer):

@@ -27,8 +27,8 @@ from ._validate import (
     check_perm_values,
 )
 
-__all__ = ["DEFAULT_AXES", "apply_blend", "apply_paste", "blend", "box_mask", "check_axes",
-           "compute_dtype", "partners", "paste"]
+__all__ = ["DEFAULT_AXES", "apply_blend", "apply_paste", "axes_tuple", "blend", "box_mask",
+           "check_axes", "compute_dtype", "partners", "paste"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -247,6 +247,19 @@ def _looks_channels_last(shape: Sequence[Any]) -> bool:
     return bool(shape[-1] <= 4 < min(shape[1], shape[-2]))
 
 
+def axes_tuple(axes: Any, name: str) -> tuple[int, ...]:
+    """One to three axes as a tuple of Python ints (an int alone, NumPy ints
+    taken), before ``x``'s ndim is known."""
+    if _is_index(axes):
+        axes = (axes,)
+    if not isinstance(axes, Sequence) or not all(_is_index(a) for a in axes):
+        raise TypeError(f"{name} must be a tuple of ints, got {axes!r}")
+    out = tuple(operator.index(a) for a in axes)  # NumPy ints as Python ints
+    if not 1 <= len(out) <= 3:
+        raise ValueError(f"{name} must name one to three axes, got {out}")
+    return out
+
+
 def check_axes(axes: Any, ndim: int, name: str = "axes", *,
                shape: Sequence[int] | None = None, drawn: bool = True) -> tuple[int, ...]:
     """Cut axes: one to three distinct axes of ``x``, never the batch axis;
@@ -261,13 +274,7 @@ def check_axes(axes: Any, ndim: int, name: str = "axes", *,
             f"axis (length {shape[-1]}). Pass {name}={spatial} for channels-last data, or "
             f"{name}=(-2, -1) to cut the last two axes of this layout on purpose"
         )
-    if _is_index(axes):
-        axes = (axes,)
-    if not isinstance(axes, Sequence) or not all(_is_index(a) for a in axes):
-        raise TypeError(f"{name} must be a tuple of ints, got {axes!r}")
-    axes = tuple(operator.index(a) for a in axes)  # NumPy ints as Python ints
-    if not 1 <= len(axes) <= 3:
-        raise ValueError(f"{name} must name one to three axes, got {tuple(axes)}")
+    axes = axes_tuple(axes, name)
     out = []
     for a in axes:
         if not -ndim <= a < ndim:

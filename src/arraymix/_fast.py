@@ -91,15 +91,6 @@ def numpy_of(a: Array) -> Any:
     return a if is_numpy_array(a) else a.numpy()
 
 
-def _target_views(x: Array, out: Array | None) -> tuple[Array, Any, Any]:
-    """Where a NumPy-side host path writes: ``out`` (new if None; may be
-    ``x``), with NumPy views of ``x`` and of it (the same view in place)."""
-    if out is None:
-        out = np.empty_like(x) if is_numpy_array(x) else fresh_torch(x)
-    view = numpy_of(x)
-    return out, view, (view if out is x else numpy_of(out))
-
-
 def usable(x: Array, out: Array | None, *params: Array) -> bool:
     """Whether the per-sample host path applies to these arrays."""
     if math.prod(x.shape[1:]) < MIN_SAMPLE:  # first: small batches pay for every check
@@ -520,14 +511,12 @@ def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ..
     assignment costs about a microsecond, torch's several.
     """
     order, lo, hi = _host_list(perm), _host_list(lower), _host_list(upper)
+    target = _copy_of(_Ops(x), x, out)  # a tensor by torch's two-threaded copy
     if is_numpy_array(x) or x.dtype in numpy_twins(sys.modules["torch"]):
-        target, view, target_view = _target_views(x, out)
-        if target is not x:
-            _bulk_copy(x, target)
-        _paste_boxes(view, order, lo, hi, axes, target_view)
-        return target
-    target = _copy_of(_Ops(x), x, out)  # a torch dtype NumPy lacks (bfloat16)
-    _paste_boxes(x, order, lo, hi, axes, target)
+        view = numpy_of(x)  # in place, one view: the loop tells by identity
+        _paste_boxes(view, order, lo, hi, axes, view if target is x else numpy_of(target))
+    else:  # a torch dtype NumPy lacks (bfloat16)
+        _paste_boxes(x, order, lo, hi, axes, target)
     return target
 
 
@@ -631,23 +620,12 @@ def paste_masked(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
     ``where``: one batch of scratch fewer, and 0.62-0.65x the time in place
     (NumPy, 256x3x8x8 to 1024x1x32x32). CPU tensors are handled through NumPy
     views of their memory."""
-    target, view, target_view = _target_views(x, out)
+    view = numpy_of(x)
     mask = box_mask(namespace_of(np), view, numpy_of(lower), numpy_of(upper), axes)
     partner = np.take(view, numpy_of(perm), axis=0)
-    if target is not x:
-        _bulk_copy(x, target)
-    np.copyto(target_view, partner, where=mask)
+    target = _copy_of(_Ops(x), x, out)
+    np.copyto(view if target is x else numpy_of(target), partner, where=mask)
     return target
-
-
-def _bulk_copy(x: Array, target: Array) -> None:
-    """``x`` into ``target`` (host arrays of one library): a tensor by
-    torch's copy, two-threaded (CIFAR-sized batches: 0.6x the time of
-    NumPy's on views of the same memory), an array by NumPy's."""
-    if is_numpy_array(x):
-        np.copyto(target, x)
-    else:
-        target.copy_(x)
 
 
 def box_usable(x: Array, out: Array | None, perm: Array, lower: Array, upper: Array) -> bool:

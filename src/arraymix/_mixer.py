@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from ._blend import DEFAULT_AXES, apply_blend, apply_paste, box_mask, check_axes, partners
+from ._blend import (
+    DEFAULT_AXES,
+    apply_blend,
+    apply_paste,
+    axes_tuple,
+    box_mask,
+    check_axes,
+    partners,
+)
 from ._compat import Array, default_float, default_index, device, from_host, is_traced
 from ._labels import check_not_dense, check_targets, mix_targets
 from ._params import CutMixParams, MixParams
@@ -18,6 +26,7 @@ from ._validate import (
     PAIRINGS,
     check_alpha,
     check_batch,
+    check_bool,
     check_choice,
     check_count,
     check_groups,
@@ -362,14 +371,6 @@ def _optional_count(name: str, minimum: int) -> Any:
     return lambda v: None if v is None else check_count(v, name, minimum=minimum)
 
 
-def _bool(name: str) -> Any:
-    def check(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-        return value
-    return check
-
-
 #: Each setting of a Mixer and its check (which returns the value to keep).
 _SETTINGS: dict[str, Any] = {
     "mixup_alpha": lambda v: check_alpha(v, "mixup_alpha", allow_zero=True),
@@ -378,7 +379,7 @@ _SETTINGS: dict[str, Any] = {
     "switch_prob": lambda v: check_real(v, "switch_prob", low=0.0, high=1.0),
     "lam_mode": lambda v: check_choice(v, "lam_mode", LAM_MODES),
     "pairing": lambda v: check_choice(v, "pairing", PAIRINGS),
-    "correct_lam": _bool("correct_lam"),
+    "correct_lam": lambda v: check_bool(v, "correct_lam"),
     "label_smoothing": lambda v: check_real(v, "label_smoothing", low=0.0, high=1.0,
                                             high_open=True),
     "num_classes": _optional_count("num_classes", 1),
@@ -391,15 +392,10 @@ def _axes_spec(axes: Any) -> tuple[int, ...]:
     """What can be checked of the cut axes before the batch's ndim is known."""
     if isinstance(axes, type(DEFAULT_AXES)):  # kept as the default (see check_axes)
         return axes
-    if isinstance(axes, int) and not isinstance(axes, bool):
-        axes = (axes,)
-    if not isinstance(axes, Sequence) or not all(
-        isinstance(a, int) and not isinstance(a, bool) for a in axes
-    ):
-        raise TypeError(f"cutmix_axes must be a tuple of ints, got {axes!r}")
-    if not 1 <= len(axes) <= 3 or 0 in axes or len(set(axes)) != len(axes):
+    spec = axes_tuple(axes, "cutmix_axes")
+    if 0 in spec or len(set(spec)) != len(spec):
         raise ValueError(
             "cutmix_axes must name one to three distinct axes other than the batch "
-            f"axis 0, got {tuple(axes)}"
+            f"axis 0, got {spec}"
         )
-    return tuple(axes)
+    return spec

@@ -28,6 +28,7 @@ from ._random import Source, source
 from ._validate import (
     LAM_MODES,
     check_alpha,
+    check_bool,
     check_choice,
     check_count,
     check_groups,
@@ -291,8 +292,7 @@ def sample_cutmix(
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
     groups = check_groups(groups, batch_size, pairing)
-    if not isinstance(correct_lam, bool):
-        raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
+    check_bool(correct_lam, "correct_lam")
     src = source(rng)
     xp, device = _target(src, xp, device)
     k = len(sizes)

@@ -58,6 +58,13 @@ def check_alpha(alpha: Any, name: str = "alpha", *, allow_zero: bool = False) ->
                       low_open=not allow_zero, high_open=True)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """A Python bool (not a truthy stand-in)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> Any:
     """``value`` is one of the strings ``choices`` (returned as its Literal type)."""
     if not isinstance(value, str) or value not in choices:
