@@ -43,6 +43,39 @@ def ref_paste(x: np.ndarray, perm: np.ndarray, lower: np.ndarray, upper: np.ndar
     return out
 
 
+#: 8-bit float formats: machine epsilon and smallest normal number (format facts)
+FLOAT8 = {"float8_e4m3fn": (2.0**-3, 2.0**-6), "float8_e5m2": (2.0**-2, 2.0**-14)}
+
+
+def float8_dtype(backend: Any, name: str) -> Any:
+    """The backend's 8-bit float dtype ``name``, or None where its library has
+    none (the array API standard defines none; NumPy has them from ml_dtypes)."""
+    if backend.name.startswith("torch"):
+        import torch
+
+        return getattr(torch, name, None)
+    if backend.name.startswith("jax"):
+        import jax.numpy as jnp
+
+        return getattr(jnp, name, None)
+    if backend.name == "numpy":
+        try:
+            import ml_dtypes
+        except ImportError:
+            return None
+        return np.dtype(getattr(ml_dtypes, name))
+    return None
+
+
+def half_ulp(values: np.ndarray, name: str) -> np.ndarray:
+    """Half the spacing of the 8-bit float format ``name`` around ``values``:
+    the most a correctly rounded result may differ from them."""
+    eps, normal = FLOAT8[name]
+    magnitude = np.abs(values)
+    exponent = np.floor(np.log2(np.where(magnitude > 0, magnitude, 1.0)))
+    return 0.5 * eps * np.maximum(2.0**exponent, normal)
+
+
 def tolerance(dtype: str, scale: float) -> float:
     """Absolute tolerance for a blend computed in ``dtype`` on values of ``scale``."""
     if dtype in EPS:

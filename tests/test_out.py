@@ -13,12 +13,16 @@ from hypothesis import strategies as st
 import arraymix
 from arraymix import _blend, _fast
 from reference import (
+    FLOAT8,
     FLOATS,
     INTS,
     batch_shapes,
     check_like,
+    float8_dtype,
+    half_ulp,
     random_batch,
     ref_blend,
+    ref_paste,
     rounds_once,
     tolerance,
 )
@@ -158,6 +162,83 @@ def test_any_memory_layout_gives_the_contiguous_result(backend, threshold, data,
             else:
                 np.testing.assert_array_equal(backend.numpy(got), want)
         np.testing.assert_array_equal(backend.numpy(x), backend.numpy(contiguous))
+
+
+@settings(max_examples=10)
+@given(shape=batch_shapes(12).filter(lambda s: len(s) >= 3), seed=SEEDS, lam_mode=MODES,
+       name=st.sampled_from(sorted(FLOAT8)))
+def test_eight_bit_floats_are_blended_in_float32_and_rounded_once(backend, threshold, shape,
+                                                                  seed, lam_mode, name):
+    """float8 keeps its dtype but not its arithmetic (three roundings to 2-3
+    bits of mantissa, and λ itself rounded to them, would weigh the pixels
+    differently from the labels; torch has none on the CPU): each result is
+    the float64 blend correctly rounded, on every path; boxes are copied."""
+    dtype = float8_dtype(backend, name)
+    if dtype is None:
+        pytest.skip(f"{backend.name} has no {name} dtype")
+    xp = backend.xp
+    x = xp.astype(backend.asarray(random_batch(np.random.default_rng(seed), shape, "float32")),
+                  dtype)
+    values = backend.numpy(xp.astype(x, xp.float32)) if backend.has_values else None
+    mix, cut = _params(backend, seed, shape, lam_mode, "permute", (-2, -1))
+    xm, ym = backend.call(arraymix.mixup, x, backend.asarray(np.arange(shape[0]) % 3),
+                          num_classes=3, rng=seed, lam_mode=lam_mode)
+    check_like(backend, xm, shape, dtype)
+    check_like(backend, ym, (shape[0], 3), xp.float32)
+    results = [(backend.call(arraymix.blend, x, mix), mix),
+               (backend.call(arraymix.paste, x, cut, axes=(-2, -1)), cut)]
+    if arraymix._compat.is_writeable_array(x):
+        same = xp.astype(x, dtype, copy=True)
+        results += [(arraymix.blend(same, mix, out=same), mix)]
+        same = xp.astype(x, dtype, copy=True)
+        results += [(arraymix.paste(same, cut, axes=(-2, -1), out=same), cut)]
+    for got, params in results:
+        check_like(backend, got, shape, dtype)
+        if values is None:
+            continue
+        got64 = backend.numpy(xp.astype(got, xp.float32)).astype(np.float64)
+        perm = backend.numpy(params.perm)
+        if params is mix:
+            want = ref_blend(values, backend.numpy(mix.lam), perm)
+            assert np.all(np.abs(got64 - want) <= half_ulp(want, name) + 2.0**-20 * np.abs(want))
+        else:
+            want = ref_paste(values, perm, backend.numpy(cut.lower), backend.numpy(cut.upper),
+                             (-2, -1))
+            np.testing.assert_array_equal(got64, want)
+    if values is not None:
+        np.testing.assert_array_equal(backend.numpy(xp.astype(x, xp.float32)), values)
+
+
+@settings(max_examples=10)
+@given(shape=batch_shapes(12).filter(lambda s: len(s) >= 3), seed=SEEDS, lam_mode=MODES)
+def test_numpy_bfloat16_from_ml_dtypes_mixes_as_bfloat16(threshold, shape, seed, lam_mode):
+    """``np.asarray`` of a JAX bfloat16 batch has ml_dtypes' bfloat16, which
+    NumPy's ``isdtype`` refuses: it mixes as bfloat16 does in torch and JAX
+    (λ rounded to it), on every host path, and CutMix copies it."""
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed")
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    x = random_batch(np.random.default_rng(seed), shape, "float32").astype(bf16)
+    values = x.astype(np.float64)
+    mix = arraymix.sample_mixup(seed, shape[0], lam_mode=lam_mode)
+    cut = arraymix.sample_cutmix(seed, shape[0], shape[-2:], lam_mode=lam_mode)
+    lam = np.asarray(mix.lam).astype(bf16).astype(np.float64)
+    want = ref_blend(values, lam, mix.perm)
+    atol = tolerance("bfloat16", float(np.abs(values).max(initial=0)))
+    same = x.copy()
+    for got in (arraymix.blend(x, mix), arraymix.blend(same, mix, out=same)):
+        assert got.dtype == bf16
+        np.testing.assert_allclose(got.astype(np.float64), want, rtol=0, atol=atol)
+    same = x.copy()
+    for got in (arraymix.paste(x, cut, axes=(-2, -1)),
+                arraymix.paste(same, cut, axes=(-2, -1), out=same)):
+        assert got.dtype == bf16
+        np.testing.assert_array_equal(got.astype(np.float64),
+                                      ref_paste(values, cut.perm, cut.lower, cut.upper, (-2, -1)))
+    xm, ym = arraymix.mixup(x, np.arange(shape[0]) % 4, num_classes=4, rng=seed)
+    assert xm.dtype == bf16
+    assert ym.dtype == np.float32
+    np.testing.assert_allclose(ym.sum(axis=-1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(x.astype(np.float64), values)
 
 
 @settings(max_examples=15)

@@ -71,9 +71,9 @@ def mixup(
     ----------
     x : array
         Batch with samples on axis 0, any layout (NCHW or NHWC images, audio,
-        embeddings, tabular rows). Floating dtypes are kept; integer data
-        (uint8 images) is blended in float32 (float64 from 32 bits) and
-        rounded back.
+        embeddings, tabular rows). Floating dtypes are kept (float8 is
+        blended in float32 and rounded once); integer data (uint8 images)
+        is blended in float32 (float64 from 32 bits) and rounded back.
     y : array, optional
         ``None``; integer class ids of shape ``(B, ...)`` (needs
         ``num_classes``; become one-hot rows on a new last axis, then

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _fast
-from ._compat import Array, default_index, device, namespace
+from ._compat import Array, default_index, device, dtype_bits, isdtype, namespace
 from ._params import CutMixParams, MixParams
 from ._validate import (
     check_batch,
@@ -34,13 +34,16 @@ __all__ = ["DEFAULT_AXES", "apply_blend", "apply_paste", "axes_tuple", "blend", 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
     """The dtype arithmetic on ``dtype`` data happens in.
 
-    Floating data keeps its own dtype (float16 is not promoted). Integers are
-    blended in float32 if float32 holds them exactly (8 and 16 bits: uint8
-    images), else in float64.
+    Floating data of 16 bits and more keeps its own dtype (float16 is not
+    promoted). Narrower floats (float8, float4: a few bits of mantissa, and
+    no arithmetic at all in torch) are blended in float32 and rounded once.
+    Integers are blended in float32 if float32 holds them exactly (8 and 16
+    bits: uint8 images), else in float64.
     """
-    if xp.isdtype(dtype, "real floating"):
-        return dtype
-    return xp.float32 if xp.iinfo(dtype).bits <= 16 else xp.float64
+    bits = dtype_bits(xp, dtype)
+    if isdtype(xp, dtype, "real floating"):
+        return dtype if bits >= 16 else xp.float32
+    return xp.float32 if bits <= 16 else xp.float64
 
 
 def _check_lam_perm(x: Array, params: Any, batch: int) -> tuple[Array, Array]:
@@ -100,7 +103,8 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     ``jax.jit``, ``jax.vmap`` and ``torch.compile(fullgraph=True)``, and
     gradients flow through it (manifold mixup on hidden activations). λ is
     cast to ``x``'s dtype before it touches the batch, so a float16 batch is
-    never promoted. Partner indices out of ``[0, B)`` or outside their group,
+    never promoted; float8 batches are blended in float32 and rounded once,
+    integer ones in float32 or float64 and rounded to the nearest. Partner indices out of ``[0, B)`` or outside their group,
     and λ outside ``[0, 1]``, raise a ValueError where they are host arrays
     (NumPy, CPU torch); on other devices checking them would cost a sync.
 
@@ -193,7 +197,9 @@ def _blend(xp: Any, x: Array, lam: Array, perm: Array, ctype: Any, groups: int =
     if ctype == x.dtype:
         return lam * x + (1 - lam) * partner
     mixed = lam * xp.astype(x, ctype) + (1 - lam) * xp.astype(partner, ctype)
-    return xp.astype(xp.round(mixed), x.dtype)
+    if isdtype(xp, x.dtype, "integral"):
+        mixed = xp.round(mixed)
+    return xp.astype(mixed, x.dtype)
 
 
 def _widened(xp: Any, x: Array, lam: Array, partner: Array) -> Array:

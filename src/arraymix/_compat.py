@@ -28,6 +28,7 @@ __all__ = [
     "default_float",
     "default_index",
     "device",
+    "dtype_bits",
     "from_host",
     "host_readable",
     "is_array_api_obj",
@@ -35,6 +36,7 @@ __all__ = [
     "is_numpy_array",
     "is_torch_array",
     "is_writeable_array",
+    "isdtype",
     "library",
     "namespace",
     "namespace_of",
@@ -83,6 +85,33 @@ def library(xp: Any) -> str:
 def _library(xp: Any) -> str:
     name: str = xp.__name__.removeprefix("array_api_compat.")
     return name.split(".")[0]
+
+
+def _extension_kind(dtype: Any) -> str | None:
+    """The kind of a NumPy dtype that ml_dtypes adds (``bfloat16``,
+    ``float8_*``, ``int4``...: what a JAX array of those dtypes becomes in
+    NumPy), which NumPy's own ``isdtype`` refuses; None for any other dtype."""
+    if not (isinstance(dtype, np.dtype) and dtype.type.__module__ == "ml_dtypes"):
+        return None
+    return "integral" if "int" in dtype.name else "real floating"
+
+
+def isdtype(xp: Any, dtype: Any, kind: str | tuple[str, ...]) -> bool:
+    """``xp.isdtype(dtype, kind)``, answered for ml_dtypes' dtypes too."""
+    extension = _extension_kind(dtype)
+    if extension is None:
+        return bool(xp.isdtype(dtype, kind))
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return extension in kinds or "numeric" in kinds
+
+
+def dtype_bits(xp: Any, dtype: Any) -> int:
+    """The width of a real dtype in bits (a 4-bit type stored in a byte counts 8)."""
+    size = getattr(dtype, "itemsize", None)
+    if isinstance(size, int):
+        return 8 * size
+    info = xp.finfo(dtype) if isdtype(xp, dtype, "real floating") else xp.iinfo(dtype)
+    return int(info.bits)
 
 
 def device(x: Array) -> Any:

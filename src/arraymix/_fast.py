@@ -44,6 +44,8 @@ from ._compat import (
     is_jax_array,
     is_numpy_array,
     is_torch_array,
+    isdtype,
+    namespace,
     namespace_of,
     numpy_twins,
 )
@@ -210,6 +212,9 @@ class _Ops:
     def __init__(self, x: Array) -> None:
         self.torch = sys.modules["torch"] if is_torch_array(x) else None
         self.wide = _wide(x.dtype) if self.torch is None else None
+        #: integer data is rounded back; floats narrower than the compute
+        #: dtype (float8) are only cast, once
+        self.rounds = isdtype(namespace(x), x.dtype, "integral")
 
     def empty(self, like: Array, dtype: Any = None) -> Array:
         if self.torch is not None:
@@ -224,9 +229,11 @@ class _Ops:
 
     def scaled(self, a: Array, s: Any, dst: Array) -> None:
         if self.torch is not None:
-            if a.dtype != dst.dtype and dst.dtype == self.torch.float64:
-                # wide integers: torch would multiply them in float32, the
-                # default dtype, so convert them into float64 first (exactly)
+            if a.dtype != dst.dtype and (dst.dtype == self.torch.float64
+                                         or a.is_floating_point()):
+                # wide integers (torch would multiply them in float32, the
+                # default dtype) and float8 (torch has no arithmetic for it):
+                # converted into the compute dtype first, exactly
                 dst.copy_(a)
                 a = dst
             self.torch.mul(a, s, out=dst)
@@ -264,10 +271,12 @@ class _Ops:
 
     def round_into(self, src: Array, dst: Array) -> None:
         if self.torch is not None:
-            self.torch.round(src, out=src)
+            if self.rounds:
+                self.torch.round(src, out=src)
             dst.copy_(src)
         else:
-            np.rint(src, out=src)
+            if self.rounds:
+                np.rint(src, out=src)
             np.copyto(dst, src, casting="unsafe")
 
 
@@ -792,6 +801,7 @@ def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
     if (not x.is_contiguous()
             or x.dtype in (torch.bool, torch.complex64, torch.complex128)
+            or (x.is_floating_point() and x.element_size() == 1)  # float8: not before sm_89
             or (lam is not None and x.dtype not in floats)):  # integers blend in float32
         return False
     inner: int = math.prod(x.shape[1:])

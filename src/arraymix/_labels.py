@@ -7,7 +7,15 @@ from typing import Any, NamedTuple
 
 from . import _fast
 from ._blend import apply_blend
-from ._compat import Array, default_float, default_index, device, is_array_api_obj, namespace
+from ._compat import (
+    Array,
+    default_float,
+    default_index,
+    device,
+    is_array_api_obj,
+    isdtype,
+    namespace,
+)
 from ._params import CutMixParams, MixParams
 from ._validate import (
     check_class_ids,
@@ -86,7 +94,7 @@ def _is_real_float(xp: Any, dtype: Any) -> bool:
     """Whether ``dtype`` is a real floating dtype of ``xp``; False for
     anything else, another library's dtype included."""
     try:
-        return bool(xp.isdtype(dtype, "real floating"))
+        return bool(isdtype(xp, dtype, "real floating"))
     except (AttributeError, TypeError, ValueError):  # not a dtype xp knows
         return False
 
@@ -96,7 +104,7 @@ def _int_labels(labels: Any, name: str) -> Any:
         raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
     refuse_unsupported(labels, name)
     xp = namespace(labels)
-    if not xp.isdtype(labels.dtype, "integral"):
+    if not isdtype(xp, labels.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
     return xp
 
@@ -143,7 +151,7 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
     if y is None:
         return None
     xp = check_partner(x, y, "y")
-    if xp.isdtype(y.dtype, "integral"):
+    if isdtype(xp, y.dtype, "integral"):
         if num_classes is None:
             raise ValueError(
                 "num_classes is required when y holds integer class ids (it sets "
@@ -154,9 +162,11 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
         check_class_ids(y, num_classes)
         dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
         return Targets(y, num_classes, smoothing, dtype)
-    if not xp.isdtype(y.dtype, "real floating"):
+    if not isdtype(xp, y.dtype, "real floating"):
+        hint = ("; boolean multi-hot targets are mixed as floats (pass them as a floating "
+                "array), binary class ids as integers") if isdtype(xp, y.dtype, "bool") else ""
         raise TypeError(
-            f"y must hold integer class ids or real floating soft targets, got {y.dtype}"
+            f"y must hold integer class ids or real floating soft targets, got {y.dtype}{hint}"
         )
     if smoothing and y.ndim < 2:
         raise ValueError(

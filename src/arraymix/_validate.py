@@ -26,6 +26,7 @@ from ._compat import (
     is_numpy_array,
     is_torch_array,
     is_writeable_array,
+    isdtype,
     namespace,
 )
 
@@ -127,7 +128,7 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
     xp = namespace(x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
-    if not xp.isdtype(x.dtype, ("real floating", "integral", *(("bool",) if bool_ok else ()))):
+    if not isdtype(xp, x.dtype, ("real floating", "integral", *(("bool",) if bool_ok else ()))):
         kinds = "real floating, integer or bool" if bool_ok else "real floating or integer"
         raise TypeError(f"{name} must have a {kinds} dtype, got {x.dtype}")
     batch = x.shape[0]
@@ -161,8 +162,9 @@ def _devices_differ(a: Array, b: Array) -> bool:
     return da is not None and db is not None and da != db
 
 
-def _joined(x: Array, a: Any, name: str, what: str) -> Any:
-    """``a`` is an array of ``x``'s library on ``x``'s device: their namespace."""
+def _joined(x: Array, a: Any, name: str, what: str, hint: str = "") -> Any:
+    """``a`` is an array of ``x``'s library on ``x``'s device: their namespace
+    (``hint`` ends the message where it is not)."""
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be {what}, got {_kind(a)}")
     refuse_unsupported(a, name)
@@ -171,11 +173,11 @@ def _joined(x: Array, a: Any, name: str, what: str) -> Any:
     except TypeError:
         raise TypeError(
             f"{name} must come from x's array library: x is {_kind(x)}, {name} is "
-            f"{_kind(a)}"
+            f"{_kind(a)}{hint}"
         ) from None
     if _devices_differ(x, a):
         raise ValueError(
-            f"{name} must be on x's device: x is on {device(x)}, {name} on {device(a)}"
+            f"{name} must be on x's device: x is on {device(x)}, {name} on {device(a)}{hint}"
         )
     return xp
 
@@ -197,8 +199,9 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
 
     Parameters come from ``sample_*(..., xp=array_namespace(x), device=device(x))``.
     """
-    xp = _joined(x, a, name, "an array")
-    if tuple(a.shape) not in shapes or not xp.isdtype(a.dtype, kind):
+    xp = _joined(x, a, name, "an array", "; draw the params for x with sample_mixup(...) "
+                 "or sample_cutmix(..., xp=array_namespace(x), device=device(x))")
+    if tuple(a.shape) not in shapes or not isdtype(xp, a.dtype, kind):
         wanted = " or ".join(str(s) for s in shapes)
         what = "an integer" if kind == "integral" else f"a {kind}"
         raise ValueError(
@@ -211,7 +214,7 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
 def check_out(x: Array, out: Any) -> None:
     """``out`` can receive the result for ``x``: same kind of array, writeable,
     and either ``x`` itself or not overlapping it."""
-    kind = "bool" if namespace(x).isdtype(x.dtype, "bool") else "numeric"
+    kind = "bool" if isdtype(namespace(x), x.dtype, "bool") else "numeric"
     check_param(x, out, "out", (tuple(x.shape),), kind)
     if out.dtype != x.dtype:
         raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
