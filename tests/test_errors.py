@@ -241,6 +241,20 @@ def test_bad_batch_size(batch, error):
         arraymix.sample_mixup(0, batch)
 
 
+@pytest.mark.parametrize("call", [
+    lambda n: arraymix.sample_mixup(0, n),
+    lambda n: arraymix.sample_cutmix(0, 4, (8, n)),
+    lambda n: arraymix.one_hot(np.asarray([0, 1]), n),
+    lambda n: arraymix.mixup(X, Y, num_classes=n),
+])
+def test_lengths_no_array_can_have_are_refused(call):
+    """An axis length over a signed 64-bit size (what every library indexes
+    with) is a ValueError naming the argument, not NumPy's or torch's own
+    overflow from inside an allocation."""
+    with pytest.raises(ValueError, match="must be <= 9223372036854775807, got 9223372036854775808"):
+        call(2**63)
+
+
 def test_y_from_another_library_or_device():
     torch = pytest.importorskip("torch", reason="torch is not installed")
     with pytest.raises(TypeError, match=r"y must come from x's array library: x is torch\.Tensor"):

@@ -283,6 +283,24 @@ def test_state_from_another_configuration_is_refused():
         arraymix.Mixer(num_classes=10).load_state_dict({"rng": 1})
 
 
+@pytest.mark.parametrize("part", ["config", "rng"])
+@pytest.mark.parametrize("value", [None, "pcg64", 3, [], {}, {"bit_generator": "MT19937"}])
+def test_a_corrupt_state_is_refused_and_the_stream_kept(part, value):
+    """A state whose parts are not what state_dict() wrote (a hand-edited or
+    truncated checkpoint) raises a ValueError naming it, and the Mixer goes
+    on with its own stream."""
+    mixer, twin = arraymix.Mixer(num_classes=3, seed=4), arraymix.Mixer(num_classes=3, seed=4)
+    state = {**mixer.state_dict(), part: value}
+    if part == "rng":
+        match = r"state\['rng'\] must be the NumPy PCG64 state"
+    else:
+        match = "another configuration" if isinstance(value, dict) else "state must be a dict"
+    with pytest.raises(ValueError, match=match):
+        mixer.load_state_dict(state)
+    x, ids = np.arange(432.0).reshape(4, 3, 6, 6), np.asarray([0, 1, 2, 0])
+    np.testing.assert_array_equal(mixer(x, ids)[0], twin(x, ids)[0])
+
+
 def test_cutmix_axes_out_of_range_for_the_batch():
     with pytest.raises(ValueError, match="cutmix_axes"):
         arraymix.Mixer(num_classes=2, cutmix_axes=(3, 4))(np.ones((2, 3, 4)), np.asarray([0, 1]))

@@ -104,9 +104,10 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
     gradients flow through it (manifold mixup on hidden activations). λ is
     cast to ``x``'s dtype before it touches the batch, so a float16 batch is
     never promoted; float8 batches are blended in float32 and rounded once,
-    integer ones in float32 or float64 and rounded to the nearest. Partner indices out of ``[0, B)`` or outside their group,
-    and λ outside ``[0, 1]``, raise a ValueError where they are host arrays
-    (NumPy, CPU torch); on other devices checking them would cost a sync.
+    integer ones in float32 or float64 and rounded to the nearest. Partner
+    indices out of ``[0, B)`` or outside their group, and λ outside
+    ``[0, 1]``, raise a ValueError where they are host arrays (NumPy, CPU
+    torch); on other devices checking them would cost a sync.
 
     Examples
     --------

@@ -225,16 +225,23 @@ class Mixer:
         ValueError
             The state comes from a Mixer configured differently.
         """
-        if not isinstance(state, dict) or set(state) != {"config", "rng"}:
+        if (not isinstance(state, dict) or set(state) != {"config", "rng"}
+                or not isinstance(state["config"], dict)):
             raise ValueError("state must be a dict from Mixer.state_dict()")
         if state["config"] != self._config():
             diff = sorted(k for k in self._config() if state["config"].get(k) != self._config()[k])
             raise ValueError(
                 f"state comes from a Mixer with another configuration (differs in: "
-                f"{', '.join(diff)})"
+                f"{', '.join(diff or sorted(set(state['config']) - set(self._config())))})"
             )
         gen = np.random.default_rng()
-        gen.bit_generator.state = state["rng"]
+        try:
+            gen.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(
+                "state['rng'] must be the NumPy PCG64 state a Mixer.state_dict() holds "
+                f"({type(e).__name__}: {e})"
+            ) from None
         self._gen = gen
 
     def __call__(self, x: Array, y: Array | None = None, /, *,

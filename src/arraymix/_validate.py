@@ -74,8 +74,13 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> Any:
     return value
 
 
-def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
-    """A Python integer (or NumPy integer) no smaller than ``minimum``."""
+#: The largest length of an axis any array library can hold (a signed 64-bit size).
+MAX_LENGTH = 2**63 - 1
+
+
+def check_count(value: Any, name: str, *, minimum: int = 0,
+                maximum: int | None = None) -> int:
+    """A Python integer (or NumPy integer) in ``[minimum, maximum]``."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got bool")
     try:
@@ -84,6 +89,8 @@ def check_count(value: Any, name: str, *, minimum: int = 0) -> int:
         raise TypeError(f"{name} must be an int, got {_kind(value)}") from None
     if n < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {n}")
     return n
 
 
