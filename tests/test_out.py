@@ -369,7 +369,9 @@ def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, in
 
         put = torch.from_numpy
     else:
-        xp, put = np, np.asarray
+        import array_api_compat.numpy as xp
+
+        put = np.asarray
     params = arraymix.MixParams(lam=put(lam), perm=put(perm))
     x = put(xnp.copy())
     got = arraymix.blend(x, params, out=x)

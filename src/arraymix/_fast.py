@@ -360,7 +360,9 @@ def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: An
     batch = x.shape[0]
     step = max(1, 2 * MIN_SAMPLE // max(1, math.prod(x.shape[1:])))
     lam_c = lam.astype(ctype)
-    om_c = 1 - lam_c  # in the compute dtype, as the reference computes it
+    # in the compute dtype, as the reference computes it (NumPy 1.x would
+    # make 1 - a 0-d array a float64 scalar, unrounded in a float32 loop)
+    om_c = (1 - lam_c).astype(ctype)
     if lam_c.ndim:
         lam_c = lam_c.reshape((batch,) + (1,) * (x.ndim - 1))
         om_c = om_c.reshape(lam_c.shape)
