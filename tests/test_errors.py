@@ -241,6 +241,19 @@ def test_bad_batch_size(batch, error):
         arraymix.sample_mixup(0, batch)
 
 
+@pytest.mark.parametrize("flag", [True, np.True_])
+def test_bools_are_not_counts(flag):
+    """A bool is not a count, a length or a seed, NumPy's included (NumPy
+    2.2's operator.index takes np.True_ as 1, with only a warning)."""
+    for call, name in ((lambda: arraymix.sample_mixup(0, flag), "batch_size"),
+                       (lambda: arraymix.sample_cutmix(0, 4, (flag, 3)), r"sizes\[0\]"),
+                       (lambda: arraymix.mixup(X, Y, num_classes=flag), "num_classes"),
+                       (lambda: arraymix.mixup(X, groups=flag), "groups"),
+                       (lambda: arraymix.Mixer(seed=flag), "seed")):
+        with pytest.raises(TypeError, match=f"{name} must be an int, got bool"):
+            call()
+
+
 @pytest.mark.parametrize("call", [
     lambda n: arraymix.sample_mixup(0, n),
     lambda n: arraymix.sample_cutmix(0, 4, (8, n)),

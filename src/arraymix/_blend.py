@@ -25,6 +25,7 @@ from ._validate import (
     check_out,
     check_param,
     check_perm_values,
+    is_bool,
 )
 
 __all__ = ["DEFAULT_AXES", "apply_blend", "apply_paste", "axes_tuple", "blend", "box_mask",
@@ -224,7 +225,7 @@ def _into(xp: Any, result: Array, out: Array | None) -> Array:
 
 def _is_index(a: Any) -> bool:
     """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool."""
-    if isinstance(a, bool) or type(a).__name__ == "bool_":
+    if is_bool(a):
         return False
     try:
         operator.index(a)

@@ -38,6 +38,12 @@ def _kind(obj: Any) -> str:
     return type(obj).__module__.split(".")[0] + "." + type(obj).__qualname__
 
 
+def is_bool(value: Any) -> bool:
+    """A Python or NumPy bool, which ``operator.index`` would take as 0 or 1
+    (NumPy 2.2 with only a DeprecationWarning)."""
+    return isinstance(value, (bool, np.bool_))
+
+
 def check_real(value: Any, name: str, *, low: float, high: float,
                low_open: bool = False, high_open: bool = False) -> float:
     """A finite real Python number in the given interval, as a float."""
@@ -81,7 +87,7 @@ MAX_LENGTH = 2**63 - 1
 def check_count(value: Any, name: str, *, minimum: int = 0,
                 maximum: int | None = None) -> int:
     """A Python integer (or NumPy integer) in ``[minimum, maximum]``."""
-    if isinstance(value, bool):
+    if is_bool(value):
         raise TypeError(f"{name} must be an int, got bool")
     try:
         n = operator.index(value)
