@@ -142,6 +142,13 @@ def _dask() -> Backend:
     return Backend("dask", xp, "cpu", put, lambda a: np.asarray(a.compute()), _dtypes(xp))
 
 
+def _ndonnx() -> Backend:
+    ndx = pytest.importorskip("ndonnx", reason="ndonnx is not installed")
+
+    return Backend("ndonnx", ndx, ndx.asarray(np.zeros(1)).device, ndx.asarray,
+                   lambda a: np.asarray(a.unwrap_numpy()), _dtypes(ndx))
+
+
 def _cupy() -> Backend:
     cp = pytest.importorskip("cupy", reason="cupy is not installed")
     try:
@@ -166,6 +173,7 @@ BACKENDS: dict[str, Callable[[], Backend]] = {
     "jax-jit": lambda: _jax(jit=True),
     "array-api-strict": _strict,
     "dask": _dask,
+    "ndonnx": _ndonnx,
     "torch-cuda": lambda: _torch("cuda"),
     "jax-gpu": lambda: _jax(jit=True, gpu=True),
     "cupy": _cupy,

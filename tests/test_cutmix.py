@@ -319,3 +319,24 @@ def test_any_integer_dtype_indexes_partners_and_boxes(backend, batch, seed, inde
         lam_r = lam.astype(np.float32).astype(np.float64)
         np.testing.assert_allclose(backend.numpy(wide[0]), ref_blend(x_np, lam_r, perm),
                                    rtol=0, atol=tolerance("float32", 5.0))
+
+
+@pytest.mark.parametrize("index", ["uint8", "int8"])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_narrow_box_bounds_on_axes_longer_than_their_dtype(backend, index, per_sample):
+    """uint8 bounds on an axis of 300: positions past 255 are outside the box
+    (compared in the bounds' own dtype they wrapped to 0-43 and were pasted)."""
+    length, batch = 300, 3
+    x_np = np.arange(batch * 2 * length, dtype=np.float32).reshape(batch, 2, length)
+    perm = np.asarray([2, 0, 1])
+    lower = np.asarray([[3], [0], [20]] if per_sample else [5])
+    upper = np.asarray([[40], [10], [90]] if per_sample else [12])
+    p = arraymix.CutMixParams(lam=backend.asarray(np.float32(0.5)),
+                              perm=backend.asarray(perm.astype(index)),
+                              lower=backend.asarray(lower.astype(index)),
+                              upper=backend.asarray(upper.astype(index)))
+    got = backend.call(arraymix.paste, backend.asarray(x_np), p, axes=(-1,))
+    check_like(backend, got, x_np.shape, backend.dtypes["float32"])
+    if backend.has_values:
+        np.testing.assert_array_equal(backend.numpy(got),
+                                      ref_paste(x_np, perm, lower, upper, (-1,)))

@@ -132,15 +132,23 @@ def test_cut_axes_take_any_integer_and_refuse_the_rest():
 def test_bad_xp_and_device_are_named(backend):
     """A namespace that is none and a device the library lacks are named,
     not reported by the library from inside a draw."""
+    try:
+        backend.xp.empty(0, device="no-such-device")
+        refused = False
+    except Exception:  # each library raises its own kind
+        refused = True
     for fn in (lambda **kw: arraymix.sample_mixup(0, 4, **kw),
                lambda **kw: arraymix.sample_cutmix(0, 4, (8, 8), **kw)):
         for xp in ("torch", 3):
             with pytest.raises(TypeError, match="xp must be an array library"):
                 fn(xp=xp)
-        with pytest.raises(ValueError, match=r"device='no-such-device' is not a device of"):
-            fn(xp=backend.xp, device="no-such-device")
+        if refused:
+            with pytest.raises(ValueError, match=r"device='no-such-device' is not a device of"):
+                fn(xp=backend.xp, device="no-such-device")
         p = fn(xp=backend.xp, device=backend.device)  # the backend's own device passes
         assert p.perm.shape == (4,)
+    if not refused:
+        pytest.skip(f"{backend.name} takes any device name: there is none to refuse")
 
 
 def test_read_only_numpy_out_is_named():

@@ -55,10 +55,17 @@ def _check_lam_perm(x: Array, params: Any, batch: int) -> tuple[Array, Array]:
         )
     lam = check_param(x, params.lam, "params.lam", ((), (batch,)), "real floating")
     perm = check_param(x, params.perm, "params.perm", ((batch,),), "integral")
-    if _fast.narrow_index(perm):  # any integer dtype is a valid index
-        xp = namespace(perm)
-        perm = xp.astype(perm, default_index(xp, device(perm)))
-    return lam, perm
+    return lam, _as_index(perm)
+
+
+def _as_index(a: Array) -> Array:
+    """Hand-made partners or box bounds of any integer dtype in the default
+    index dtype: torch indexes with int32 and int64 only, some libraries'
+    ``take`` with int64 only, and the positions a box is compared with are
+    made in the bounds' dtype (uint8 ones would wrap past 255)."""
+    xp = namespace(a)
+    index = default_index(xp, device(a))
+    return a if a.dtype == index else xp.astype(a, index)
 
 
 def _per_sample(xp: Any, a: Array, ndim: int) -> Array:
@@ -175,8 +182,11 @@ def partners(xp: Any, x: Array, perm: Array, groups: int = 1) -> Array:
     Within groups the gather has the groups as a batch axis
     (``take_along_axis`` on a ``(groups, n, ...)`` view), which a compiler
     can split along a sharded batch without moving data between devices.
-    Libraries without ``take_along_axis`` (Dask) take each group's slice on
-    its own, which keeps chunk-aligned groups inside their chunks.
+    Libraries without ``take_along_axis`` (Dask), or whose
+    ``take_along_axis`` does not broadcast the index over the sample's axes as
+    the standard asks (ndonnx: the result keeps the index's shape), take each
+    group's slice on its own, which keeps chunk-aligned groups inside their
+    chunks.
     """
     if groups == 1 or x.shape[0] == 0:
         return xp.take(x, perm, axis=0)
@@ -185,7 +195,9 @@ def partners(xp: Any, x: Array, perm: Array, groups: int = 1) -> Array:
     if hasattr(xp, "take_along_axis"):
         grouped = xp.reshape(x, (groups, n, *x.shape[1:]))
         index = xp.reshape(local, (groups, n) + (1,) * (x.ndim - 1))
-        return xp.reshape(xp.take_along_axis(grouped, index, axis=1), x.shape)
+        taken = xp.take_along_axis(grouped, index, axis=1)
+        if tuple(taken.shape) == tuple(grouped.shape):
+            return xp.reshape(taken, x.shape)
     return xp.concat([xp.take(x[g * n:(g + 1) * n, ...], local[g, ...], axis=0)
                       for g in range(groups)], axis=0)
 
@@ -432,4 +444,4 @@ def _check_box(x: Array, params: Any, batch: int, k: int) -> tuple[Array, Array]
             f"or ({batch}, {k}) for a box per sample; got {tuple(lower.shape)} and "
             f"{tuple(upper.shape)}"
         )
-    return lower, upper
+    return _as_index(lower), _as_index(upper)

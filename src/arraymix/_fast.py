@@ -69,15 +69,6 @@ def tracks_grad(*arrays: Array | None) -> bool:
     return any(is_torch_array(a) and a.requires_grad for a in arrays if a is not None)
 
 
-def narrow_index(perm: Array) -> bool:
-    """Whether partner indices are integers torch cannot index with
-    (``index_select`` and advanced indexing take int32 and int64 only)."""
-    if not is_torch_array(perm):
-        return False
-    torch = sys.modules["torch"]
-    return perm.dtype not in (torch.int32, torch.int64)
-
-
 def on_host(x: Array, out: Array | None, *params: Array) -> bool:
     """Whether the host paths may take these arrays: every value readable
     without a sync or a trace, and autograd recording none of them."""
