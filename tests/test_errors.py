@@ -163,7 +163,7 @@ def test_read_only_numpy_out_is_named():
 @pytest.mark.parametrize(
     ("x", "error", "match"),
     [
-        ([[1.0, 2.0]], TypeError, "x must be an array"),
+        ([[1.0, 2.0]], TypeError, r"x must be an array .*: pass numpy\.asarray\(x\)"),
         (3.0, TypeError, "x must be an array"),
         (np.float32(1.0), ValueError, "batch axis"),
         (np.asarray(1.0), ValueError, "batch axis"),
@@ -233,6 +233,15 @@ def test_masked_arrays_are_refused_wherever_an_array_goes_in():
                  lambda: arraymix.cutmix(masked, axes=(1,)), lambda: arraymix.Mixer()(masked)):
         with pytest.raises(TypeError, match=r"x must not be a numpy\.ma\.MaskedArray"):
             call()
+
+
+def test_tensorflow_tensors_are_told_the_way_in():
+    """A TensorFlow tensor (not an array API array) gets the way in, not only a
+    refusal: its .numpy(), or Keras 3 on a backend whose arrays arraymix mixes."""
+    eager = type("EagerTensor", (), {"__module__": "tensorflow.python.framework.ops"})
+    with pytest.raises(TypeError, match=r"got tensorflow\.EagerTensor: TensorFlow tensors "
+                                        r"are not array API arrays; pass x\.numpy\(\)"):
+        arraymix.mixup(eager())
 
 
 def test_derange_needs_two_samples():

@@ -38,6 +38,16 @@ def _kind(obj: Any) -> str:
     return type(obj).__module__.split(".")[0] + "." + type(obj).__qualname__
 
 
+def _array_hint(obj: Any, name: str) -> str:
+    """How to make an array of what was passed instead, where that is known."""
+    if isinstance(obj, (list, tuple)):
+        return f": pass numpy.asarray({name})"
+    if type(obj).__module__.split(".")[0] == "tensorflow":
+        return (f": TensorFlow tensors are not array API arrays; pass {name}.numpy(), or "
+                "run Keras 3 on its JAX or torch backend")
+    return ""
+
+
 def is_bool(value: Any) -> bool:
     """A Python or NumPy bool, which ``operator.index`` would take as 0 or 1
     (NumPy 2.2 with only a DeprecationWarning)."""
@@ -135,7 +145,7 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
     if not is_array_api_obj(x):
         raise TypeError(
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
-            f"library), got {_kind(x)}"
+            f"library), got {_kind(x)}{_array_hint(x, name)}"
         )
     refuse_unsupported(x, name)
     xp = namespace(x)
