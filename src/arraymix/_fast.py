@@ -785,14 +785,26 @@ def _fusable(a: Array, *others: Array | None) -> bool:
     return not (tracks_grad(a, *others) or compiling) and _triton() is not None
 
 
+def dense_order(x: Array) -> tuple[int, ...] | None:
+    """The order of ``x``'s axes, batch first, in which its memory is
+    contiguous: ``(0, 1, 2, 3)`` for NCHW, ``(0, 2, 3, 1)`` for a
+    channels-last batch (``torch.channels_last``); None if there is none (a
+    strided view, or the batch not outermost)."""
+    if x.is_contiguous():
+        return tuple(range(x.ndim))
+    order = (0, *sorted(range(1, x.ndim), key=lambda d: -x.stride(d)))
+    return order if x.permute(order).is_contiguous() else None
+
+
 def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     """Whether one fused kernel can blend (``lam`` given) or paste ``x`` (into
-    ``out``): :func:`_fusable`, contiguous, a sample under 2**31 elements."""
+    ``out``): :func:`_fusable`, dense with the batch outermost (any order of
+    the other axes: channels-last too), a sample under 2**31 elements."""
     if not _fusable(x, out, lam):
         return False
     torch = sys.modules["torch"]
     floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-    if (not x.is_contiguous()
+    if (dense_order(x) is None
             or x.dtype in (torch.bool, torch.complex64, torch.complex128)
             or (x.is_floating_point() and x.element_size() == 1)  # float8: not before sm_89
             or (lam is not None and x.dtype not in floats)):  # integers blend in float32
@@ -889,9 +901,47 @@ def _block(inner: int) -> int:
     return max(128, min(_BLOCK, 1 << (inner - 1).bit_length()))
 
 
+class _MemoryOrder:
+    """``x`` and ``out`` seen with their axes in ``x``'s memory order (a
+    channels-last batch as NHWC: contiguous, as the kernels read it; ``out=x``
+    stays one object), and the way back for a result; the arrays themselves
+    where that order is theirs already."""
+
+    def __init__(self, x: Array, out: Array | None) -> None:
+        order = dense_order(x)
+        self.order = tuple(range(x.ndim)) if order is None else order
+        self.moved = self.order != tuple(range(x.ndim))
+        self.out = out
+        self.x, self.out_view = x, out
+        if self.moved:
+            self.x = x.permute(self.order)
+            self.out_view = self.x if out is x else (
+                None if out is None else out.permute(self.order))
+
+    def axis(self, a: int) -> int:
+        """Where axis ``a`` of ``x`` is in the view."""
+        return self.order.index(a)
+
+    def back(self, result: Array) -> Array:
+        """A result of the view as a result of ``x``: ``out``, or ``result``
+        with ``x``'s axes (and ``x``'s memory layout)."""
+        if not self.moved:
+            return result
+        if self.out is not None:
+            return self.out
+        return result.permute(tuple(self.order.index(d) for d in range(result.ndim)))
+
+
 def fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
                 groups: int) -> Array:
-    """``λ·x + (1 − λ)·x[perm]`` in one kernel (see :func:`fused_usable`)."""
+    """``λ·x + (1 − λ)·x[perm]`` in one kernel (see :func:`fused_usable`); a
+    channels-last batch gives a channels-last result."""
+    seen = _MemoryOrder(x, out)
+    return seen.back(_fused_blend(seen.x, lam, perm, seen.out_view, groups))
+
+
+def _fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
+                 groups: int) -> Array:
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     lam_stride = 0 if lam.ndim == 0 else _stride(lam)
     kernels = _triton()
@@ -922,8 +972,16 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
     partner's row of the tile (with one box for the batch it reads only the
     boxes). A batch too large for a tile gathers the partners' boxes into a
     scratch batch, then puts them into ``x`` (two kernels that touch nothing
-    outside the boxes).
+    outside the boxes). A channels-last batch is cut on its memory-order
+    view and gives a channels-last result.
     """
+    seen = _MemoryOrder(x, out)
+    moved = tuple(seen.axis(a) for a in axes)
+    return seen.back(_fused_paste(seen.x, perm, lower, upper, moved, seen.out_view, groups))
+
+
+def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
+                 out: Array | None, groups: int) -> Array:
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     geometry: list[int] = []
     for ax in axes:  # (elements between steps on the axis, its length), within a sample

@@ -146,19 +146,52 @@ def fused_on_host() -> Iterator[None]:
         _fast.FUSED_DEVICES, _fast.host_readable = saved
 
 
+@contextlib.contextmanager
+def counting(names: tuple[str, ...]) -> Iterator[list[int]]:
+    """How often the fused kernels' entry points are called."""
+    calls = [0]
+    saved = {n: getattr(_fast, n) for n in names}
+
+    def counted(f: Any) -> Any:
+        def call(*args: Any, **kw: Any) -> Any:
+            calls[0] += 1
+            return f(*args, **kw)
+        return call
+
+    for n, f in saved.items():
+        setattr(_fast, n, counted(f))
+    try:
+        yield calls
+    finally:
+        for n, f in saved.items():
+            setattr(_fast, n, f)
+
+
+def laid_out(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``x`` itself, or the same values with axis 1 last in memory (what
+    ``torch.channels_last`` does to an NCHW batch)."""
+    if not channels_last or x.ndim < 3:
+        return x
+    order = (0, *range(2, x.ndim), 1)
+    return x.permute(order).contiguous().permute(
+        tuple(order.index(d) for d in range(x.ndim)))
+
+
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(case=batches(), dtype=st.sampled_from(["float32", "bfloat16", "uint8"]),
        seed=st.integers(0, 2**32 - 1), lam_mode=st.sampled_from(["batch", "sample"]),
        fn=st.sampled_from(["mixup", "cutmix"]), classes=st.integers(1, 50),
-       smoothing=st.sampled_from([0.0, 0.1]))
+       smoothing=st.sampled_from([0.0, 0.1]), channels_last=st.booleans())
 def check_public(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: str,
-                 fn: str, classes: int, smoothing: float) -> None:
+                 fn: str, classes: int, smoothing: float, channels_last: bool) -> None:
     """mixup and cutmix through the dispatch to the kernels (out of place,
-    into a buffer, in place), against the host paths' result for one seed."""
+    into a buffer, in place), against the host paths' result for one seed; a
+    channels-last batch takes the kernels too and keeps its layout."""
     _fast._COLUMN_TILE, _fast._COLUMN_ROWS = 2048, 512
     shape, groups = case
     gen = np.random.default_rng(seed)
     x = torch.asarray(gen.integers(0, 256, size=shape)).to(getattr(torch, dtype))
+    x = laid_out(x, channels_last)
     original = x.clone()
     y = torch.asarray(gen.integers(0, classes, size=shape[0]))
     mix = getattr(arraymix, fn)
@@ -167,12 +200,15 @@ def check_public(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_m
     if fn == "cutmix":
         kw["axes"] = tuple(range(1, len(shape)))[-2:]
     want_x, want_y = mix(x, y, **kw)  # the host paths, as without a GPU
-    with fused_on_host():
+    with fused_on_host(), counting(("fused_blend", "fused_paste")) as calls:
         got_x, got_y = mix(x, y, **kw)
-        same = x.clone()
+        same = x.clone()  # clone keeps the layout
         in_x, in_y = mix(same, y, out=same, **kw)
         buf = torch.empty_like(x)
         buf_x, buf_y = mix(x, y, out=buf, **kw)
+    if x.dtype.is_floating_point or fn == "cutmix":  # integers blend by the array API
+        assert calls[0] == 3, calls
+    assert got_x.stride() == x.stride()
     assert torch.equal(x, original)
     assert in_x is same
     assert buf_x is buf
