@@ -162,6 +162,11 @@ def _all_rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str,
             if axes_ok:
                 rows["arraymix cutmix, NumPy rng"] = ("arraymix", lambda x, y: arraymix.cutmix(
                     x, y, num_classes=CLASSES, rng=host))
+        if x.ndim == 4:  # the same batch laid out channels-last, as AMP training keeps it
+            nhwc = x.contiguous(memory_format=torch.channels_last)
+            cl_gen = torch.Generator(device=x.device).manual_seed(0)
+            rows["arraymix mixup, channels-last batch"] = ("arraymix", lambda x, y: arraymix.mixup(
+                nhwc, y, num_classes=CLASSES, rng=cl_gen))
         add("anchor", "hand-written torch blend", lambda: anchors.torch_hand(CLASSES))
         add("anchor", "tutorial function", lambda: anchors.tutorial(CLASSES))
         add("anchor", "timm Mixup batch (in place)",
