@@ -276,6 +276,8 @@ def test_bools_are_not_counts(flag):
     lambda n: arraymix.sample_cutmix(0, 4, (8, n)),
     lambda n: arraymix.one_hot(np.asarray([0, 1]), n),
     lambda n: arraymix.mixup(X, Y, num_classes=n),
+    lambda n: arraymix.Mixer(num_classes=n),
+    lambda n: arraymix.Mixer(groups=n),
 ])
 def test_lengths_no_array_can_have_are_refused(call):
     """An axis length over a signed 64-bit size (what every library indexes

@@ -304,3 +304,12 @@ def test_a_corrupt_state_is_refused_and_the_stream_kept(part, value):
 def test_cutmix_axes_out_of_range_for_the_batch():
     with pytest.raises(ValueError, match="cutmix_axes"):
         arraymix.Mixer(num_classes=2, cutmix_axes=(3, 4))(np.ones((2, 3, 4)), np.asarray([0, 1]))
+
+
+def test_seeds_are_not_lengths():
+    """Seeds may be as large as NumPy's SeedSequence takes (beyond 2**63),
+    where counts and lengths stop at a signed 64-bit size."""
+    x, ids = np.arange(432.0).reshape(4, 3, 6, 6), np.asarray([0, 1, 2, 0])
+    for seed in (2**100, (2**70, 3)):
+        a, b = arraymix.Mixer(num_classes=3, seed=seed), arraymix.Mixer(num_classes=3, seed=seed)
+        np.testing.assert_array_equal(a(x, ids)[1], b(x, ids)[1])

@@ -33,7 +33,7 @@ import importlib
 import math
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -904,31 +904,24 @@ def _block(inner: int) -> int:
 class _MemoryOrder:
     """``x`` and ``out`` seen with their axes in ``x``'s memory order (a
     channels-last batch as NHWC: contiguous, as the kernels read it; ``out=x``
-    stays one object), and the way back for a result; the arrays themselves
-    where that order is theirs already."""
+    stays one object), and the way back for a result. :func:`fused_usable`
+    has found that order; where it is ``x``'s own, the arrays themselves."""
 
     def __init__(self, x: Array, out: Array | None) -> None:
-        order = dense_order(x)
-        self.order = tuple(range(x.ndim)) if order is None else order
-        self.moved = self.order != tuple(range(x.ndim))
-        self.out = out
-        self.x, self.out_view = x, out
-        if self.moved:
+        self.order = cast(tuple[int, ...], dense_order(x))
+        self.out, self.x, self.out_view = out, x, out
+        if self.order != tuple(range(x.ndim)):
             self.x = x.permute(self.order)
             self.out_view = self.x if out is x else (
                 None if out is None else out.permute(self.order))
 
-    def axis(self, a: int) -> int:
-        """Where axis ``a`` of ``x`` is in the view."""
-        return self.order.index(a)
-
     def back(self, result: Array) -> Array:
         """A result of the view as a result of ``x``: ``out``, or ``result``
         with ``x``'s axes (and ``x``'s memory layout)."""
-        if not self.moved:
-            return result
         if self.out is not None:
             return self.out
+        if self.order == tuple(range(result.ndim)):
+            return result
         return result.permute(tuple(self.order.index(d) for d in range(result.ndim)))
 
 
@@ -976,7 +969,7 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
     view and gives a channels-last result.
     """
     seen = _MemoryOrder(x, out)
-    moved = tuple(seen.axis(a) for a in axes)
+    moved = tuple(seen.order.index(a) for a in axes)
     return seen.back(_fused_paste(seen.x, perm, lower, upper, moved, seen.out_view, groups))
 
 

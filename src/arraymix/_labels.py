@@ -18,7 +18,6 @@ from ._compat import (
 )
 from ._params import CutMixParams, MixParams
 from ._validate import (
-    MAX_LENGTH,
     check_class_ids,
     check_count,
     check_partner,
@@ -78,7 +77,7 @@ def one_hot(
     array([[0.05, 0.85, 0.05, 0.05]])
     """
     xp = _int_labels(labels, "labels")
-    num_classes = check_count(num_classes, "num_classes", minimum=1, maximum=MAX_LENGTH)
+    num_classes = check_count(num_classes, "num_classes", minimum=1)
     smoothing = check_real(smoothing, "smoothing", low=0.0, high=1.0, high_open=True)
     dev = device(labels)
     if dtype is None:
@@ -148,7 +147,7 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
     """
     smoothing = check_real(smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
     if num_classes is not None:
-        num_classes = check_count(num_classes, "num_classes", minimum=1, maximum=MAX_LENGTH)
+        num_classes = check_count(num_classes, "num_classes", minimum=1)
     if y is None:
         return None
     xp = check_partner(x, y, "y")

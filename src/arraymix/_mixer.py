@@ -160,9 +160,9 @@ class Mixer:
         self.cutmix_axes = cutmix_axes  # type: ignore[assignment]  # checked into a tuple
         self.groups = groups
         if isinstance(seed, (list, tuple)):
-            seed = [check_count(s, f"seed[{i}]") for i, s in enumerate(seed)]
+            seed = [check_count(s, f"seed[{i}]", maximum=None) for i, s in enumerate(seed)]
         elif seed is not None:
-            seed = check_count(seed, "seed")
+            seed = check_count(seed, "seed", maximum=None)
         seq = np.random.SeedSequence(seed)
         self._entropy = seq.entropy  # seeds the per-worker streams
         self._worker_seed: int | None = None
@@ -228,11 +228,13 @@ class Mixer:
         if (not isinstance(state, dict) or set(state) != {"config", "rng"}
                 or not isinstance(state["config"], dict)):
             raise ValueError("state must be a dict from Mixer.state_dict()")
-        if state["config"] != self._config():
-            diff = sorted(k for k in self._config() if state["config"].get(k) != self._config()[k])
+        config, saved = self._config(), state["config"]
+        if saved != config:
+            diff = sorted(k for k in config if saved.get(k) != config[k]) or sorted(
+                set(saved) - set(config))
             raise ValueError(
                 f"state comes from a Mixer with another configuration (differs in: "
-                f"{', '.join(diff or sorted(set(state['config']) - set(self._config())))})"
+                f"{', '.join(diff)})"
             )
         gen = np.random.default_rng()
         try:

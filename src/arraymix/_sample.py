@@ -27,7 +27,6 @@ from ._params import CutMixParams, MixParams
 from ._random import Source, source
 from ._validate import (
     LAM_MODES,
-    MAX_LENGTH,
     check_alpha,
     check_bool,
     check_choice,
@@ -213,7 +212,7 @@ def sample_mixup(
     True
     """
     alpha = check_alpha(alpha)
-    batch_size = check_count(batch_size, "batch_size", maximum=MAX_LENGTH)
+    batch_size = check_count(batch_size, "batch_size")
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
     groups = check_groups(groups, batch_size, pairing)
@@ -288,7 +287,7 @@ def sample_cutmix(
     True
     """
     alpha = check_alpha(alpha)
-    batch_size = check_count(batch_size, "batch_size", maximum=MAX_LENGTH)
+    batch_size = check_count(batch_size, "batch_size")
     sizes = _check_sizes(sizes)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
@@ -341,5 +340,4 @@ def _check_sizes(sizes: Any) -> tuple[int, ...]:
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
     if not 1 <= len(sizes) <= 3:
         raise ValueError(f"sizes must name one to three cut axes, got {len(sizes)}")
-    return tuple(check_count(s, f"sizes[{i}]", minimum=1, maximum=MAX_LENGTH)
-                 for i, s in enumerate(sizes))
+    return tuple(check_count(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))

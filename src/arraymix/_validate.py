@@ -95,8 +95,10 @@ MAX_LENGTH = 2**63 - 1
 
 
 def check_count(value: Any, name: str, *, minimum: int = 0,
-                maximum: int | None = None) -> int:
-    """A Python integer (or NumPy integer) in ``[minimum, maximum]``."""
+                maximum: int | None = MAX_LENGTH) -> int:
+    """A Python integer (or NumPy integer) in ``[minimum, maximum]``: by
+    default a length, a number of classes or of groups, which every library
+    holds in a signed 64-bit size (``maximum=None`` for seeds)."""
     if is_bool(value):
         raise TypeError(f"{name} must be an int, got bool")
     try:
