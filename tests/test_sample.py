@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -168,6 +170,45 @@ def test_jax_keys_of_the_wrong_shape_are_named():
                        (jax.random.split(jax.random.PRNGKey(0), 2), r"uint32 and shape \(2, 2\)")):
         with pytest.raises(TypeError, match=r"rng must be .* \(one key: .*\), got .*" + what):
             arraymix.sample_mixup(keys, 4)
+
+
+@settings(max_examples=60)
+@given(seed=SEEDS, batch=st.integers(0, 24),
+       sizes=st.lists(st.integers(1, 10**6), min_size=1, max_size=3),
+       alpha=st.floats(0.05, 20.0), lam_mode=st.sampled_from(["batch", "sample"]),
+       correct_lam=st.booleans())
+def test_boxes_follow_the_documented_formula(seed, batch, sizes, alpha, lam_mode, correct_lam):
+    """From an int seed's draws (λ₀ ~ Beta, then the centres, then the
+    permutation, all from ``default_rng(seed)``), each box is written out
+    here axis by axis in Python: side ``floor(n·(1−λ₀)^(1/k))``, centre
+    ``floor(u·n)``, start ``centre − side // 2``, clipped to ``[0, n]``."""
+    p = arraymix.sample_cutmix(seed, batch, sizes, alpha=alpha, lam_mode=lam_mode,
+                               correct_lam=correct_lam)
+    gen = np.random.default_rng(seed)
+    lead = () if lam_mode == "batch" else (batch,)
+    lam0 = np.atleast_1d(gen.beta(alpha, alpha, size=lead)).tolist()
+    centres = np.reshape(gen.random(size=(*lead, len(sizes))), (-1, len(sizes))).tolist()
+    np.testing.assert_array_equal(p.perm, gen.permutation(batch))
+    want_lo, want_hi, want_lam = [], [], []
+    for l0, units in zip(lam0, centres, strict=True):
+        lo, hi, area = [], [], 1
+        for n, u in zip(sizes, units, strict=True):
+            side = math.floor(n * (1 - l0) ** (1 / len(sizes)))
+            start = math.floor(u * n) - side // 2
+            lo.append(min(max(start, 0), n))
+            hi.append(min(max(start + side, 0), n))
+            area *= hi[-1] - lo[-1]
+        want_lo.append(lo)
+        want_hi.append(hi)
+        want_lam.append(1 - area / math.prod(sizes) if correct_lam else l0)
+    shape = (*lead, len(sizes))
+    assert p.lower.shape == p.upper.shape == shape
+    assert p.lam.shape == lead
+    assert p.lower.dtype == p.upper.dtype == np.intp
+    assert p.lam.dtype == np.float64
+    np.testing.assert_array_equal(p.lower, np.reshape(want_lo, shape))
+    np.testing.assert_array_equal(p.upper, np.reshape(want_hi, shape))
+    np.testing.assert_allclose(p.lam, np.reshape(want_lam, lead), rtol=0, atol=1e-15)
 
 
 @settings(max_examples=30)

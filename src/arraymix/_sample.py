@@ -295,44 +295,85 @@ def sample_cutmix(
     check_bool(correct_lam, "correct_lam")
     src = source(rng)
     xp, device = _target(src, xp, device)
-    k = len(sizes)
     lead = () if lam_mode == "batch" else (batch_size,)
     lam0 = src.beta(alpha, lead)
-    unit = src.uniform((*lead, k))
+    unit = src.uniform((*lead, len(sizes)))
     # The boxes are a few numbers: where the draws lie in host memory they
-    # are computed in NumPy (a torch kernel's dispatch costs more than the
-    # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call).
+    # are computed there (a torch kernel's dispatch costs more than the
+    # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call), and
+    # one box in Python floats (a NumPy call per number cost 10 us more).
     # Elsewhere, on the draws' device, with nothing copied from the host.
     host_lam0, host_unit = src.host(lam0), src.host(unit)
     if host_lam0 is not None and host_unit is not None:
-        sxp, sdev, lam0, unit = namespace_of(np), "cpu", host_lam0, host_unit
-        size = np.asarray(sizes, dtype=lam0.dtype)
+        sxp = namespace_of(np)
+        if lam_mode == "batch":
+            kept, lower, upper = _one_box(float(host_lam0), host_unit.tolist(), sizes,
+                                          correct_lam)
+            lam = np.asarray(kept)
+        else:
+            size = np.asarray(sizes, dtype=host_lam0.dtype)
+            lam, lower, upper = _boxes(sxp, host_lam0, host_unit, size, sizes, correct_lam)
+        # both bounds placed as one array: one copy to the device, not two
+        bounds = _place(sxp, np.asarray([lower, upper], dtype=np.int64), xp,
+                        default_index(xp, device), device)
+        lower, upper = bounds[0, ...], bounds[1, ...]
     else:
-        sxp, sdev = src.xp, src.device
+        sxp, sdev, idx = src.xp, src.device, default_index(xp, device)
         # filled on the draws' device (asarray would copy from the host and,
         # on torch CUDA, wait for the device)
         size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=sdev)
                           for n in sizes])
-    ratio = (1.0 - lam0) ** (1.0 / k)
+        lam, lower, upper = _boxes(sxp, lam0, unit, size, sizes, correct_lam)
+        src_idx = default_index(sxp, sdev)
+        lower = _place(sxp, sxp.astype(lower, src_idx), xp, idx, device)
+        upper = _place(sxp, sxp.astype(upper, src_idx), xp, idx, device)
+    return CutMixParams(
+        lam=_place(sxp, lam, xp, default_float(xp, device), device),
+        perm=_pairs(src, batch_size, pairing, groups, xp, device),
+        lower=lower,
+        upper=upper,
+    )
+
+
+def _boxes(sxp: Any, lam0: Array, unit: Array, size: Array, sizes: tuple[int, ...],
+           correct_lam: bool) -> tuple[Array, Array, Array]:
+    """The kept fraction and the boxes' bounds (whole floats), from the draws
+    λ₀ ``(*lead,)`` and the centres' positions ``(*lead, k)`` in ``[0, 1)``,
+    in their library ``sxp`` and on their device; ``size``: the cut axes'
+    lengths ``sizes`` there, in λ₀'s dtype."""
+    ratio = (1.0 - lam0) ** (1.0 / len(sizes))
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(unit * size)
     start = centre - cut // 2  # whole numbers: exactly floor(cut / 2)
-    zero = sxp.zeros((), dtype=lam0.dtype, device=sdev)  # no host scalar to copy
+    zero = sxp.zeros_like(start[..., :1])  # on the draws' device: no host scalar to copy
     # 0 <= centre < size and 0 <= cut <= size, so a box starts below size and
     # ends at or above 0: each end has one bound to clip to (a clip with both
     # costs 30 times as much on NumPy arrays)
     lower = sxp.maximum(start, zero)
     upper = sxp.minimum(start + cut, size)
-    area = float(math.prod(sizes))
-    lam = 1.0 - sxp.prod(upper - lower, axis=-1) / area if correct_lam else lam0
-    lam = sxp.asarray(lam)  # NumPy gives a scalar for one box
-    src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
-    return CutMixParams(
-        lam=_place(sxp, lam, xp, default_float(xp, device), device),
-        perm=_pairs(src, batch_size, pairing, groups, xp, device),
-        lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
-        upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
-    )
+    if correct_lam:
+        lam0 = 1.0 - sxp.prod(upper - lower, axis=-1) / float(math.prod(sizes))
+    return sxp.asarray(lam0), lower, upper  # (NumPy gives a scalar for one box)
+
+
+def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
+             correct_lam: bool) -> tuple[float, list[int], list[int]]:
+    """:func:`_boxes` for one box, in Python floats: the same float64
+    operations in the same order (a power, then per axis the products, floors
+    and clips; the area multiplied axis by axis), so the same box."""
+    ratio = (1.0 - lam0) ** (1.0 / len(sizes))
+    lower: list[int] = []
+    upper: list[int] = []
+    area = 1.0
+    for n, u in zip(sizes, unit, strict=True):
+        size = float(n)
+        cut = float(math.floor(size * ratio))
+        start = float(math.floor(u * size)) - cut // 2
+        a, b = max(start, 0.0), min(start + cut, size)
+        lower.append(int(a))
+        upper.append(int(b))
+        area *= b - a
+    return (1.0 - area / float(math.prod(sizes)) if correct_lam else lam0), lower, upper
 
 
 def _check_sizes(sizes: Any) -> tuple[int, ...]:
