@@ -273,7 +273,6 @@ def test_bools_are_not_counts(flag):
 
 @pytest.mark.parametrize("call", [
     lambda n: arraymix.sample_mixup(0, n),
-    lambda n: arraymix.sample_cutmix(0, 4, (8, n)),
     lambda n: arraymix.one_hot(np.asarray([0, 1]), n),
     lambda n: arraymix.mixup(X, Y, num_classes=n),
     lambda n: arraymix.Mixer(num_classes=n),
@@ -285,6 +284,36 @@ def test_lengths_no_array_can_have_are_refused(call):
     overflow from inside an allocation."""
     with pytest.raises(ValueError, match="must be <= 9223372036854775807, got 9223372036854775808"):
         call(2**63)
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def test_cut_axes_longer_than_float64_counts_are_refused(lam_mode):
+    """Boxes are computed in float64: up to 2**53 every bound is exact and
+    inside its axis; longer, bounds came out rounded, or past 2**63 wrapped
+    to negative numbers. The longest axis is accepted, one more refused."""
+    top = 2**53
+    for rng in (0, np.random.default_rng(7)):
+        p = arraymix.sample_cutmix(rng, 64, (top, 3), lam_mode=lam_mode)
+        lower, upper = np.asarray(p.lower), np.asarray(p.upper)
+        assert np.all((lower >= 0) & (lower <= upper) & (upper <= [top, 3]))
+    for sizes, axis, length in (((top + 1, 3), 0, top + 1), ((3, 2**63 - 1), 1, 2**63 - 1)):
+        with pytest.raises(ValueError, match=rf"sizes\[{axis}\] must be <= {top}, got {length}"):
+            arraymix.sample_cutmix(0, 4, sizes, lam_mode=lam_mode)
+
+
+def test_cut_axes_beyond_a_32_bit_index_are_refused():
+    """JAX without x64 indexes with int32: a bound past 2**31 - 1 wrapped to a
+    negative or saturated number (boxes outside their axis, lam for another
+    box); refused, drawn by a JAX key or placed in JAX from a seed."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    if jax.config.jax_enable_x64:
+        pytest.skip("jax runs with x64 here: it indexes with int64")
+    for rng in (jax.random.key(0), 0):
+        with pytest.raises(ValueError, match=r"sizes\[1\] must be <= 2147483647, the largest "
+                           r"value of jax's index dtype int32, got 2147483648"):
+            arraymix.sample_cutmix(rng, 4, (3, 2**31), xp=jax.numpy)
+    p = arraymix.sample_cutmix(jax.random.key(1), 64, (3, 2**31 - 1), lam_mode="sample")
+    assert bool(((p.lower >= 0) & (p.lower <= p.upper)).all())
 
 
 def test_y_from_another_library_or_device():

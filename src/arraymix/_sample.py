@@ -255,7 +255,8 @@ def sample_cutmix(
         Number of samples ``B``.
     sizes : sequence of int
         Lengths of the cut axes, one to three of them: ``(H, W)`` for images,
-        ``(T,)`` for audio, ``(D, H, W)`` for volumes.
+        ``(T,)`` for audio, ``(D, H, W)`` for volumes. At most 2**53 each
+        (the boxes are computed in floating point).
     alpha : float, default 1.0
         Concentration of Beta(α, α), > 0.
     lam_mode : {"batch", "sample"}, default "batch"
@@ -295,6 +296,7 @@ def sample_cutmix(
     check_bool(correct_lam, "correct_lam")
     src = source(rng)
     xp, device = _target(src, xp, device)
+    _check_index_range(sizes, xp, device)
     lead = () if lam_mode == "batch" else (batch_size,)
     lam0 = src.beta(alpha, lead)
     unit = src.uniform((*lead, len(sizes)))
@@ -376,9 +378,31 @@ def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
     return (1.0 - area / float(math.prod(sizes)) if correct_lam else lam0), lower, upper
 
 
+#: The longest cut axis: the boxes are computed in float64 (float32 for a
+#: JAX key without x64), exact up to here; beyond, a bound could round past
+#: the axis or wrap in the index dtype.
+MAX_SIZE = 2**53
+
+
 def _check_sizes(sizes: Any) -> tuple[int, ...]:
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
     if not 1 <= len(sizes) <= 3:
         raise ValueError(f"sizes must name one to three cut axes, got {len(sizes)}")
-    return tuple(check_count(s, f"sizes[{i}]", minimum=1) for i, s in enumerate(sizes))
+    return tuple(check_count(s, f"sizes[{i}]", minimum=1, maximum=MAX_SIZE)
+                 for i, s in enumerate(sizes))
+
+
+def _check_index_range(sizes: tuple[int, ...], xp: Any, device: Any) -> None:
+    """Every bound fits the target's index dtype: a ValueError where one
+    would wrap (JAX without x64 indexes with int32)."""
+    longest = max(sizes)
+    if longest < 2**31:  # every index dtype holds it
+        return
+    index = default_index(xp, device)
+    top = int(xp.iinfo(index).max)
+    if longest > top:
+        raise ValueError(
+            f"sizes[{sizes.index(longest)}] must be <= {top}, the largest value of "
+            f"{library(xp)}'s index dtype {index}, got {longest}"
+        )
