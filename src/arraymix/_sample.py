@@ -302,52 +302,46 @@ def sample_cutmix(
     unit = src.uniform((*lead, len(sizes)))
     # The boxes are a few numbers: where the draws lie in host memory they
     # are computed there (a torch kernel's dispatch costs more than the
-    # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call), and
-    # one box in Python floats (a NumPy call per number cost 10 us more).
+    # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call), one
+    # box in Python floats (a NumPy call per number cost 10 us more).
     # Elsewhere, on the draws' device, with nothing copied from the host.
     host_lam0, host_unit = src.host(lam0), src.host(unit)
     if host_lam0 is not None and host_unit is not None:
-        sxp = namespace_of(np)
+        sxp, sdev = namespace_of(np), "cpu"
         if lam_mode == "batch":
-            kept, lower, upper = _one_box(float(host_lam0), host_unit.tolist(), sizes,
-                                          correct_lam)
-            lam = np.asarray(kept)
+            kept, low, high = _one_box(float(host_lam0), host_unit.tolist(), sizes, correct_lam)
+            lam, lower, upper = np.asarray(kept), np.asarray(low), np.asarray(high)
         else:
             size = np.asarray(sizes, dtype=host_lam0.dtype)
-            lam, lower, upper = _boxes(sxp, host_lam0, host_unit, size, sizes, correct_lam)
-        # both bounds placed as one array: one copy to the device, not two
-        bounds = _place(sxp, np.asarray([lower, upper], dtype=np.int64), xp,
-                        default_index(xp, device), device)
-        lower, upper = bounds[0, ...], bounds[1, ...]
+            lam, lower, upper = _boxes(sxp, sdev, host_lam0, host_unit, size, sizes,
+                                       correct_lam)
     else:
-        sxp, sdev, idx = src.xp, src.device, default_index(xp, device)
+        sxp, sdev = src.xp, src.device
         # filled on the draws' device (asarray would copy from the host and,
         # on torch CUDA, wait for the device)
         size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=sdev)
                           for n in sizes])
-        lam, lower, upper = _boxes(sxp, lam0, unit, size, sizes, correct_lam)
-        src_idx = default_index(sxp, sdev)
-        lower = _place(sxp, sxp.astype(lower, src_idx), xp, idx, device)
-        upper = _place(sxp, sxp.astype(upper, src_idx), xp, idx, device)
+        lam, lower, upper = _boxes(sxp, sdev, lam0, unit, size, sizes, correct_lam)
+    src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
     return CutMixParams(
         lam=_place(sxp, lam, xp, default_float(xp, device), device),
         perm=_pairs(src, batch_size, pairing, groups, xp, device),
-        lower=lower,
-        upper=upper,
+        lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
+        upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
     )
 
 
-def _boxes(sxp: Any, lam0: Array, unit: Array, size: Array, sizes: tuple[int, ...],
-           correct_lam: bool) -> tuple[Array, Array, Array]:
+def _boxes(sxp: Any, sdev: Any, lam0: Array, unit: Array, size: Array,
+           sizes: tuple[int, ...], correct_lam: bool) -> tuple[Array, Array, Array]:
     """The kept fraction and the boxes' bounds (whole floats), from the draws
     λ₀ ``(*lead,)`` and the centres' positions ``(*lead, k)`` in ``[0, 1)``,
-    in their library ``sxp`` and on their device; ``size``: the cut axes'
-    lengths ``sizes`` there, in λ₀'s dtype."""
+    in their library ``sxp`` on their device ``sdev``; ``size``: the cut
+    axes' lengths ``sizes`` there, in λ₀'s dtype."""
     ratio = (1.0 - lam0) ** (1.0 / len(sizes))
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(unit * size)
-    start = centre - cut // 2  # whole numbers: exactly floor(cut / 2)
-    zero = sxp.zeros_like(start[..., :1])  # on the draws' device: no host scalar to copy
+    start = centre - sxp.floor(cut / 2)  # exact for whole numbers (NumPy's // is 5x slower)
+    zero = sxp.zeros((), dtype=lam0.dtype, device=sdev)  # no host scalar to copy
     # 0 <= centre < size and 0 <= cut <= size, so a box starts below size and
     # ends at or above 0: each end has one bound to clip to (a clip with both
     # costs 30 times as much on NumPy arrays)
