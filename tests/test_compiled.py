@@ -8,30 +8,34 @@ import pytest
 import arraymix
 
 
-# array-api-compat's helpers are lru_cache'd; dynamo traces through the cache
-# and says so with a UserWarning. The trace itself is whole (fullgraph=True).
-@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
+# Dynamo warns (once per process and place) for every functools.lru_cache it
+# traces through, array-api-compat's type checks among them, with "silent
+# incorrectness is a potential risk": the first compiled step drew 22 such
+# warnings. Torch tensors are told apart without them; any back is an error.
+@pytest.mark.filterwarnings("error:Dynamo detected a call to a `functools.lru_cache`")
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_torch_compile_fullgraph(dynamic):
     torch = pytest.importorskip("torch", reason="torch is not installed")
     torch._dynamo.reset()
 
-    def step(x, mix, cut, buffer, mask):
-        # out of place, into a buffer, in place (the out= checks trace too), and
-        # a boolean mask pasted
+    def step(x, y, mix, cut, buffer, mask):
+        # out of place, into a buffer, in place (the out= checks trace too), a
+        # boolean mask pasted, and one-hot labels blended
         return (arraymix.blend(x, mix), arraymix.paste(x, cut, axes=(-2, -1)),
                 arraymix.blend(x, mix, out=buffer),
-                arraymix.paste(mask, cut, axes=(-2, -1), out=mask))
+                arraymix.paste(mask, cut, axes=(-2, -1), out=mask),
+                arraymix.blend(arraymix.one_hot(y, 5), mix))
 
     compiled = torch.compile(step, fullgraph=True, dynamic=dynamic, backend="aot_eager")
     for batch in (6, 7):
         x = torch.randn(batch, 3, 8, 8)
+        y = torch.arange(batch) % 5
         mix = arraymix.sample_mixup(1, batch, lam_mode="sample", xp=torch, device="cpu")
         cut = arraymix.sample_cutmix(1, batch, (8, 8), lam_mode="sample", xp=torch,
                                      device="cpu")
         mask = x > 0
-        got = compiled(x, mix, cut, torch.empty_like(x), mask.clone())
-        expected = step(x, mix, cut, torch.empty_like(x), mask.clone())
+        got = compiled(x, y, mix, cut, torch.empty_like(x), mask.clone())
+        expected = step(x, y, mix, cut, torch.empty_like(x), mask.clone())
         for a, b in zip(got, expected, strict=True):
             torch.testing.assert_close(a, b)
 

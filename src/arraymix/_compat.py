@@ -11,15 +11,8 @@ import functools
 import sys
 from typing import Any
 
+import array_api_compat as _compat
 import numpy as np
-from array_api_compat import (
-    array_namespace,
-    is_array_api_obj,
-    is_jax_array,
-    is_numpy_array,
-    is_torch_array,
-    is_writeable_array,
-)
 from array_api_compat import device as _device
 
 __all__ = [
@@ -48,6 +41,47 @@ __all__ = [
 Array = Any
 
 
+# Torch tensors are told apart by isinstance before array-api-compat is
+# asked: its type checks are functools.lru_cache'd, and torch.compile warns
+# once for every cached function it traces through (22 warnings on the first
+# compiled blend, paste and one_hot). The answers are the same.
+
+
+def _is_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def is_torch_array(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor (of any subclass)."""
+    return _is_tensor(x)
+
+
+def is_numpy_array(x: Any) -> bool:
+    """``array_api_compat.is_numpy_array``."""
+    return not _is_tensor(x) and _compat.is_numpy_array(x)
+
+
+def is_jax_array(x: Any) -> bool:
+    """``array_api_compat.is_jax_array``."""
+    return not _is_tensor(x) and _compat.is_jax_array(x)
+
+
+def is_array_api_obj(x: Any) -> bool:
+    """``array_api_compat.is_array_api_obj``."""
+    return _is_tensor(x) or _compat.is_array_api_obj(x)
+
+
+def is_writeable_array(x: Any) -> bool:
+    """``array_api_compat.is_writeable_array`` (every torch tensor is)."""
+    return _is_tensor(x) or _compat.is_writeable_array(x)
+
+
+def array_namespace(*arrays: Array) -> Any:
+    """``array_api_compat.array_namespace``."""
+    return _compat.array_namespace(*arrays)
+
+
 _NAMESPACES: dict[type, Any] = {}
 
 
@@ -59,7 +93,10 @@ def namespace(x: Array, *others: Array) -> Any:
     if all(type(o) is kind for o in others):
         xp = _NAMESPACES.get(kind)
         if xp is None:
-            xp = array_namespace(x)
+            if _is_tensor(x):  # under torch.compile: without the cached checks
+                from array_api_compat import torch as xp
+            else:
+                xp = array_namespace(x)
             if is_numpy_array(x) or (kind.__module__ == "torch" and kind.__name__ == "Tensor"):
                 _NAMESPACES[kind] = xp
         return xp

@@ -396,11 +396,12 @@ def torch_blocks_usable(x: Array, out: Array | None, lam: Array, perm: Array) ->
     """Whether a CPU tensor's in-place blend takes :func:`blend_blocks` on
     NumPy views of its memory (a batch over :data:`TORCH_SCRATCH_BYTES` in
     a dtype NumPy has: not bfloat16)."""
-    if not (BLOCKS and out is x and is_torch_array(x) and x.shape[0] > 0):
+    if not (BLOCKS and out is not None and out is x and is_torch_array(x) and x.shape[0] > 0
+            and on_host(x, None, lam, perm)):
         return False
     twins = numpy_twins(sys.modules["torch"])
     return (x.element_size() * x.numel() > TORCH_SCRATCH_BYTES
-            and x.dtype in twins and lam.dtype in twins and on_host(x, None, lam, perm))
+            and x.dtype in twins and lam.dtype in twins)
 
 
 def torch_blend_blocks(x: Array, lam: Array, perm: Array, ctype: Any) -> Array:

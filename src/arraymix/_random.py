@@ -147,7 +147,7 @@ def _is_jax_key(rng: Any) -> bool:
     if jax is None or not is_jax_array(rng):
         return False
     if jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
-        return rng.ndim == 0
+        return bool(rng.ndim == 0)
     return bool(rng.dtype == np.uint32 and rng.shape == (2,))
 
 

@@ -62,7 +62,9 @@ def check_real(value: Any, name: str, *, low: float, high: float,
     v = float(value)
     lo_bad = v <= low if low_open else v < low
     hi_bad = v >= high if high_open else v > high
-    if not math.isfinite(v) or lo_bad or hi_bad:
+    # abs(v) < inf: False for inf and NaN, like math.isfinite, which
+    # torch.compile cannot trace where floats are symbolic (dynamic=True)
+    if not abs(v) < math.inf or lo_bad or hi_bad:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
         raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
