@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import arraymix
+from reference import ref_blend, ref_paste
 
 X = np.zeros((4, 3), np.float32)
 Y = np.asarray([0, 1, 2, 1])
@@ -314,6 +315,52 @@ def test_cut_axes_beyond_a_32_bit_index_are_refused():
             arraymix.sample_cutmix(rng, 4, (3, 2**31), xp=jax.numpy)
     p = arraymix.sample_cutmix(jax.random.key(1), 64, (3, 2**31 - 1), lam_mode="sample")
     assert bool(((p.lower >= 0) & (p.lower <= p.upper)).all())
+
+
+def _strict_at(revision):
+    """array-api-strict declaring an older revision of the standard."""
+    xp = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
+    if not hasattr(xp, "ArrayAPIStrictFlags"):
+        pytest.skip("this array-api-strict cannot declare another revision")
+    return xp, xp.ArrayAPIStrictFlags(api_version=revision)
+
+
+def test_libraries_older_than_the_2023_12_standard_are_named():
+    """2023.12 brought __array_namespace_info__ (default dtypes); a library
+    declaring 2022.12 is told so by name, not by its own error from a call
+    deep inside."""
+    xp, flags = _strict_at("2022.12")
+    with flags:
+        x = xp.asarray(np.zeros((4, 3), dtype=np.float32))
+        labels = xp.asarray(np.arange(4))
+        for call, name in ((lambda: arraymix.mixup(x, rng=0), "x"),
+                           (lambda: arraymix.cutmix(x, rng=0, axes=(1,)), "x"),
+                           (lambda: arraymix.one_hot(labels, 4), "labels"),
+                           (lambda: arraymix.sample_mixup(0, 4, xp=xp), "xp")):
+            with pytest.raises(TypeError, match=f"{name} comes from a library implementing the "
+                               r"array API 2022\.12 \(array_api_strict\); arraymix needs "
+                               r"revision 2023\.12 or later"):
+                call()
+
+
+def test_groups_gather_without_take_along_axis_before_2024_12():
+    """take_along_axis came with 2024.12: a library declaring 2023.12 gathers
+    each group on its own, and the result is the reference's."""
+    xp, flags = _strict_at("2023.12")
+    gen = np.random.default_rng(5)
+    xnp = gen.normal(size=(8, 2, 5, 5)).astype(np.float32)
+    with flags:
+        x = xp.asarray(xnp)
+        for pairing in ("permute", "derange", "flip"):
+            mixed = arraymix.mixup(x, rng=1, groups=4, pairing=pairing, lam_mode="sample")[0]
+            cut = arraymix.cutmix(x, rng=1, groups=4, pairing=pairing, lam_mode="sample")[0]
+            p = arraymix.sample_mixup(1, 8, groups=4, pairing=pairing, lam_mode="sample")
+            c = arraymix.sample_cutmix(1, 8, (5, 5), groups=4, pairing=pairing,
+                                       lam_mode="sample")
+            want = ref_blend(xnp, p.lam.astype(np.float32), p.perm)
+            np.testing.assert_allclose(np.asarray(mixed), want, rtol=0, atol=1e-5)
+            np.testing.assert_array_equal(np.asarray(cut),
+                                          ref_paste(xnp, c.perm, c.lower, c.upper, (-2, -1)))
 
 
 def test_y_from_another_library_or_device():

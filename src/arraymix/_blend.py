@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _fast
-from ._compat import Array, default_index, device, dtype_bits, isdtype, namespace
+from ._compat import (
+    Array,
+    api_revision,
+    default_index,
+    device,
+    dtype_bits,
+    isdtype,
+    namespace,
+)
 from ._params import CutMixParams, MixParams
 from ._validate import (
     check_batch,
@@ -192,7 +200,7 @@ def partners(xp: Any, x: Array, perm: Array, groups: int = 1) -> Array:
         return xp.take(x, perm, axis=0)
     n = x.shape[0] // groups
     local = xp.reshape(perm % n, (groups, n))
-    if hasattr(xp, "take_along_axis"):
+    if hasattr(xp, "take_along_axis") and api_revision(xp) >= "2024.12":  # new in 2024.12
         grouped = xp.reshape(x, (groups, n, *x.shape[1:]))
         index = xp.reshape(local, (groups, n) + (1,) * (x.ndim - 1))
         taken = xp.take_along_axis(grouped, index, axis=1)

@@ -17,6 +17,7 @@ from array_api_compat import device as _device
 
 __all__ = [
     "Array",
+    "api_revision",
     "array_namespace",
     "default_float",
     "default_index",
@@ -108,6 +109,13 @@ def namespace_of(xp: Any) -> Any:
     """The array API namespace of a library given as a module (``numpy``,
     ``torch``, ``jax.numpy``) or as a namespace already."""
     return array_namespace(xp.empty(0))
+
+
+def api_revision(xp: Any) -> str:
+    """The array API revision a namespace declares, ``"YYYY.MM"`` (such
+    strings order as dates); one later than any where it declares none."""
+    revision = getattr(xp, "__array_api_version__", None)
+    return revision if isinstance(revision, str) else "9999.12"
 
 
 def library(xp: Any) -> str:

@@ -22,6 +22,7 @@ from ._validate import (
     check_count,
     check_partner,
     check_real,
+    check_revision,
     refuse_unsupported,
 )
 
@@ -104,6 +105,7 @@ def _int_labels(labels: Any, name: str) -> Any:
         raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
     refuse_unsupported(labels, name)
     xp = namespace(labels)
+    check_revision(xp, name)
     if not isdtype(xp, labels.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
     return xp

@@ -33,6 +33,7 @@ from ._validate import (
     check_count,
     check_groups,
     check_pairing,
+    check_revision,
 )
 
 __all__ = ["sample_cutmix", "sample_mixup"]
@@ -53,6 +54,7 @@ def _target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
             "xp must be an array library or its array API namespace (numpy, torch, "
             f"jax.numpy, ...), got {xp!r}"
         ) from None
+    check_revision(xp, "xp")
     have, want = library(src.xp), library(xp)
     if have not in ("numpy", want):
         raise TypeError(

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._compat import (
     Array,
+    api_revision,
     device,
     host_readable,
     is_array_api_obj,
@@ -153,6 +154,7 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
         )
     refuse_unsupported(x, name)
     xp = namespace(x)
+    check_revision(xp, name)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
     if not isdtype(xp, x.dtype, ("real floating", "integral", *(("bool",) if bool_ok else ()))):
@@ -162,6 +164,24 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any,
     if batch is None or (isinstance(batch, float) and math.isnan(batch)):
         raise ValueError(f"{name} must have a known batch size (shape[0]), got {batch}")
     return xp, int(batch)
+
+
+#: The array API revision arraymix needs: 2023.12 brought
+#: ``__array_namespace_info__``, which tells each library's default float and
+#: index dtypes (every library tested declares 2024.12 or later).
+MIN_REVISION = "2023.12"
+
+
+def check_revision(xp: Any, name: str) -> None:
+    """``name``'s library implements the array API :data:`MIN_REVISION` or
+    later, by the revision its namespace declares ("YYYY.MM" strings order as
+    dates); a TypeError naming it otherwise."""
+    revision = api_revision(xp)
+    if revision < MIN_REVISION:
+        raise TypeError(
+            f"{name} comes from a library implementing the array API {revision} "
+            f"({xp.__name__}); arraymix needs revision {MIN_REVISION} or later"
+        )
 
 
 def refuse_unsupported(a: Any, name: str) -> None:
