@@ -211,6 +211,25 @@ def test_boxes_follow_the_documented_formula(seed, batch, sizes, alpha, lam_mode
     np.testing.assert_allclose(p.lam, np.reshape(want_lam, lead), rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize("length", [2**24 + 3, 2**25 + 1, 2**31 - 5])
+def test_float32_boxes_stay_inside_axes_float32_cannot_count(length):
+    """A JAX key without x64 draws in float32, which holds whole numbers up to
+    2**24 exactly: on a longer axis the length rounded up let a quarter of the
+    boxes end past the axis (near 2**31, at int32's maximum). Every box stays
+    inside, lam is the kept fraction to float32's precision."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    if jax.config.jax_enable_x64:
+        pytest.skip("jax runs with x64 here: it draws in float64")
+    for seed in range(4):
+        p = arraymix.sample_cutmix(jax.random.key(seed), 256, (length, 5), alpha=0.05,
+                                   lam_mode="sample")
+        lower = np.asarray(p.lower).astype(np.int64)
+        upper = np.asarray(p.upper).astype(np.int64)
+        assert np.all((lower >= 0) & (lower <= upper) & (upper <= [length, 5]))
+        kept = 1 - np.prod(upper - lower, axis=1) / (length * 5)
+        np.testing.assert_allclose(np.asarray(p.lam), kept, rtol=0, atol=1e-6)
+
+
 @settings(max_examples=30)
 @given(seed=SEEDS, batch=st.integers(0, 40), sizes=st.lists(st.integers(1, 300), min_size=1,
                                                               max_size=3),

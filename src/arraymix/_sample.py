@@ -321,8 +321,8 @@ def sample_cutmix(
         sxp, sdev = src.xp, src.device
         # filled on the draws' device (asarray would copy from the host and,
         # on torch CUDA, wait for the device)
-        size = sxp.stack([sxp.full((), float(n), dtype=lam0.dtype, device=sdev)
-                          for n in sizes])
+        size = sxp.stack([sxp.full((), float(_at_most(n, sxp, lam0.dtype)), dtype=lam0.dtype,
+                                   device=sdev) for n in sizes])
         lam, lower, upper = _boxes(sxp, sdev, lam0, unit, size, sizes, correct_lam)
     src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
     return CutMixParams(
@@ -352,6 +352,18 @@ def _boxes(sxp: Any, sdev: Any, lam0: Array, unit: Array, size: Array,
     if correct_lam:
         lam0 = 1.0 - sxp.prod(upper - lower, axis=-1) / float(math.prod(sizes))
     return sxp.asarray(lam0), lower, upper  # (NumPy gives a scalar for one box)
+
+
+def _at_most(n: int, sxp: Any, dtype: Any) -> int:
+    """The largest whole number of the floating ``dtype`` not above ``n``.
+
+    Boxes drawn in float32 (a JAX key without x64) on an axis longer than
+    2**24 would otherwise take its length rounded up, and end past it (or,
+    near 2**31, wrap in int32); on the length rounded down they stay inside.
+    """
+    digits = 1 - round(math.log2(float(sxp.finfo(dtype).eps)))  # float32: 24
+    shift = max(0, n.bit_length() - digits)
+    return (n >> shift) << shift
 
 
 def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
