@@ -386,9 +386,9 @@ def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
     return (1.0 - area / float(math.prod(sizes)) if correct_lam else lam0), lower, upper
 
 
-#: The longest cut axis: the boxes are computed in float64 (float32 for a
-#: JAX key without x64), exact up to here; beyond, a bound could round past
-#: the axis or wrap in the index dtype.
+#: The longest cut axis: boxes drawn in float64 are exact up to here; beyond,
+#: a bound could round past the axis or wrap in the index dtype (float32
+#: draws take the axis rounded down, :func:`_at_most`).
 MAX_SIZE = 2**53
 
 
