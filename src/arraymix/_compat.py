@@ -48,39 +48,33 @@ Array = Any
 # compiled blend, paste and one_hot). The answers are the same.
 
 
-def _is_tensor(x: Any) -> bool:
+def is_torch_array(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor (of any subclass)."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
 
 
-def is_torch_array(x: Any) -> bool:
-    """Whether ``x`` is a torch tensor (of any subclass)."""
-    return _is_tensor(x)
-
-
 def is_numpy_array(x: Any) -> bool:
     """``array_api_compat.is_numpy_array``."""
-    return not _is_tensor(x) and _compat.is_numpy_array(x)
+    return not is_torch_array(x) and _compat.is_numpy_array(x)
 
 
 def is_jax_array(x: Any) -> bool:
     """``array_api_compat.is_jax_array``."""
-    return not _is_tensor(x) and _compat.is_jax_array(x)
+    return not is_torch_array(x) and _compat.is_jax_array(x)
 
 
 def is_array_api_obj(x: Any) -> bool:
     """``array_api_compat.is_array_api_obj``."""
-    return _is_tensor(x) or _compat.is_array_api_obj(x)
+    return is_torch_array(x) or _compat.is_array_api_obj(x)
 
 
 def is_writeable_array(x: Any) -> bool:
     """``array_api_compat.is_writeable_array`` (every torch tensor is)."""
-    return _is_tensor(x) or _compat.is_writeable_array(x)
+    return is_torch_array(x) or _compat.is_writeable_array(x)
 
 
-def array_namespace(*arrays: Array) -> Any:
-    """``array_api_compat.array_namespace``."""
-    return _compat.array_namespace(*arrays)
+array_namespace = _compat.array_namespace
 
 
 _NAMESPACES: dict[type, Any] = {}
@@ -94,7 +88,7 @@ def namespace(x: Array, *others: Array) -> Any:
     if all(type(o) is kind for o in others):
         xp = _NAMESPACES.get(kind)
         if xp is None:
-            if _is_tensor(x):  # under torch.compile: without the cached checks
+            if is_torch_array(x):  # under torch.compile: without the cached checks
                 from array_api_compat import torch as xp
             else:
                 xp = array_namespace(x)

@@ -291,14 +291,13 @@ def sample_cutmix(
     """
     alpha = check_alpha(alpha)
     batch_size = check_count(batch_size, "batch_size")
-    sizes = _check_sizes(sizes)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
     groups = check_groups(groups, batch_size, pairing)
     check_bool(correct_lam, "correct_lam")
     src = source(rng)
     xp, device = _target(src, xp, device)
-    _check_index_range(sizes, xp, device)
+    sizes = _check_sizes(sizes, xp, device)
     lead = () if lam_mode == "batch" else (batch_size,)
     lam0 = src.beta(alpha, lead)
     unit = src.uniform((*lead, len(sizes)))
@@ -392,25 +391,23 @@ def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
 MAX_SIZE = 2**53
 
 
-def _check_sizes(sizes: Any) -> tuple[int, ...]:
+def _check_sizes(sizes: Any, xp: Any, device: Any) -> tuple[int, ...]:
+    """One to three axis lengths, each at most :data:`MAX_SIZE` and at most
+    what the index dtype of ``xp`` on ``device`` holds (int32 for JAX
+    without x64, where a bound would wrap)."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
     if not 1 <= len(sizes) <= 3:
         raise ValueError(f"sizes must name one to three cut axes, got {len(sizes)}")
-    return tuple(check_count(s, f"sizes[{i}]", minimum=1, maximum=MAX_SIZE)
-                 for i, s in enumerate(sizes))
-
-
-def _check_index_range(sizes: tuple[int, ...], xp: Any, device: Any) -> None:
-    """Every bound fits the target's index dtype: a ValueError where one
-    would wrap (JAX without x64 indexes with int32)."""
-    longest = max(sizes)
-    if longest < 2**31:  # every index dtype holds it
-        return
-    index = default_index(xp, device)
-    top = int(xp.iinfo(index).max)
-    if longest > top:
-        raise ValueError(
-            f"sizes[{sizes.index(longest)}] must be <= {top}, the largest value of "
-            f"{library(xp)}'s index dtype {index}, got {longest}"
-        )
+    checked = tuple(check_count(s, f"sizes[{i}]", minimum=1, maximum=MAX_SIZE)
+                    for i, s in enumerate(sizes))
+    longest = max(checked)
+    if longest >= 2**31:  # past int32: ask the index dtype
+        index = default_index(xp, device)
+        top = int(xp.iinfo(index).max)
+        if longest > top:
+            raise ValueError(
+                f"sizes[{checked.index(longest)}] must be <= {top}, the largest value of "
+                f"{library(xp)}'s index dtype {index}, got {longest}"
+            )
+    return checked
