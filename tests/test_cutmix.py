@@ -36,11 +36,13 @@ SEEDS = st.integers(0, 2**32 - 1)
 @given(data=st.data(), layout=st.sampled_from(LAYOUTS), batch=st.integers(1, 17), seed=SEEDS,
        alpha=st.floats(0.1, 4.0), lam_mode=st.sampled_from(["batch", "sample"]),
        pairing=st.sampled_from(["permute", "derange", "flip", "roll"]),
-       correct_lam=st.booleans(), smoothing=st.sampled_from([0.0, 0.1]))
+       correct_lam=st.booleans(), smoothing=st.sampled_from([0.0, 0.1]),
+       minmax=st.none() | st.sampled_from([(0.2, 0.8), (0.0, 1.0), (0.5, 0.5)]))
 def test_cutmix_equals_reference(backend, data, layout, batch, seed, alpha, lam_mode, pairing,
-                                 correct_lam, smoothing):
+                                 correct_lam, smoothing, minmax):
     if pairing == "derange" and batch == 1:
         pairing = "permute"
+    correct_lam = correct_lam or minmax is not None
     names = [n for n in (*FLOATS, *INTS, "int64") if n in backend.dtypes]
     dtype = data.draw(st.sampled_from(names), label="dtype")
     sample_shape, axes = layout
@@ -49,7 +51,8 @@ def test_cutmix_equals_reference(backend, data, layout, batch, seed, alpha, lam_
     xnp = random_batch(gen, shape, dtype) if dtype != "int64" else gen.integers(0, 20, shape)
     x = backend.asarray(xnp, dtype)
     y = backend.asarray(gen.integers(0, 6, size=batch))
-    kw = {"alpha": alpha, "lam_mode": lam_mode, "pairing": pairing, "correct_lam": correct_lam}
+    kw = {"alpha": alpha, "lam_mode": lam_mode, "pairing": pairing, "correct_lam": correct_lam,
+          "minmax": minmax}
     xm, ym = backend.call(arraymix.cutmix, x, y, axes=axes, num_classes=6,
                           label_smoothing=smoothing, rng=seed, **kw)
     check_like(backend, xm, shape, x.dtype)

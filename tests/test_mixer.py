@@ -63,19 +63,20 @@ def test_mixer_on_every_backend(backend, lam_mode):
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), lam_mode=st.sampled_from(["batch", "sample"]),
        prob=st.sampled_from([0.0, 0.5, 1.0]), switch_prob=st.floats(0.0, 1.0),
-       big=st.booleans())
+       big=st.booleans(), minmax=st.none() | st.just((0.2, 0.9)))
 def test_mixer_out_and_in_place_equal_the_new_batch(backend, seed, lam_mode, prob,
-                                                     switch_prob, big):
+                                                     switch_prob, big, minmax):
     """``out=`` a buffer and ``out=x`` give the Mixer's own result, from the same
     stream; samples over the host walk's threshold (``big``) take the
-    cycle-by-cycle in-place paths."""
+    cycle-by-cycle in-place paths; boxes from λ or from ``cutmix_minmax``."""
     shape = (B, 3, 128, 96) if big else (B, 2, 6, 6)
     xnp = np.random.default_rng(seed).normal(size=shape).astype(np.float32)
     x, y = backend.asarray(xnp), backend.asarray(np.arange(B))
 
     def mixer():
         return arraymix.Mixer(num_classes=C, lam_mode=lam_mode, pairing="flip", prob=prob,
-                              switch_prob=switch_prob, label_smoothing=0.0, seed=seed)
+                              switch_prob=switch_prob, label_smoothing=0.0,
+                              cutmix_minmax=minmax, seed=seed)
 
     want, ywant = mixer()(x, y)
     if not arraymix._compat.is_writeable_array(x):
@@ -218,6 +219,10 @@ def test_layouts_and_uint8():
         ({"cutmix_axes": "hw"}, TypeError, "cutmix_axes"),
         ({"seed": -1}, ValueError, "seed"),
         ({"correct_lam": "yes"}, TypeError, "correct_lam"),
+        ({"cutmix_minmax": (0.9, 0.1)}, ValueError, "cutmix_minmax must have min <= max"),
+        ({"cutmix_minmax": 0.5}, TypeError, "cutmix_minmax must be None or a pair"),
+        ({"cutmix_minmax": (0.2, 0.8), "correct_lam": False}, ValueError,
+         "boxes drawn from cutmix_minmax have no λ₀"),
     ],
 )
 def test_bad_configuration(kwargs, error, match):
@@ -267,6 +272,60 @@ def test_settings_changed_between_calls_take_effect():
     scheduled.epoch = 3
     with pytest.raises(ValueError, match="prob"):
         scheduled.prob = 1.5
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def test_cutmix_minmax_turns_cutmix_on_and_sets_the_sides(lam_mode):
+    """As in timm, ``cutmix_minmax`` turns CutMix on even with
+    ``cutmix_alpha=0``, and every box side is one of the lengths it allows
+    (``int(n * lo)`` up to ``int(n * hi)``, excluded), its label weight the
+    kept fraction."""
+    x = np.random.default_rng(1).normal(size=(B, 1, 20, 10))
+    mixer = arraymix.Mixer(mixup_alpha=0.0, cutmix_alpha=0.0, cutmix_minmax=(0.3, 0.7),
+                           num_classes=C, pairing="flip", label_smoothing=0.0,
+                           lam_mode=lam_mode, seed=3)
+    kinds, heights, widths = set(), set(), set()
+    for _ in range(40):
+        out, y = mixer(x, np.arange(B))
+        kinds |= set(_classify(x, out, y, 0.0))
+        for i in range(B):
+            rows, cols = np.nonzero(out[i, 0] != x[i, 0])
+            if rows.size:  # the box's extent (the partner differs everywhere)
+                heights.add(int(rows.max() - rows.min() + 1))
+                widths.add(int(cols.max() - cols.min() + 1))
+    assert kinds == {"cutmix"}
+    assert heights == set(range(6, 14))
+    assert widths == set(range(3, 7))
+    # both methods on: the switch still picks between them
+    mixer.mixup_alpha = 1.0
+    seen = set()
+    for _ in range(40):
+        out, y = mixer(x, np.arange(B))
+        seen |= set(_classify(x, out, y, 0.0))
+    assert {"mixup", "cutmix"} <= seen
+
+
+def test_cutmix_minmax_in_state_and_checked_with_correct_lam():
+    mixer = arraymix.Mixer(num_classes=3, cutmix_minmax=(0.25, 0.75), seed=0)
+    state = mixer.state_dict()
+    assert state["config"]["cutmix_minmax"] == [0.25, 0.75]
+    assert "cutmix_minmax=[0.25, 0.75]" in repr(mixer)
+    json.dumps(state)
+    with pytest.raises(ValueError, match=r"differs in: cutmix_minmax"):
+        arraymix.Mixer(num_classes=3).load_state_dict(state)
+    # a state saved before the setting existed loads into a Mixer without it
+    plain = arraymix.Mixer(num_classes=3, seed=1)
+    old = plain.state_dict()
+    del old["config"]["cutmix_minmax"]
+    resumed = arraymix.Mixer(num_classes=3)
+    resumed.load_state_dict(old)
+    x, ids = np.arange(432.0).reshape(4, 3, 6, 6), np.asarray([0, 1, 2, 0])
+    np.testing.assert_array_equal(resumed(x, ids)[0], plain(x, ids)[0])
+    # correct_lam=False set later is refused at the next call, before any draw
+    mixer.correct_lam = False
+    with pytest.raises(ValueError, match="cutmix_minmax have no λ₀"):
+        mixer(x, ids)
+    assert mixer.state_dict()["rng"] == state["rng"]
 
 
 def test_both_alphas_zero_is_fine_when_prob_is_zero():

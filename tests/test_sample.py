@@ -14,6 +14,7 @@ import arraymix
 from reference import check_like
 
 SEEDS = st.integers(0, 2**32 - 1)
+MINMAX = st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)).map(lambda t: tuple(sorted(t)))
 
 
 def _perm_checks(perm: np.ndarray, pairing: str) -> None:
@@ -161,6 +162,21 @@ def test_jax_key_runs_under_jit():
     legacy = arraymix.sample_mixup(jax.random.PRNGKey(0), 6, lam_mode="sample",
                                    pairing="derange")
     np.testing.assert_array_equal(np.asarray(legacy.perm), np.asarray(p.perm))
+    # boxes too, with and without minmax: traced, no host transfer, same as eager
+    for minmax in (None, (0.3, 0.6)):
+        cut = jax.jit(lambda key, m=minmax: arraymix.sample_cutmix(
+            key, 6, (20, 9), lam_mode="sample", minmax=m))
+        with jax.transfer_guard("disallow"):
+            traced = cut(keys[0])
+        eager = arraymix.sample_cutmix(keys[0], 6, (20, 9), lam_mode="sample", minmax=minmax)
+        for field in ("perm", "lower", "upper"):
+            np.testing.assert_array_equal(np.asarray(getattr(traced, field)),
+                                          np.asarray(getattr(eager, field)), err_msg=field)
+        # XLA may fuse the area's division differently when compiled: an ulp apart
+        np.testing.assert_allclose(np.asarray(traced.lam), np.asarray(eager.lam), rtol=2e-7)
+        sides = np.asarray(traced.upper - traced.lower)
+        np.testing.assert_allclose(np.asarray(traced.lam), 1 - sides.prod(axis=1) / 180,
+                                   rtol=0, atol=1e-6)
 
 
 def test_jax_keys_of_the_wrong_shape_are_named():
@@ -234,9 +250,9 @@ def test_float32_boxes_stay_inside_axes_float32_cannot_count(length):
 @given(seed=SEEDS, batch=st.integers(0, 40), sizes=st.lists(st.integers(1, 300), min_size=1,
                                                               max_size=3),
        alpha=st.floats(0.05, 20.0), lam_mode=st.sampled_from(["batch", "sample"]),
-       correct_lam=st.booleans())
+       correct_lam=st.booleans(), minmax=st.none() | MINMAX)
 def test_torch_boxes_on_the_host_equal_boxes_on_the_device(seed, batch, sizes, alpha, lam_mode,
-                                                           correct_lam):
+                                                           correct_lam, minmax):
     """A CPU torch.Generator's boxes are computed in NumPy (host draws); a GPU
     generator's in torch. From the same draws both give the same params, so
     the host shortcut changes no seed's boxes."""
@@ -245,7 +261,9 @@ def test_torch_boxes_on_the_host_equal_boxes_on_the_device(seed, batch, sizes, a
 
     def draw() -> arraymix.CutMixParams:
         return arraymix.sample_cutmix(torch.Generator().manual_seed(seed), batch, sizes,
-                                      alpha=alpha, lam_mode=lam_mode, correct_lam=correct_lam)
+                                      alpha=alpha, lam_mode=lam_mode,
+                                      correct_lam=correct_lam or minmax is not None,
+                                      minmax=minmax)
 
     host = draw()
     with pytest.MonkeyPatch.context() as mp:  # each example patches and restores
@@ -258,8 +276,173 @@ def test_torch_boxes_on_the_host_equal_boxes_on_the_device(seed, batch, sizes, a
         assert torch.equal(got, want), field
     area = float(np.prod(sizes))
     kept = 1 - (host.upper - host.lower).prod(dim=-1).double() / area
-    if correct_lam:
+    if correct_lam or minmax is not None:
         np.testing.assert_allclose(host.lam.double().numpy(), kept.numpy(), rtol=1e-6,
                                    atol=1e-7)
     assert bool(((host.lower >= 0) & (host.lower <= host.upper)).all())
     assert bool((host.upper <= torch.tensor(sizes)).all())
+
+
+def _minmax_range(n: int, minmax: tuple[float, float]) -> range:
+    """timm's ``randint(int(n * lo), int(n * hi))``: the top excluded, and
+    the one length ``int(n * lo)`` where the two meet."""
+    first, stop = int(n * minmax[0]), int(n * minmax[1])
+    return range(first, max(stop, first + 1))
+
+
+@settings(max_examples=60)
+@given(seed=SEEDS, batch=st.integers(0, 24),
+       sizes=st.lists(st.integers(1, 400), min_size=1, max_size=3), minmax=MINMAX,
+       lam_mode=st.sampled_from(["batch", "sample"]))
+def test_minmax_boxes_follow_the_documented_formula(seed, batch, sizes, minmax, lam_mode):
+    """From an int seed's draws (uniforms ``(*lead, 2, k)``, then the
+    permutation), each box written out in Python ints: the side the
+    ``u0``-quantile of the whole lengths timm's ``cutmix_minmax`` draws
+    from, the start the ``u1``-quantile of the places it fits."""
+    p = arraymix.sample_cutmix(seed, batch, sizes, lam_mode=lam_mode, minmax=minmax)
+    gen = np.random.default_rng(seed)
+    lead = () if lam_mode == "batch" else (batch,)
+    units = np.reshape(gen.random(size=(*lead, 2, len(sizes))), (-1, 2, len(sizes))).tolist()
+    np.testing.assert_array_equal(p.perm, gen.permutation(batch))
+    want_lo, want_hi, want_lam = [], [], []
+    for (u_side, u_start) in units:
+        lo, hi, area = [], [], 1
+        for n, us, ut in zip(sizes, u_side, u_start, strict=True):
+            lengths = _minmax_range(n, minmax)
+            side = lengths[math.floor(us * len(lengths))]
+            start = math.floor(ut * (n - side + 1))
+            lo.append(start)
+            hi.append(start + side)
+            area *= side
+        want_lo.append(lo)
+        want_hi.append(hi)
+        want_lam.append(1 - area / math.prod(sizes))
+    shape = (*lead, len(sizes))
+    assert p.lower.shape == p.upper.shape == shape
+    assert p.lam.shape == lead
+    assert p.lower.dtype == p.upper.dtype == np.intp
+    assert p.lam.dtype == np.float64
+    np.testing.assert_array_equal(p.lower, np.reshape(want_lo, shape))
+    np.testing.assert_array_equal(p.upper, np.reshape(want_hi, shape))
+    np.testing.assert_allclose(p.lam, np.reshape(want_lam, lead), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", _generators())
+def test_minmax_sides_and_places_are_uniform(kind):
+    """Each generator: every side length timm's ``cutmix_minmax`` allows comes
+    up equally often (chi-square), no other; and given its side a box is
+    placed uniformly where it fits (randomised probability integral
+    transform, Kolmogorov-Smirnov)."""
+    sizes, minmax, count = (50, 7), (0.2, 0.9), 6000
+    if kind == "numpy":
+        rng: object = np.random.default_rng(20261127)
+    elif kind == "torch":
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        rng = torch.Generator().manual_seed(20261127)
+    else:
+        jax = pytest.importorskip("jax", reason="jax is not installed")
+        rng = jax.random.key(20261127)
+    p = arraymix.sample_cutmix(rng, count, sizes, lam_mode="sample", minmax=minmax)
+    lower = np.asarray(p.lower).astype(np.int64)
+    side = np.asarray(p.upper).astype(np.int64) - lower
+    noise = np.random.default_rng(5).random(lower.shape)
+    for axis, n in enumerate(sizes):
+        lengths = _minmax_range(n, minmax)
+        seen = np.bincount(side[:, axis] - lengths.start, minlength=len(lengths))
+        assert seen.size == len(lengths), f"axis {axis}: a side outside {lengths}"
+        if len(lengths) > 1:
+            assert stats.chisquare(seen).pvalue > 1e-3, (axis, seen)
+        places = n - side[:, axis] + 1
+        assert np.all(lower[:, axis] < places)
+        pit = (lower[:, axis] + noise[:, axis]) / places
+        assert stats.kstest(pit, "uniform").pvalue > 1e-3, axis
+    kept = 1 - np.prod(side, axis=1) / math.prod(sizes)
+    np.testing.assert_allclose(np.asarray(p.lam, dtype=np.float64), kept, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("length", [2**24 + 3, 2**31 - 5])
+def test_float32_minmax_boxes_stay_inside_long_axes(length):
+    """minmax boxes drawn in float32 (a JAX key without x64) on axes float32
+    cannot count: inside the axis, sides within the range, lam the kept fraction."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    if jax.config.jax_enable_x64:
+        pytest.skip("jax runs with x64 here: it draws in float32 only without it")
+    minmax = (0.5, 1.0)
+    for seed in range(4):
+        p = arraymix.sample_cutmix(jax.random.key(seed), 512, (length, 5), lam_mode="sample",
+                                   minmax=minmax)
+        lower = np.asarray(p.lower).astype(np.int64)
+        upper = np.asarray(p.upper).astype(np.int64)
+        assert np.all((lower >= 0) & (lower <= upper) & (upper <= [length, 5]))
+        side = upper - lower
+        # float32 counts this axis in steps of up to 256: the shortest side by one step less
+        assert np.all(side[:, 0] >= length // 2 - 256)
+        assert np.all(side[:, 0] < length)
+        assert np.all(np.isin(side[:, 1], list(_minmax_range(5, minmax))))
+        kept = 1 - np.prod(side, axis=1) / (length * 5)
+        np.testing.assert_allclose(np.asarray(p.lam), kept, rtol=0, atol=1e-6)
+
+
+class _ExtremeFloat32Draws:
+    """A source whose uniforms are all ``u`` in float32, on the host: the
+    worst case of float32 draws, without waiting for one in 2**24."""
+
+    def __init__(self, u: float) -> None:
+        self.xp = arraymix._compat.namespace_of(np)
+        self.device = "cpu"
+        self.u = np.float32(u)
+
+    def uniform(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.full(shape, self.u, dtype=np.float32)
+
+    def permutation(self, n: int) -> np.ndarray:
+        return np.arange(n)
+
+    def host(self, a: np.ndarray) -> np.ndarray:
+        return a
+
+
+@pytest.mark.parametrize("u", [0.0, float(np.nextafter(np.float32(1), np.float32(0)))])
+@pytest.mark.parametrize("length", [2**24 + 3, 2**25 + 1, 2**31 - 5])
+@pytest.mark.parametrize("minmax", [(0.0, 0.0), (0.0, 1.0), (0.5, 1.0), (1.0, 1.0)])
+def test_float32_minmax_extremes_stay_inside_the_axis(monkeypatch, u, length, minmax):
+    """The largest and smallest float32 draws, on axes float32 cannot count:
+    sides within the allowed lengths (to float32's step), boxes inside."""
+    from arraymix import _sample
+
+    monkeypatch.setattr(_sample, "source", lambda rng: _ExtremeFloat32Draws(u))
+    p = arraymix.sample_cutmix(None, 3, (length, 7), lam_mode="sample", minmax=minmax)
+    lower, upper = p.lower.astype(np.int64), p.upper.astype(np.int64)
+    assert np.all((lower >= 0) & (lower <= upper) & (upper <= [length, 7])), (lower, upper)
+    allowed = _minmax_range(length, minmax)
+    step = 2 ** max(0, length.bit_length() - 24)  # float32's spacing at this length
+    side = upper[:, 0] - lower[:, 0]
+    assert np.all((side >= allowed.start - step) & (side <= allowed.stop - 1))
+    assert np.all(np.isin(upper[:, 1] - lower[:, 1], list(_minmax_range(7, minmax))))
+
+
+def test_minmax_is_checked():
+    for bad, error, match in [
+        ((0.6, 0.2), ValueError, r"minmax must have min <= max, got \(0.6, 0.2\)"),
+        ((0.2,), ValueError, "minmax must be a pair .* got 1 values"),
+        ((0.1, 0.2, 0.3), ValueError, "minmax must be a pair .* got 3 values"),
+        ((-0.1, 0.5), ValueError, r"minmax\[0\] must be in \[0, 1\]"),
+        ((0.1, float("nan")), ValueError, r"minmax\[1\] must be in \[0, 1\]"),
+        ((0.1, "0.5"), TypeError, r"minmax\[1\] must be a real number"),
+        (0.3, TypeError, "minmax must be None or a pair"),
+        ("ab", TypeError, "minmax must be None or a pair"),
+        (np.asarray([[0.1, 0.2]]), TypeError, "minmax must be None or a pair"),
+    ]:
+        gen = np.random.default_rng(0)
+        with pytest.raises(error, match=match):
+            arraymix.sample_cutmix(gen, 4, (8, 8), minmax=bad)
+        with pytest.raises(error, match=match):
+            arraymix.cutmix(np.zeros((4, 8, 8)), rng=gen, minmax=bad)
+        assert gen.random() == np.random.default_rng(0).random()  # nothing drawn
+    with pytest.raises(ValueError, match="correct_lam=False asks for lam = λ₀"):
+        arraymix.sample_cutmix(0, 4, (8, 8), minmax=(0.2, 0.8), correct_lam=False)
+    # a NumPy pair works as a tuple does
+    a = arraymix.sample_cutmix(3, 4, (8, 8), minmax=np.asarray([0.25, 0.5]))
+    b = arraymix.sample_cutmix(3, 4, (8, 8), minmax=(0.25, 0.5))
+    np.testing.assert_array_equal(a.lower, b.lower)
+    np.testing.assert_array_equal(a.upper, b.upper)

@@ -146,6 +146,7 @@ def cutmix(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     correct_lam: bool = True,
+    minmax: tuple[float, float] | None = None,
     groups: int | None = None,
     rng: Any = None,
     out: Array | None = None,
@@ -180,6 +181,10 @@ def cutmix(
     correct_lam : bool, default True
         Weight the labels by the exact kept fraction (boxes clipped at the
         border keep more than λ₀).
+    minmax : (float, float), optional
+        timm's ``cutmix_minmax``: each box side is drawn between these
+        fractions of its axis and the box lies inside the sample, instead of
+        following λ₀ (``alpha`` is not used); see :func:`sample_cutmix`.
     out : array, optional
         Where to write the mixed batch; may be ``x`` itself, and then only
         the boxes are written (see :func:`paste`).
@@ -215,6 +220,6 @@ def cutmix(
     check_not_dense(soft, sizes, cut_axes)
     params = sample_cutmix(rng, batch, sizes, alpha=alpha,
                            lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
-                           groups=groups, xp=xp, device=device(x))
+                           minmax=minmax, groups=groups, xp=xp, device=device(x))
     x_mixed = apply_paste(x, params, cut_axes, out, groups, trusted=True)
     return x_mixed, mix_targets(soft, params, groups)

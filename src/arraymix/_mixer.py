@@ -30,6 +30,7 @@ from ._validate import (
     check_choice,
     check_count,
     check_groups,
+    check_minmax,
     check_out,
     check_pairing,
     check_real,
@@ -51,7 +52,14 @@ class Mixer:
     mixup_alpha : float, default 0.8
         Beta(α, α) concentration for MixUp; 0 turns MixUp off.
     cutmix_alpha : float, default 1.0
-        Beta(α, α) concentration for CutMix; 0 turns CutMix off.
+        Beta(α, α) concentration for CutMix; 0 turns CutMix off (unless
+        ``cutmix_minmax`` is set).
+    cutmix_minmax : (float, float), optional
+        timm's ``cutmix_minmax``: CutMix box sides are drawn between these
+        fractions of each cut axis, with the box inside the sample, instead
+        of following a λ₀ ~ Beta (see :func:`sample_cutmix`). As in timm,
+        setting it turns CutMix on whatever ``cutmix_alpha`` is, and
+        ``cutmix_alpha`` is not used.
     prob : float, default 1.0
         Probability of mixing a batch (or, in sample mode, a sample) at all.
     switch_prob : float, default 0.5
@@ -121,6 +129,7 @@ class Mixer:
     # The settings: public, and checked again whenever one is changed.
     mixup_alpha: float
     cutmix_alpha: float
+    cutmix_minmax: tuple[float, float] | None
     prob: float
     switch_prob: float
     lam_mode: LamMode
@@ -136,6 +145,7 @@ class Mixer:
         *,
         mixup_alpha: float = 0.8,
         cutmix_alpha: float = 1.0,
+        cutmix_minmax: tuple[float, float] | None = None,
         prob: float = 1.0,
         switch_prob: float = 0.5,
         lam_mode: LamMode = "batch",
@@ -149,12 +159,13 @@ class Mixer:
     ) -> None:
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
+        self.cutmix_minmax = cutmix_minmax
         self.prob = prob
         self.switch_prob = switch_prob
-        self._check_something_mixes()
         self.lam_mode = lam_mode
         self.pairing = pairing
         self.correct_lam = correct_lam
+        self._check_together()
         self.label_smoothing = label_smoothing
         self.num_classes = num_classes
         self.cutmix_axes = cutmix_axes  # type: ignore[assignment]  # checked into a tuple
@@ -182,16 +193,28 @@ class Mixer:
             )
         object.__setattr__(self, name, value)
 
-    def _check_something_mixes(self) -> None:
-        if self.mixup_alpha == 0 and self.cutmix_alpha == 0 and self.prob > 0:
+    def _cuts(self) -> bool:
+        """Whether CutMix is on."""
+        return self.cutmix_alpha > 0 or self.cutmix_minmax is not None
+
+    def _check_together(self) -> None:
+        """The checks that read several settings (each may have changed alone)."""
+        if self.mixup_alpha == 0 and not self._cuts() and self.prob > 0:
             raise ValueError(
                 "mixup_alpha and cutmix_alpha are both 0, so nothing can be mixed: "
                 "set one of them > 0, or prob=0 to turn mixing off"
+            )
+        if self.cutmix_minmax is not None and not self.correct_lam:
+            raise ValueError(
+                "correct_lam=False asks for CutMix's lam = λ₀, and boxes drawn from "
+                "cutmix_minmax have no λ₀: their lam is always the kept fraction; leave "
+                "correct_lam=True"
             )
 
     def _config(self) -> dict[str, Any]:
         return {
             "mixup_alpha": self.mixup_alpha, "cutmix_alpha": self.cutmix_alpha,
+            "cutmix_minmax": None if self.cutmix_minmax is None else list(self.cutmix_minmax),
             "prob": self.prob, "switch_prob": self.switch_prob, "lam_mode": self.lam_mode,
             "pairing": self.pairing, "correct_lam": self.correct_lam,
             "label_smoothing": self.label_smoothing, "num_classes": self.num_classes,
@@ -229,6 +252,7 @@ class Mixer:
                 or not isinstance(state["config"], dict)):
             raise ValueError("state must be a dict from Mixer.state_dict()")
         config, saved = self._config(), state["config"]
+        saved = {"cutmix_minmax": None, **saved}  # saved before the setting existed
         if saved != config:
             diff = sorted(k for k in config if saved.get(k) != config[k]) or sorted(
                 set(saved) - set(config))
@@ -280,8 +304,8 @@ class Mixer:
                 "call of the compiled function would repeat that mix: call the Mixer outside "
                 "the traced function, or inside it use mixup / cutmix with a JAX key"
             )
-        self._check_something_mixes()  # the settings may have changed since
-        may_cut = self.cutmix_alpha > 0 and self.prob > 0
+        self._check_together()  # the settings may have changed since
+        may_cut = self._cuts() and self.prob > 0
         axes = (check_axes(self.cutmix_axes, x.ndim, "cutmix_axes", shape=x.shape)
                 if may_cut else ())
         check_pairing(self.pairing, batch)
@@ -323,7 +347,7 @@ class Mixer:
     def _use_cutmix(self, u: Any) -> Any:
         if self.mixup_alpha == 0:
             return u < 2  # always
-        if self.cutmix_alpha == 0:
+        if not self._cuts():
             return u < -1  # never
         return u < self.switch_prob
 
@@ -338,9 +362,10 @@ class Mixer:
             return out, None
         dev = device(x)
         if self._use_cutmix(u_cut):
-            cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha,
+            cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,
                                 pairing=self.pairing, correct_lam=self.correct_lam,
-                                groups=self.groups, xp=xp, device=dev)
+                                minmax=self.cutmix_minmax, groups=self.groups, xp=xp,
+                                device=dev)
             return apply_paste(x, cut, axes, out, self.groups, trusted=True), cut
         mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
                            groups=self.groups, xp=xp, device=dev)
@@ -359,8 +384,9 @@ class Mixer:
         lam_blend = np.where(mixed & ~cut, mix.lam, 1.0)
         lam_label = lam_blend
         if axes:
-            box = sample_cutmix(gen, batch, sizes, alpha=self.cutmix_alpha, lam_mode="sample",
-                                pairing="flip", correct_lam=self.correct_lam)
+            box = sample_cutmix(gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,
+                                lam_mode="sample", pairing="flip",
+                                correct_lam=self.correct_lam, minmax=self.cutmix_minmax)
             lower = np.where(cut[:, None], box.lower, 0)
             upper = np.where(cut[:, None], box.upper, 0)
             lam_label = np.where(cut, box.lam, lam_blend)
@@ -384,6 +410,7 @@ def _optional_count(name: str, minimum: int) -> Any:
 _SETTINGS: dict[str, Any] = {
     "mixup_alpha": lambda v: check_alpha(v, "mixup_alpha", allow_zero=True),
     "cutmix_alpha": lambda v: check_alpha(v, "cutmix_alpha", allow_zero=True),
+    "cutmix_minmax": lambda v: check_minmax(v, "cutmix_minmax"),
     "prob": lambda v: check_real(v, "prob", low=0.0, high=1.0),
     "switch_prob": lambda v: check_real(v, "switch_prob", low=0.0, high=1.0),
     "lam_mode": lambda v: check_choice(v, "lam_mode", LAM_MODES),

@@ -32,6 +32,7 @@ from ._validate import (
     check_choice,
     check_count,
     check_groups,
+    check_minmax,
     check_pairing,
     check_revision,
 )
@@ -237,6 +238,7 @@ def sample_cutmix(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     correct_lam: bool = True,
+    minmax: tuple[float, float] | None = None,
     groups: int | None = None,
     xp: Any = None,
     device: Any = None,
@@ -248,6 +250,12 @@ def sample_cutmix(
     paper), its centre uniform over the axis, and the box is clipped at the
     borders. Apply the result with :func:`paste` (and the labels with
     :func:`blend`).
+
+    With ``minmax=(lo, hi)`` (timm's ``cutmix_minmax``) no λ₀ is drawn:
+    on each cut axis of length ``n`` the side is a whole number drawn
+    uniformly from ``floor(lo · n)`` up to, not including,
+    ``floor(hi · n)`` (exactly ``floor(lo · n)`` where the two meet), and
+    the box is placed uniformly where it fits inside the axis.
 
     Parameters
     ----------
@@ -272,6 +280,11 @@ def sample_cutmix(
         If True, ``lam`` is exactly the fraction of elements not pasted over,
         ``1 − prod(upper − lower) / prod(sizes)``; if False it is λ₀, which
         overstates the kept fraction when the box is clipped.
+    minmax : (float, float), optional
+        The shortest and longest box side as fractions of each cut axis,
+        ``0 <= lo <= hi <= 1``, drawn as described above instead of from λ₀
+        (``alpha`` is then not used, and ``lam`` is always the kept
+        fraction: ``correct_lam=False`` raises a ValueError).
     xp, device : optional
         Library and device of the returned arrays, as in :func:`sample_mixup`.
 
@@ -288,6 +301,9 @@ def sample_cutmix(
     >>> area = (p.upper - p.lower).prod(axis=1)
     >>> bool(abs(p.lam - (1 - area / 1024)).max() < 1e-12)
     True
+    >>> q = arraymix.sample_cutmix(0, 8, (32, 32), minmax=(0.25, 0.75))
+    >>> bool(((q.upper - q.lower >= 8) & (q.upper - q.lower < 24)).all())
+    True
     """
     alpha = check_alpha(alpha)
     batch_size = check_count(batch_size, "batch_size")
@@ -295,10 +311,19 @@ def sample_cutmix(
     check_pairing(pairing, batch_size)
     groups = check_groups(groups, batch_size, pairing)
     check_bool(correct_lam, "correct_lam")
+    minmax = check_minmax(minmax)
+    if minmax is not None and not correct_lam:
+        raise ValueError(
+            "correct_lam=False asks for lam = λ₀, and boxes drawn from minmax have no λ₀: "
+            "their lam is always the kept fraction; leave correct_lam=True"
+        )
     src = source(rng)
     xp, device = _target(src, xp, device)
     sizes = _check_sizes(sizes, xp, device)
     lead = () if lam_mode == "batch" else (batch_size,)
+    if minmax is not None:
+        return _sample_minmax(src, batch_size, sizes, lead, minmax, pairing, groups, xp,
+                              device)
     lam0 = src.beta(alpha, lead)
     unit = src.uniform((*lead, len(sizes)))
     # The boxes are a few numbers: where the draws lie in host memory they
@@ -318,11 +343,17 @@ def sample_cutmix(
                                        correct_lam)
     else:
         sxp, sdev = src.xp, src.device
-        # filled on the draws' device (asarray would copy from the host and,
-        # on torch CUDA, wait for the device)
-        size = sxp.stack([sxp.full((), float(_at_most(n, sxp, lam0.dtype)), dtype=lam0.dtype,
-                                   device=sdev) for n in sizes])
+        size = _whole(sxp, sdev, sizes, lam0.dtype)
         lam, lower, upper = _boxes(sxp, sdev, lam0, unit, size, sizes, correct_lam)
+    return _cut_params(src, sxp, sdev, lam, lower, upper, batch_size, pairing, groups, xp,
+                       device)
+
+
+def _cut_params(src: Source, sxp: Any, sdev: Any, lam: Array, lower: Array, upper: Array,
+                batch_size: int, pairing: str, groups: int, xp: Any,
+                device: Any) -> CutMixParams:
+    """The params of boxes computed in ``sxp`` on ``sdev``, partners drawn
+    after them, all placed in ``xp`` on ``device``."""
     src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
     return CutMixParams(
         lam=_place(sxp, lam, xp, default_float(xp, device), device),
@@ -330,6 +361,48 @@ def sample_cutmix(
         lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
         upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
     )
+
+
+def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:
+    """Whole numbers as a 1-d floating array on the draws' device, each
+    rounded down to one ``dtype`` holds (:func:`_at_most`). Off the host
+    they are filled there, as ``asarray`` would copy from the host and, on
+    torch CUDA, wait for the device."""
+    whole = [float(_at_most(v, sxp, dtype)) for v in values]
+    if sdev == "cpu" and library(sxp) == "numpy":
+        return np.asarray(whole, dtype=dtype)
+    return sxp.stack([sxp.full((), v, dtype=dtype, device=sdev) for v in whole])
+
+
+def _sample_minmax(src: Source, batch_size: int, sizes: tuple[int, ...],
+                   lead: tuple[int, ...], minmax: tuple[float, float], pairing: str,
+                   groups: int, xp: Any, device: Any) -> CutMixParams:
+    """:func:`sample_cutmix` with ``minmax``: from uniform draws
+    ``(*lead, 2, k)`` in ``[0, 1)``, row 0 places each side within its
+    range and row 1 each box within its axis."""
+    unit = src.uniform((*lead, 2, len(sizes)))
+    host = src.host(unit)
+    sxp, sdev = (namespace_of(np), "cpu") if host is not None else (src.xp, src.device)
+    if host is not None:
+        unit = host
+    low, high = minmax
+    # the sides' range per axis, in Python floats: as timm's
+    # randint(int(n * lo), int(n * hi)), whose top is excluded
+    first = [math.floor(n * low) for n in sizes]
+    last = [max(math.floor(n * high) - 1, f) for n, f in zip(sizes, first, strict=True)]
+    k = len(sizes)
+    bounds = _whole(sxp, sdev, [*first, *last, *sizes], unit.dtype)
+    shortest, longest, size = bounds[:k], bounds[k:2 * k], bounds[2 * k:]
+    # u < 1 keeps each floor below its count; where the counts themselves
+    # round (float32 draws on axes past 2**24) the minima keep the bounds
+    side = sxp.minimum(shortest + sxp.floor(unit[..., 0, :] * (longest - shortest + 1.0)),
+                       longest)
+    room = size - side
+    lower = sxp.minimum(sxp.floor(unit[..., 1, :] * (room + 1.0)), room)
+    upper = sxp.minimum(lower + side, size)
+    lam = 1.0 - sxp.prod(upper - lower, axis=-1) / float(math.prod(sizes))
+    return _cut_params(src, sxp, sdev, sxp.asarray(lam), lower, upper, batch_size, pairing,
+                       groups, xp, device)
 
 
 def _boxes(sxp: Any, sdev: Any, lam0: Array, unit: Array, size: Array,

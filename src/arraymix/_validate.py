@@ -78,6 +78,27 @@ def check_alpha(alpha: Any, name: str = "alpha", *, allow_zero: bool = False) ->
                       low_open=not allow_zero, high_open=True)
 
 
+def check_minmax(value: Any, name: str = "minmax") -> tuple[float, float] | None:
+    """None, or the shortest and longest CutMix box side as fractions of
+    each cut axis: two reals with ``0 <= min <= max <= 1``."""
+    if value is None:
+        return None
+    if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray)
+            or (isinstance(value, np.ndarray) and value.ndim != 1)):
+        raise TypeError(
+            f"{name} must be None or a pair (min, max) of box side fractions, got {_kind(value)}"
+        )
+    if len(value) != 2:
+        raise ValueError(
+            f"{name} must be a pair (min, max) of box side fractions, got {len(value)} values"
+        )
+    low = check_real(value[0], f"{name}[0]", low=0.0, high=1.0)
+    high = check_real(value[1], f"{name}[1]", low=0.0, high=1.0)
+    if low > high:
+        raise ValueError(f"{name} must have min <= max, got ({low:g}, {high:g})")
+    return low, high
+
+
 def check_bool(value: Any, name: str) -> bool:
     """A Python bool (not a truthy stand-in)."""
     if not isinstance(value, bool):
