@@ -10,7 +10,9 @@ difference from the library's own output. A row at 0 (or an ulp) means the
 README's table "Switching from ..." maps that call onto arraymix's
 parameters correctly: which partner, which way λ weights, one box or one per
 sample. Keras's CutMix labels are also compared with the fraction of each
-sample its box left (printed to stderr). Run it where the libraries are,
+sample its box left (printed to stderr), and the boxes timm's
+``cutmix_minmax`` draws with the ones ``minmax=`` draws here (same law).
+Run it where the libraries are,
 e.g. ``.venv-bench/bin/python bench/switching.py`` (``arraymix[bench]`` brings Keras).
 """
 
@@ -46,6 +48,35 @@ def _boxes(x: np.ndarray, out: np.ndarray, channels: int = 1) -> tuple[np.ndarra
             lower[i] = rows.min(), cols.min()
             upper[i] = rows.max() + 1, cols.max() + 1
     return lower, upper
+
+
+def _ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest gap between the empirical CDFs of two samples of whole numbers."""
+    support = np.union1d(a, b)
+    cdf_a = np.searchsorted(np.sort(a), support, side="right") / a.size
+    cdf_b = np.searchsorted(np.sort(b), support, side="right") / b.size
+    return float(np.abs(cdf_a - cdf_b).max())
+
+
+def _same_minmax_law(minmax: tuple[float, float], n: int = 50_000) -> None:
+    """timm's cutmix_minmax boxes and arraymix's ``minmax=`` boxes: heights,
+    widths, tops and lefts follow the same law (two-sample Kolmogorov-Smirnov
+    at the 0.1% level; conservative on whole numbers)."""
+    from timm.data.mixup import rand_bbox_minmax
+
+    import arraymix
+
+    np.random.seed(0)  # noqa: NPY002  (timm draws from NumPy's global generator)
+    top, bottom, left, right = rand_bbox_minmax((3, H, W), minmax, count=n)
+    p = arraymix.sample_cutmix(0, n, (H, W), lam_mode="sample", minmax=minmax)
+    critical = 1.95 * np.sqrt(2 / n)
+    for name, theirs, ours in (("heights", bottom - top, p.upper[:, 0] - p.lower[:, 0]),
+                               ("widths", right - left, p.upper[:, 1] - p.lower[:, 1]),
+                               ("tops", top, p.lower[:, 0]), ("lefts", left, p.lower[:, 1])):
+        d = _ks_distance(np.asarray(theirs), np.asarray(ours))
+        print(f"cutmix_minmax={minmax} {name}: KS distance {d:.4f} (critical {critical:.4f})",
+              file=sys.stderr)
+        assert d < critical, f"{name} follow another law than timm's"
 
 
 def _check(torch: Any, x: Any, out: Any, lam: np.ndarray, perm: np.ndarray,
@@ -107,6 +138,18 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
             return cutmix_box_check(out, lam, perm)
 
         rows.append(("timm Mixup CutMix", "cutmix(..., pairing='flip')", timm_cut))
+
+        def timm_minmax() -> float:
+            minmax = (0.2, 0.8)
+            out, y = _timm(Mixup(mixup_alpha=0.0, cutmix_alpha=0.0, cutmix_minmax=minmax,
+                                 mode="elem", label_smoothing=0.0, num_classes=C))
+            lam, perm = _partners(y.numpy())
+            _same_minmax_law(minmax)
+            return cutmix_box_check(out, lam, perm)
+
+        rows.append(("timm Mixup(cutmix_minmax=(0.2, 0.8), mode='elem')",
+                     "cutmix(..., minmax=(0.2, 0.8), lam_mode='sample', pairing='flip')",
+                     timm_minmax))
 
     try:
         from torchvision.transforms import v2
