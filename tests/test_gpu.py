@@ -5,6 +5,8 @@ there is no CUDA device; the backend-fixture tests cover values on the GPU.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,10 @@ def _calls(torch, x, y, rng):
         "cutmix per sample": lambda: arraymix.cutmix(x, y, num_classes=10, lam_mode="sample",
                                                      rng=rng),
         "cutmix in place": lambda: arraymix.cutmix(buf, y, num_classes=10, rng=rng, out=buf),
+        "cutmix minmax": lambda: arraymix.cutmix(x, y, num_classes=10, minmax=(0.2, 0.8),
+                                                 rng=rng),
+        "cutmix minmax per sample": lambda: arraymix.cutmix(
+            x, y, num_classes=10, minmax=(0.2, 0.8), lam_mode="sample", rng=rng),
     }
 
 
@@ -50,8 +56,8 @@ def test_cuda_calls_queue_without_a_device_sync(rng_kind):
     rng = {"torch.Generator on the GPU": torch.Generator(device="cuda").manual_seed(0),
            "int seed": 3, "numpy Generator": np.random.default_rng(0)}[rng_kind]
     calls = _calls(torch, x, y, rng)
-    mixers = [arraymix.Mixer(num_classes=10, seed=1, lam_mode=mode)
-              for mode in ("batch", "sample")]
+    mixers = [arraymix.Mixer(num_classes=10, seed=1, lam_mode=mode, cutmix_minmax=minmax)
+              for mode in ("batch", "sample") for minmax in (None, (0.2, 0.8))]
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
@@ -72,7 +78,8 @@ def test_cuda_result_equals_the_host_result_for_one_seed():
     torch = _cuda_torch()
     x = torch.rand(6, 3, 8, 8, dtype=torch.float64)
     y = torch.randint(0, 5, (6,))
-    for fn in (arraymix.mixup, arraymix.cutmix):
+    minmax = functools.partial(arraymix.cutmix, minmax=(0.2, 0.8))
+    for fn in (arraymix.mixup, arraymix.cutmix, minmax):
         for mode in ("batch", "sample"):
             host = fn(x, y, num_classes=5, lam_mode=mode, rng=11)
             gpu = fn(x.cuda(), y.cuda(), num_classes=5, lam_mode=mode, rng=11)
