@@ -146,7 +146,7 @@ def cutmix(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     correct_lam: bool = True,
-    minmax: tuple[float, float] | None = None,
+    minmax: Sequence[float] | None = None,
     groups: int | None = None,
     rng: Any = None,
     out: Array | None = None,
@@ -181,7 +181,7 @@ def cutmix(
     correct_lam : bool, default True
         Weight the labels by the exact kept fraction (boxes clipped at the
         border keep more than λ₀).
-    minmax : (float, float), optional
+    minmax : sequence of two floats, optional
         timm's ``cutmix_minmax``: each box side is drawn between these
         fractions of its axis and the box lies inside the sample, instead of
         following λ₀ (``alpha`` is not used); see :func:`sample_cutmix`.

@@ -54,7 +54,7 @@ class Mixer:
     cutmix_alpha : float, default 1.0
         Beta(α, α) concentration for CutMix; 0 turns CutMix off (unless
         ``cutmix_minmax`` is set).
-    cutmix_minmax : (float, float), optional
+    cutmix_minmax : sequence of two floats, optional
         timm's ``cutmix_minmax``: CutMix box sides are drawn between these
         fractions of each cut axis, with the box inside the sample, instead
         of following a λ₀ ~ Beta (see :func:`sample_cutmix`). As in timm,
@@ -145,7 +145,7 @@ class Mixer:
         *,
         mixup_alpha: float = 0.8,
         cutmix_alpha: float = 1.0,
-        cutmix_minmax: tuple[float, float] | None = None,
+        cutmix_minmax: Sequence[float] | None = None,
         prob: float = 1.0,
         switch_prob: float = 0.5,
         lam_mode: LamMode = "batch",
@@ -159,7 +159,7 @@ class Mixer:
     ) -> None:
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
-        self.cutmix_minmax = cutmix_minmax
+        self.cutmix_minmax = cutmix_minmax  # type: ignore[assignment]  # checked into a tuple
         self.prob = prob
         self.switch_prob = switch_prob
         self.lam_mode = lam_mode

@@ -238,7 +238,7 @@ def sample_cutmix(
     lam_mode: LamMode = "batch",
     pairing: Pairing = "permute",
     correct_lam: bool = True,
-    minmax: tuple[float, float] | None = None,
+    minmax: Sequence[float] | None = None,
     groups: int | None = None,
     xp: Any = None,
     device: Any = None,
@@ -280,7 +280,7 @@ def sample_cutmix(
         If True, ``lam`` is exactly the fraction of elements not pasted over,
         ``1 − prod(upper − lower) / prod(sizes)``; if False it is λ₀, which
         overstates the kept fraction when the box is clipped.
-    minmax : (float, float), optional
+    minmax : sequence of two floats, optional
         The shortest and longest box side as fractions of each cut axis,
         ``0 <= lo <= hi <= 1``, drawn as described above instead of from λ₀
         (``alpha`` is then not used, and ``lam`` is always the kept
