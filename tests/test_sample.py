@@ -188,6 +188,20 @@ def test_jax_keys_of_the_wrong_shape_are_named():
             arraymix.sample_mixup(keys, 4)
 
 
+def _assert_boxes(p: arraymix.CutMixParams, lead: tuple[int, ...], k: int,
+                  lower: list[list[int]], upper: list[list[int]], lam: list[float]) -> None:
+    """Host params equal boxes written out box by box (NumPy's index and
+    float dtypes, shapes ``(*lead, k)`` and ``lead``)."""
+    shape = (*lead, k)
+    assert p.lower.shape == p.upper.shape == shape
+    assert p.lam.shape == lead
+    assert p.lower.dtype == p.upper.dtype == np.intp
+    assert p.lam.dtype == np.float64
+    np.testing.assert_array_equal(p.lower, np.reshape(lower, shape))
+    np.testing.assert_array_equal(p.upper, np.reshape(upper, shape))
+    np.testing.assert_allclose(p.lam, np.reshape(lam, lead), rtol=0, atol=1e-15)
+
+
 @settings(max_examples=60)
 @given(seed=SEEDS, batch=st.integers(0, 24),
        sizes=st.lists(st.integers(1, 10**6), min_size=1, max_size=3),
@@ -217,14 +231,7 @@ def test_boxes_follow_the_documented_formula(seed, batch, sizes, alpha, lam_mode
         want_lo.append(lo)
         want_hi.append(hi)
         want_lam.append(1 - area / math.prod(sizes) if correct_lam else l0)
-    shape = (*lead, len(sizes))
-    assert p.lower.shape == p.upper.shape == shape
-    assert p.lam.shape == lead
-    assert p.lower.dtype == p.upper.dtype == np.intp
-    assert p.lam.dtype == np.float64
-    np.testing.assert_array_equal(p.lower, np.reshape(want_lo, shape))
-    np.testing.assert_array_equal(p.upper, np.reshape(want_hi, shape))
-    np.testing.assert_allclose(p.lam, np.reshape(want_lam, lead), rtol=0, atol=1e-15)
+    _assert_boxes(p, lead, len(sizes), want_lo, want_hi, want_lam)
 
 
 @pytest.mark.parametrize("length", [2**24 + 3, 2**25 + 1, 2**31 - 5])
@@ -317,14 +324,7 @@ def test_minmax_boxes_follow_the_documented_formula(seed, batch, sizes, minmax, 
         want_lo.append(lo)
         want_hi.append(hi)
         want_lam.append(1 - area / math.prod(sizes))
-    shape = (*lead, len(sizes))
-    assert p.lower.shape == p.upper.shape == shape
-    assert p.lam.shape == lead
-    assert p.lower.dtype == p.upper.dtype == np.intp
-    assert p.lam.dtype == np.float64
-    np.testing.assert_array_equal(p.lower, np.reshape(want_lo, shape))
-    np.testing.assert_array_equal(p.upper, np.reshape(want_hi, shape))
-    np.testing.assert_allclose(p.lam, np.reshape(want_lam, lead), rtol=0, atol=1e-15)
+    _assert_boxes(p, lead, len(sizes), want_lo, want_hi, want_lam)
 
 
 @pytest.mark.parametrize("kind", _generators())
