@@ -285,7 +285,7 @@ def test_cutmix_minmax_turns_cutmix_on_and_sets_the_sides(lam_mode):
                            num_classes=C, pairing="flip", label_smoothing=0.0,
                            lam_mode=lam_mode, seed=3)
     kinds, heights, widths = set(), set(), set()
-    for _ in range(40):
+    for _ in range(120):
         out, y = mixer(x, np.arange(B))
         kinds |= set(_classify(x, out, y, 0.0))
         for i in range(B):
