@@ -362,6 +362,7 @@ class Mixer:
             return out, None
         dev = device(x)
         if self._use_cutmix(u_cut):
+            # cutmix_alpha may be 0 where cutmix_minmax turns CutMix on: alpha is unused there
             cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,
                                 pairing=self.pairing, correct_lam=self.correct_lam,
                                 minmax=self.cutmix_minmax, groups=self.groups, xp=xp,
@@ -384,7 +385,7 @@ class Mixer:
         lam_blend = np.where(mixed & ~cut, mix.lam, 1.0)
         lam_label = lam_blend
         if axes:
-            box = sample_cutmix(gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,
+            box = sample_cutmix(gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,  # as above
                                 lam_mode="sample", pairing="flip",
                                 correct_lam=self.correct_lam, minmax=self.cutmix_minmax)
             lower = np.where(cut[:, None], box.lower, 0)

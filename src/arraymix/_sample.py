@@ -320,40 +320,30 @@ def sample_cutmix(
     src = source(rng)
     xp, device = _target(src, xp, device)
     sizes = _check_sizes(sizes, xp, device)
-    lead = () if lam_mode == "batch" else (batch_size,)
-    if minmax is not None:
-        return _sample_minmax(src, batch_size, sizes, lead, minmax, pairing, groups, xp,
-                              device)
-    lam0 = src.beta(alpha, lead)
-    unit = src.uniform((*lead, len(sizes)))
+    lead, k = (() if lam_mode == "batch" else (batch_size,)), len(sizes)
+    if minmax is None:
+        draws = [src.beta(alpha, lead), src.uniform((*lead, k))]
+    else:
+        draws = [src.uniform((*lead, 2, k))]
     # The boxes are a few numbers: where the draws lie in host memory they
     # are computed there (a torch kernel's dispatch costs more than the
     # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call), one
-    # box in Python floats (a NumPy call per number cost 10 us more).
+    # box from λ₀ in Python floats (a NumPy call per number cost 10 us more).
     # Elsewhere, on the draws' device, with nothing copied from the host.
-    host_lam0, host_unit = src.host(lam0), src.host(unit)
-    if host_lam0 is not None and host_unit is not None:
-        sxp, sdev = namespace_of(np), "cpu"
-        if lam_mode == "batch":
-            kept, low, high = _one_box(float(host_lam0), host_unit.tolist(), sizes, correct_lam)
-            lam, lower, upper = np.asarray(kept), np.asarray(low), np.asarray(high)
-        else:
-            size = np.asarray(sizes, dtype=host_lam0.dtype)
-            lam, lower, upper = _boxes(sxp, sdev, host_lam0, host_unit, size, sizes,
-                                       correct_lam)
+    host = [src.host(a) for a in draws]
+    on_host = all(h is not None for h in host)
+    sxp, sdev = (namespace_of(np), "cpu") if on_host else (src.xp, src.device)
+    if on_host:
+        draws = host
+    if minmax is not None:
+        lam, lower, upper = _minmax_boxes(sxp, sdev, draws[0], sizes, minmax)
+    elif on_host and lam_mode == "batch":
+        kept, low, high = _one_box(float(draws[0]), draws[1].tolist(), sizes, correct_lam)
+        lam, lower, upper = np.asarray(kept), np.asarray(low), np.asarray(high)
     else:
-        sxp, sdev = src.xp, src.device
+        lam0, unit = draws
         size = _whole(sxp, sdev, sizes, lam0.dtype)
         lam, lower, upper = _boxes(sxp, sdev, lam0, unit, size, sizes, correct_lam)
-    return _cut_params(src, sxp, sdev, lam, lower, upper, batch_size, pairing, groups, xp,
-                       device)
-
-
-def _cut_params(src: Source, sxp: Any, sdev: Any, lam: Array, lower: Array, upper: Array,
-                batch_size: int, pairing: str, groups: int, xp: Any,
-                device: Any) -> CutMixParams:
-    """The params of boxes computed in ``sxp`` on ``sdev``, partners drawn
-    after them, all placed in ``xp`` on ``device``."""
     src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
     return CutMixParams(
         lam=_place(sxp, lam, xp, default_float(xp, device), device),
@@ -364,27 +354,22 @@ def _cut_params(src: Source, sxp: Any, sdev: Any, lam: Array, lower: Array, uppe
 
 
 def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:
-    """Whole numbers as a 1-d floating array on the draws' device, each
-    rounded down to one ``dtype`` holds (:func:`_at_most`). Off the host
-    they are filled there, as ``asarray`` would copy from the host and, on
-    torch CUDA, wait for the device."""
+    """Whole numbers as a 1-d floating array where the boxes are computed,
+    each rounded down to one ``dtype`` holds (:func:`_at_most`). Off the
+    host they are filled on the draws' device, as ``asarray`` would copy
+    from the host and, on torch CUDA, wait for the device."""
     whole = [float(_at_most(v, sxp, dtype)) for v in values]
-    if sdev == "cpu" and library(sxp) == "numpy":
+    if library(sxp) == "numpy":
         return np.asarray(whole, dtype=dtype)
     return sxp.stack([sxp.full((), v, dtype=dtype, device=sdev) for v in whole])
 
 
-def _sample_minmax(src: Source, batch_size: int, sizes: tuple[int, ...],
-                   lead: tuple[int, ...], minmax: tuple[float, float], pairing: str,
-                   groups: int, xp: Any, device: Any) -> CutMixParams:
-    """:func:`sample_cutmix` with ``minmax``: from uniform draws
-    ``(*lead, 2, k)`` in ``[0, 1)``, row 0 places each side within its
-    range and row 1 each box within its axis."""
-    unit = src.uniform((*lead, 2, len(sizes)))
-    host = src.host(unit)
-    sxp, sdev = (namespace_of(np), "cpu") if host is not None else (src.xp, src.device)
-    if host is not None:
-        unit = host
+def _minmax_boxes(sxp: Any, sdev: Any, unit: Array, sizes: tuple[int, ...],
+                  minmax: tuple[float, float]) -> tuple[Array, Array, Array]:
+    """The kept fraction and the boxes' bounds (whole floats) with
+    ``minmax``, from uniform draws ``unit`` ``(*lead, 2, k)`` in ``[0, 1)``
+    in their library ``sxp`` on ``sdev``: row 0 places each side within its
+    range, row 1 each box within its axis."""
     low, high = minmax
     # the sides' range per axis, in Python floats: as timm's
     # randint(int(n * lo), int(n * hi)), whose top is excluded
@@ -401,8 +386,7 @@ def _sample_minmax(src: Source, batch_size: int, sizes: tuple[int, ...],
     lower = sxp.minimum(sxp.floor(unit[..., 1, :] * (room + 1.0)), room)
     upper = sxp.minimum(lower + side, size)
     lam = 1.0 - sxp.prod(upper - lower, axis=-1) / float(math.prod(sizes))
-    return _cut_params(src, sxp, sdev, sxp.asarray(lam), lower, upper, batch_size, pairing,
-                       groups, xp, device)
+    return sxp.asarray(lam), lower, upper  # (NumPy gives a scalar for one box)
 
 
 def _boxes(sxp: Any, sdev: Any, lam0: Array, unit: Array, size: Array,
