@@ -34,7 +34,7 @@ SEEDS = st.integers(0, 2**32 - 1)
 
 @settings(max_examples=25)
 @given(data=st.data(), layout=st.sampled_from(LAYOUTS), batch=st.integers(1, 17), seed=SEEDS,
-       alpha=st.floats(0.1, 4.0), lam_mode=st.sampled_from(["batch", "sample"]),
+       alpha=st.floats(0.1, 4.0), lam_mode=st.sampled_from(["batch", "sample", "pair"]),
        pairing=st.sampled_from(["permute", "derange", "flip", "roll"]),
        correct_lam=st.booleans(), smoothing=st.sampled_from([0.0, 0.1]),
        minmax=st.none() | st.sampled_from([(0.2, 0.8), (0.0, 1.0), (0.5, 0.5)]))
@@ -42,6 +42,8 @@ def test_cutmix_equals_reference(backend, data, layout, batch, seed, alpha, lam_
                                  correct_lam, smoothing, minmax):
     if pairing == "derange" and batch == 1:
         pairing = "permute"
+    if lam_mode == "pair":  # a box per pair of partners: flip pairs them
+        pairing = "flip"
     correct_lam = correct_lam or minmax is not None
     names = [n for n in (*FLOATS, *INTS, "int64") if n in backend.dtypes]
     dtype = data.draw(st.sampled_from(names), label="dtype")

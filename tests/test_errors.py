@@ -25,6 +25,9 @@ Y = np.asarray([0, 1, 2, 1])
         ({"alpha": True}, TypeError, "alpha"),
         ({"lam_mode": "elem"}, ValueError, "lam_mode"),
         ({"pairing": "shuffle"}, ValueError, "pairing"),
+        ({"lam_mode": "pair"}, ValueError, r"lam_mode='pair' .* pairing='flip' .* "
+                                           r"got pairing='permute'"),
+        ({"lam_mode": "pair", "pairing": "roll"}, ValueError, "got pairing='roll'"),
         ({"label_smoothing": 1.0}, ValueError, "label_smoothing"),
         ({"label_smoothing": -0.1}, ValueError, "label_smoothing"),
         ({"num_classes": 0}, ValueError, "num_classes"),

@@ -38,6 +38,10 @@ def _calls(torch, x, y, rng):
                                                  rng=rng),
         "cutmix minmax per sample": lambda: arraymix.cutmix(
             x, y, num_classes=10, minmax=(0.2, 0.8), lam_mode="sample", rng=rng),
+        "mixup per pair": lambda: arraymix.mixup(x, y, num_classes=10, lam_mode="pair",
+                                                 pairing="flip", rng=rng),
+        "cutmix per pair": lambda: arraymix.cutmix(x, y, num_classes=10, lam_mode="pair",
+                                                   pairing="flip", rng=rng),
     }
 
 
@@ -56,8 +60,9 @@ def test_cuda_calls_queue_without_a_device_sync(rng_kind):
     rng = {"torch.Generator on the GPU": torch.Generator(device="cuda").manual_seed(0),
            "int seed": 3, "numpy Generator": np.random.default_rng(0)}[rng_kind]
     calls = _calls(torch, x, y, rng)
-    mixers = [arraymix.Mixer(num_classes=10, seed=1, lam_mode=mode, cutmix_minmax=minmax)
-              for mode in ("batch", "sample") for minmax in (None, (0.2, 0.8))]
+    mixers = [arraymix.Mixer(num_classes=10, seed=1, lam_mode=mode, cutmix_minmax=minmax,
+                             pairing="flip")
+              for mode in ("batch", "sample", "pair") for minmax in (None, (0.2, 0.8))]
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
@@ -80,9 +85,10 @@ def test_cuda_result_equals_the_host_result_for_one_seed():
     y = torch.randint(0, 5, (6,))
     minmax = functools.partial(arraymix.cutmix, minmax=(0.2, 0.8))
     for fn in (arraymix.mixup, arraymix.cutmix, minmax):
-        for mode in ("batch", "sample"):
-            host = fn(x, y, num_classes=5, lam_mode=mode, rng=11)
-            gpu = fn(x.cuda(), y.cuda(), num_classes=5, lam_mode=mode, rng=11)
+        for mode in ("batch", "sample", "pair"):
+            kw = {"lam_mode": mode, "pairing": "flip" if mode == "pair" else "permute"}
+            host = fn(x, y, num_classes=5, rng=11, **kw)
+            gpu = fn(x.cuda(), y.cuda(), num_classes=5, rng=11, **kw)
             for a, b in zip(host, gpu, strict=True):
                 torch.testing.assert_close(b.cpu(), a, rtol=1e-12, atol=1e-12)
 

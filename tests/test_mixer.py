@@ -42,7 +42,21 @@ def _classify(x: np.ndarray, out: np.ndarray, y: np.ndarray, smoothing: float) -
     return kinds
 
 
-@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def _pairs_agree(x: np.ndarray, out: np.ndarray, y: np.ndarray) -> list[str]:
+    """Pair mode (pairing flip, no smoothing): partners ``i`` and ``j`` share
+    the method and λ, and CutMix partners swap one region."""
+    kinds = _classify(x, out, y, 0.0)
+    for i in range(B // 2):
+        j = B - 1 - i
+        assert kinds[i] == kinds[-1 - i], f"pair {i}, {j}: {kinds[i]} and {kinds[-1 - i]}"
+        np.testing.assert_allclose(y[i, i], y[j, j], atol=1e-6)
+        np.testing.assert_allclose(y[i, j], y[j, i], atol=1e-6)
+        if kinds[i] == "cutmix":
+            np.testing.assert_array_equal(out[i] != x[i], out[j] != x[j])
+    return kinds[:B // 2]
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample", "pair"])
 def test_mixer_on_every_backend(backend, lam_mode):
     gen = np.random.default_rng(0)
     xnp = gen.normal(size=(B, 2, 6, 6)).astype(np.float32)
@@ -58,10 +72,18 @@ def test_mixer_on_every_backend(backend, lam_mode):
             np.testing.assert_allclose(yv.sum(1), 1, atol=1e-5)
             _classify(xnp, backend.numpy(out), yv, 0.1)
             np.testing.assert_array_equal(backend.numpy(x), xnp)
+    if lam_mode == "pair" and backend.has_values:
+        plain = arraymix.Mixer(num_classes=C, lam_mode="pair", pairing="flip", prob=0.7,
+                               label_smoothing=0.0, seed=1)
+        seen = set()
+        for _ in range(6):
+            out, ym = plain(x, y)
+            seen |= set(_pairs_agree(xnp, backend.numpy(out), backend.numpy(ym)))
+        assert seen == {"none", "mixup", "cutmix"}
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), lam_mode=st.sampled_from(["batch", "sample"]),
+@given(seed=st.integers(0, 2**32 - 1), lam_mode=st.sampled_from(["batch", "sample", "pair"]),
        prob=st.sampled_from([0.0, 0.5, 1.0]), switch_prob=st.floats(0.0, 1.0),
        big=st.booleans(), minmax=st.none() | st.just((0.2, 0.9)))
 def test_mixer_out_and_in_place_equal_the_new_batch(backend, seed, lam_mode, prob,
@@ -108,7 +130,7 @@ def test_prob_zero_returns_batch_untouched_with_smoothed_labels():
     np.testing.assert_allclose(y, ref_one_hot(np.arange(B), C, 0.2))
 
 
-@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+@pytest.mark.parametrize("lam_mode", ["batch", "sample", "pair"])
 @pytest.mark.parametrize(("switch_prob", "only"), [(0.0, "mixup"), (1.0, "cutmix")])
 def test_switch_prob_extremes(lam_mode, switch_prob, only):
     x = np.random.default_rng(1).normal(size=(B, 1, 8, 8))
@@ -134,13 +156,13 @@ def test_alpha_zero_turns_a_method_off(alphas):
     assert kinds <= {"mixup" if alphas[0] else "cutmix", "none"}
 
 
-@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+@pytest.mark.parametrize("lam_mode", ["batch", "sample", "pair"])
 def test_observed_methods_match_prob_and_switch_prob(lam_mode):
     prob, switch = 0.6, 0.3
     x = np.random.default_rng(5).normal(size=(B, 1, 16, 16))
     mixer = arraymix.Mixer(num_classes=C, prob=prob, switch_prob=switch, lam_mode=lam_mode,
                            pairing="flip", label_smoothing=0.0, mixup_alpha=1.0, seed=7)
-    calls = 300 if lam_mode == "batch" else 80
+    calls = {"batch": 300, "sample": 80, "pair": 160}[lam_mode]
     counts = {"none": 0, "mixup": 0, "cutmix": 0}
     for _ in range(calls):
         out, y = mixer(x, np.arange(B))
@@ -149,6 +171,8 @@ def test_observed_methods_match_prob_and_switch_prob(lam_mode):
             # one decision per batch: every sample shows the same method,
             # except that a CutMix box may miss a sample entirely
             kinds = ["cutmix"] if "cutmix" in kinds else kinds[:1]
+        elif lam_mode == "pair":  # one decision per pair, the same for both
+            kinds = _pairs_agree(x, out, y)
         for k in kinds:
             counts[k] += 1
     n = sum(counts.values())
@@ -210,7 +234,9 @@ def test_layouts_and_uint8():
         ({"mixup_alpha": 0.0, "cutmix_alpha": 0.0}, ValueError, "both 0"),
         ({"prob": 1.5}, ValueError, "prob"),
         ({"switch_prob": -0.1}, ValueError, "switch_prob"),
-        ({"lam_mode": "pair"}, ValueError, "lam_mode"),
+        ({"lam_mode": "elem"}, ValueError, "lam_mode"),
+        ({"lam_mode": "pair", "pairing": "permute"}, ValueError,
+         r"lam_mode='pair' .* needs .* pairing='flip'"),
         ({"pairing": "random"}, ValueError, "pairing"),
         ({"label_smoothing": 1.0}, ValueError, "label_smoothing"),
         ({"num_classes": 0}, ValueError, "num_classes"),
@@ -326,6 +352,24 @@ def test_cutmix_minmax_in_state_and_checked_with_correct_lam():
     with pytest.raises(ValueError, match="cutmix_minmax have no λ₀"):
         mixer(x, ids)
     assert mixer.state_dict()["rng"] == state["rng"]
+
+
+def test_pair_mode_needs_flip_when_called():
+    """lam_mode and pairing may change one at a time; the pair needs flip at
+    the next call, refused before any draw."""
+    x, ids = np.arange(432.0).reshape(4, 3, 6, 6), np.arange(4)
+    mixer = arraymix.Mixer(num_classes=4, label_smoothing=0.0, seed=0)
+    mixer.lam_mode = "pair"
+    state = mixer.state_dict()
+    with pytest.raises(ValueError, match="got pairing='permute'"):
+        mixer(x, ids)
+    assert mixer.state_dict() == state
+    mixer.pairing = "flip"
+    _out, y = mixer(x, ids)
+    # samples 0 and 3 are partners: one λ, each weighing the other's class by 1 − λ
+    np.testing.assert_allclose([y[3, 3], y[3, 0]], [y[0, 0], y[0, 3]])
+    assert 0 < y[0, 3] < 1
+    assert "lam_mode='pair'" in repr(mixer)
 
 
 def test_both_alphas_zero_is_fine_when_prob_is_zero():

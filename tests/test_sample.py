@@ -179,6 +179,107 @@ def test_jax_key_runs_under_jit():
                                    rtol=0, atol=1e-6)
 
 
+def _first_of_pairs(perm: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each sample's row of ``values`` replaced by its pair's first member's,
+    written out sample by sample: timm's ``mode="pair"`` draws once per pair."""
+    out = np.array(values, copy=True)
+    for i, j in enumerate(perm.tolist()):
+        out[i] = values[min(i, j)]
+    return out
+
+
+@settings(max_examples=30)
+@given(seed=SEEDS, pairs=st.integers(0, 12), odd=st.booleans(), groups=st.sampled_from([1, 2]),
+       minmax=st.none() | st.just((0.2, 0.7)))
+def test_pair_mode_shares_each_pairs_draws(backend, seed, pairs, odd, groups, minmax):
+    """``lam_mode="pair"``: the per-sample draws of ``"sample"`` mode, with
+    the second member of each flip pair (within its group) given the first's
+    λ and box, on every backend; a sample paired with itself keeps its own."""
+    batch = groups * (2 * pairs + odd)
+    kw = {"pairing": "flip", "groups": groups, "xp": backend.xp, "device": backend.device}
+    mix = arraymix.sample_mixup(seed, batch, alpha=0.5, lam_mode="pair", **kw)
+    cut = arraymix.sample_cutmix(seed, batch, (9, 14), lam_mode="pair", minmax=minmax, **kw)
+    info = backend.xp.__array_namespace_info__().default_dtypes(device=backend.device)
+    check_like(backend, mix.lam, (batch,), info["real floating"])
+    check_like(backend, cut.lam, (batch,), info["real floating"])
+    for bound in (cut.lower, cut.upper):
+        check_like(backend, bound, (batch, 2), info["indexing"])
+    if not backend.has_values:
+        return
+    own = arraymix.sample_mixup(seed, batch, alpha=0.5, lam_mode="sample", pairing="flip",
+                                groups=groups)
+    boxes = arraymix.sample_cutmix(seed, batch, (9, 14), lam_mode="sample", pairing="flip",
+                                   groups=groups, minmax=minmax)
+    perm = backend.numpy(mix.perm)
+    np.testing.assert_array_equal(perm, own.perm)
+    np.testing.assert_array_equal(perm[perm], np.arange(batch))
+    np.testing.assert_allclose(backend.numpy(mix.lam), _first_of_pairs(perm, own.lam),
+                               rtol=1e-6, atol=1e-30)
+    np.testing.assert_array_equal(backend.numpy(cut.perm), perm)
+    for got, drawn in ((cut.lower, boxes.lower), (cut.upper, boxes.upper)):
+        np.testing.assert_array_equal(backend.numpy(got), _first_of_pairs(perm, drawn))
+    np.testing.assert_allclose(backend.numpy(cut.lam), _first_of_pairs(perm, boxes.lam),
+                               rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", _generators())
+def test_pair_mode_from_every_generator(kind):
+    """Generators and keys too: the first members keep the draws of sample
+    mode from the same state, the second members copy them."""
+    def draw(mode: str) -> tuple[arraymix.MixParams, arraymix.CutMixParams]:
+        if kind == "numpy":
+            rng: object = np.random.default_rng(5)
+        elif kind == "torch":
+            rng = pytest.importorskip("torch").Generator().manual_seed(5)
+        else:
+            rng = pytest.importorskip("jax").random.key(5)
+        mix = arraymix.sample_mixup(rng, 11, lam_mode=mode, pairing="flip")
+        return mix, arraymix.sample_cutmix(rng, 11, (16, 16), lam_mode=mode, pairing="flip")
+
+    (mix, cut), (own, boxes) = draw("pair"), draw("sample")
+    perm = np.asarray(mix.perm)
+    np.testing.assert_array_equal(np.asarray(mix.lam), _first_of_pairs(perm, np.asarray(own.lam)))
+    for field in ("lam", "lower", "upper"):
+        np.testing.assert_array_equal(np.asarray(getattr(cut, field)),
+                                      _first_of_pairs(perm, np.asarray(getattr(boxes, field))),
+                                      err_msg=field)
+
+
+def test_pair_mode_runs_under_jit():
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    key = jax.random.key(3)
+    cut = jax.jit(lambda k: arraymix.sample_cutmix(k, 8, (12, 10), lam_mode="pair",
+                                                   pairing="flip", groups=2))
+    mix = jax.jit(lambda k: arraymix.sample_mixup(k, 8, lam_mode="pair", pairing="flip"))
+    with jax.transfer_guard("disallow"):
+        traced_cut, traced_mix = cut(key), mix(key)
+    eager_cut = arraymix.sample_cutmix(key, 8, (12, 10), lam_mode="pair", pairing="flip",
+                                       groups=2)
+    for field in ("perm", "lower", "upper"):
+        np.testing.assert_array_equal(np.asarray(getattr(traced_cut, field)),
+                                      np.asarray(getattr(eager_cut, field)), err_msg=field)
+    np.testing.assert_allclose(np.asarray(traced_cut.lam), np.asarray(eager_cut.lam), rtol=2e-7)
+    # the Beta draw compiled may round an ulp apart from the eager one
+    np.testing.assert_allclose(np.asarray(traced_mix.lam),
+                               np.asarray(arraymix.sample_mixup(key, 8, lam_mode="pair",
+                                                                pairing="flip").lam), rtol=2e-6)
+    lam = np.asarray(traced_mix.lam)
+    np.testing.assert_array_equal(lam, lam[::-1])
+
+
+@pytest.mark.parametrize("pairing", ["permute", "derange", "roll"])
+def test_pair_mode_needs_flip(pairing):
+    gen = np.random.default_rng(0)
+    for call in (lambda: arraymix.sample_mixup(gen, 6, lam_mode="pair", pairing=pairing),
+                 lambda: arraymix.sample_cutmix(gen, 6, (4, 4), lam_mode="pair",
+                                                pairing=pairing),
+                 lambda: arraymix.cutmix(np.zeros((6, 4, 4)), rng=gen, lam_mode="pair",
+                                         pairing=pairing)):
+        with pytest.raises(ValueError, match=f"pairing='flip' .* got pairing='{pairing}'"):
+            call()
+    assert gen.random() == np.random.default_rng(0).random()  # nothing drawn
+
+
 def test_jax_keys_of_the_wrong_shape_are_named():
     """A batch of keys (say, a vmap's keys passed whole) is not one key."""
     jax = pytest.importorskip("jax", reason="jax is not installed")

@@ -18,6 +18,7 @@ from ._validate import (
     check_choice,
     check_groups,
     check_out,
+    check_pair_mode,
     check_pairing,
 )
 
@@ -39,6 +40,7 @@ def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, la
     alpha = check_alpha(alpha)
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
+    check_pair_mode(lam_mode, pairing)
     check_groups(groups, batch, pairing)
     soft = check_targets(x, y, num_classes, smoothing)
     if out is not None:
@@ -85,8 +87,9 @@ def mixup(
         Number of classes, required for integer ``y``.
     label_smoothing : float, default 0.0
         In ``[0, 1)``: one-hot rows hold ``1 − s + s/C`` and ``s/C``.
-    lam_mode : {"batch", "sample"}, default "batch"
-        One λ for the batch, or one per sample.
+    lam_mode : {"batch", "sample", "pair"}, default "batch"
+        One λ for the batch, one per sample, or one per pair of partners
+        (timm's ``mode="pair"``, with ``pairing="flip"``).
     pairing : {"permute", "derange", "flip", "roll"}, default "permute"
         How partners are chosen; see :func:`sample_mixup`.
     groups : int, optional
@@ -177,7 +180,7 @@ def cutmix(
         channels.
     num_classes, label_smoothing, lam_mode, pairing, groups, rng
         As in :func:`mixup`; ``lam_mode="sample"`` gives every sample its own
-        box.
+        box, ``"pair"`` every pair of partners one box, which they swap.
     correct_lam : bool, default True
         Weight the labels by the exact kept fraction (boxes clipped at the
         border keep more than λ₀).

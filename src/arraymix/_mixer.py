@@ -17,10 +17,18 @@ from ._blend import (
     check_axes,
     partners,
 )
-from ._compat import Array, default_float, default_index, device, from_host, is_traced
+from ._compat import (
+    Array,
+    default_float,
+    default_index,
+    device,
+    from_host,
+    is_traced,
+    namespace_of,
+)
 from ._labels import check_not_dense, check_targets, mix_targets
 from ._params import CutMixParams, MixParams
-from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
+from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup, shared_in_pairs
 from ._validate import (
     LAM_MODES,
     PAIRINGS,
@@ -32,6 +40,7 @@ from ._validate import (
     check_groups,
     check_minmax,
     check_out,
+    check_pair_mode,
     check_pairing,
     check_real,
 )
@@ -64,10 +73,12 @@ class Mixer:
         Probability of mixing a batch (or, in sample mode, a sample) at all.
     switch_prob : float, default 0.5
         Probability of CutMix rather than MixUp when both alphas are > 0.
-    lam_mode : {"batch", "sample"}, default "batch"
+    lam_mode : {"batch", "sample", "pair"}, default "batch"
         ``"batch"``: the draws are made once per batch. ``"sample"``: once per
         sample, so one batch holds MixUp, CutMix and untouched samples, each
-        with its own λ and box.
+        with its own λ and box. ``"pair"`` (timm's ``mode="pair"``; needs
+        ``pairing="flip"``): once per pair of partners, which then share
+        whether they mix, the method, λ and the box.
     pairing : {"permute", "derange", "flip", "roll"}, default "permute"
         How partners are chosen; see :func:`sample_mixup`.
     correct_lam : bool, default True
@@ -204,6 +215,7 @@ class Mixer:
                 "mixup_alpha and cutmix_alpha are both 0, so nothing can be mixed: "
                 "set one of them > 0, or prob=0 to turn mixing off"
             )
+        check_pair_mode(self.lam_mode, self.pairing)
         if self.cutmix_minmax is not None and not self.correct_lam:
             raise ValueError(
                 "correct_lam=False asks for CutMix's lam = λ₀, and boxes drawn from "
@@ -391,6 +403,11 @@ class Mixer:
             lower = np.where(cut[:, None], box.lower, 0)
             upper = np.where(cut[:, None], box.upper, 0)
             lam_label = np.where(cut, box.lam, lam_blend)
+        if self.lam_mode == "pair":  # each pair takes its first member's draws
+            host = namespace_of(np)
+            lam_blend, lam_label = shared_in_pairs(host, mix.perm, lam_blend, lam_label)
+            if axes:
+                lower, upper = shared_in_pairs(host, mix.perm, lower, upper)
         dev = device(x)
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = from_host(xp, mix.perm, idt, dev)

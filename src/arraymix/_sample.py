@@ -33,13 +33,14 @@ from ._validate import (
     check_count,
     check_groups,
     check_minmax,
+    check_pair_mode,
     check_pairing,
     check_revision,
 )
 
 __all__ = ["sample_cutmix", "sample_mixup"]
 
-LamMode = Literal["batch", "sample"]
+LamMode = Literal["batch", "sample", "pair"]
 Pairing = Literal["permute", "derange", "flip", "roll"]
 
 
@@ -171,9 +172,11 @@ def sample_mixup(
     alpha : float, default 0.2
         Concentration of the Beta(α, α) distribution, > 0. Small values keep
         λ near 0 or 1 (light mixing); 1 is uniform.
-    lam_mode : {"batch", "sample"}, default "batch"
+    lam_mode : {"batch", "sample", "pair"}, default "batch"
         One λ for the whole batch (shape ``()``), or one per sample
-        (shape ``(B,)``).
+        (shape ``(B,)``). ``"pair"`` (timm's ``mode="pair"``; needs
+        ``pairing="flip"``): one per pair of partners, shape ``(B,)`` with
+        ``lam[i] == lam[perm[i]]``, so both weigh themselves alike.
     pairing : {"permute", "derange", "flip", "roll"}, default "permute"
         ``"permute"``: a uniformly random permutation. ``"derange"``: a random
         cycle through all samples, so no sample is mixed with itself (needs
@@ -201,7 +204,8 @@ def sample_mixup(
     ------
     ValueError
         ``alpha`` not finite and > 0, ``batch_size`` negative, an unknown
-        ``lam_mode`` or ``pairing``, ``"derange"`` with one sample.
+        ``lam_mode`` or ``pairing``, ``"derange"`` with one sample,
+        ``lam_mode="pair"`` with a pairing other than ``"flip"``.
     TypeError
         ``rng`` of another kind, or one whose library cannot produce ``xp``.
 
@@ -218,14 +222,16 @@ def sample_mixup(
     batch_size = check_count(batch_size, "batch_size")
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
+    check_pair_mode(lam_mode, pairing)
     groups = check_groups(groups, batch_size, pairing)
     src = source(rng)
     xp, device = _target(src, xp, device)
     lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
-    return MixParams(
-        lam=_place(src.xp, lam, xp, default_float(xp, device), device),
-        perm=_pairs(src, batch_size, pairing, groups, xp, device),
-    )
+    lam = _place(src.xp, lam, xp, default_float(xp, device), device)
+    perm = _pairs(src, batch_size, pairing, groups, xp, device)
+    if lam_mode == "pair":
+        (lam,) = shared_in_pairs(xp, perm, lam)
+    return MixParams(lam=lam, perm=perm)
 
 
 def sample_cutmix(
@@ -269,9 +275,11 @@ def sample_cutmix(
         (the boxes are computed in floating point).
     alpha : float, default 1.0
         Concentration of Beta(α, α), > 0.
-    lam_mode : {"batch", "sample"}, default "batch"
+    lam_mode : {"batch", "sample", "pair"}, default "batch"
         One box for the batch (``lower``/``upper`` of shape ``(k,)``) or one
-        per sample (shape ``(B, k)``).
+        per sample (shape ``(B, k)``). ``"pair"`` (timm's ``mode="pair"``;
+        needs ``pairing="flip"``): one per pair of partners, shape ``(B, k)``,
+        so partners swap the same region.
     pairing : {"permute", "derange", "flip", "roll"}, default "permute"
         As in :func:`sample_mixup`.
     groups : int, optional
@@ -309,6 +317,7 @@ def sample_cutmix(
     batch_size = check_count(batch_size, "batch_size")
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
+    check_pair_mode(lam_mode, pairing)
     groups = check_groups(groups, batch_size, pairing)
     check_bool(correct_lam, "correct_lam")
     minmax = check_minmax(minmax)
@@ -345,12 +354,13 @@ def sample_cutmix(
         size = _whole(sxp, sdev, sizes, lam0.dtype)
         lam, lower, upper = _boxes(sxp, sdev, lam0, unit, size, sizes, correct_lam)
     src_idx, idx = default_index(sxp, sdev), default_index(xp, device)
-    return CutMixParams(
-        lam=_place(sxp, lam, xp, default_float(xp, device), device),
-        perm=_pairs(src, batch_size, pairing, groups, xp, device),
-        lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
-        upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
-    )
+    lam = _place(sxp, lam, xp, default_float(xp, device), device)
+    perm = _pairs(src, batch_size, pairing, groups, xp, device)
+    lower = _place(sxp, sxp.astype(lower, src_idx), xp, idx, device)
+    upper = _place(sxp, sxp.astype(upper, src_idx), xp, idx, device)
+    if lam_mode == "pair":
+        lam, lower, upper = shared_in_pairs(xp, perm, lam, lower, upper)
+    return CutMixParams(lam=lam, perm=perm, lower=lower, upper=upper)
 
 
 def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:
@@ -468,3 +478,14 @@ def _check_sizes(sizes: Any, xp: Any, device: Any) -> tuple[int, ...]:
                 f"{library(xp)}'s index dtype {index}, got {longest}"
             )
     return checked
+
+
+def shared_in_pairs(xp: Any, perm: Array, *values: Array) -> list[Array]:
+    """``lam_mode="pair"``: per-sample ``values`` (each of shape ``(B, ...)``)
+    in which the second member of each pair takes the first's, as timm's
+    ``mode="pair"`` draws once per pair. ``perm`` pairs both ways
+    (``perm[perm[i]] == i``), so the first member of sample ``i``'s pair is
+    ``min(i, perm[i])``; a sample paired with itself keeps its own."""
+    first = xp.arange(perm.shape[0], dtype=perm.dtype, device=array_device(perm)) <= perm
+    return [xp.where(first if v.ndim == 1 else first[:, None], v, xp.take(v, perm, axis=0))
+            for v in values]

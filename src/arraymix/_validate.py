@@ -31,7 +31,7 @@ from ._compat import (
     namespace,
 )
 
-LAM_MODES = ("batch", "sample")
+LAM_MODES = ("batch", "sample", "pair")
 PAIRINGS = ("permute", "derange", "flip", "roll")
 
 
@@ -144,6 +144,17 @@ def check_pairing(pairing: Any, batch_size: int) -> Any:
             "sample has no partner but itself); got batch size 1"
         )
     return pairing
+
+
+def check_pair_mode(lam_mode: str, pairing: str) -> None:
+    """``lam_mode="pair"`` shares the draws between partners, which needs a
+    pairing that pairs: sample ``i`` with ``j`` and ``j`` with ``i``."""
+    if lam_mode == "pair" and pairing != "flip":
+        raise ValueError(
+            "lam_mode='pair' gives each pair of partners one λ (and one CutMix box), "
+            "which needs samples paired both ways: pairing='flip' (sample i with B-1-i, "
+            f"as timm's mode='pair'); got pairing={pairing!r}"
+        )
 
 
 def check_groups(groups: Any, batch_size: int, pairing: str | None = None) -> int:
