@@ -139,6 +139,27 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
 
         rows.append(("timm Mixup CutMix", "cutmix(..., pairing='flip')", timm_cut))
 
+        def timm_pair(cut: bool) -> float:
+            """mode='pair': one λ per pair (i, B-1-i), and for CutMix one box,
+            which the two partners swap."""
+            out, y = _timm(Mixup(mixup_alpha=0.0 if cut else 1.0,
+                                 cutmix_alpha=1.0 if cut else 0.0, mode="pair",
+                                 label_smoothing=0.0, num_classes=C))
+            lam, _ = _partners(y.numpy())
+            flip = B - 1 - np.arange(B)
+            assert np.array_equal(lam, lam[flip]), "λ differs inside a pair"
+            if not cut:
+                return _check(torch, x0, out, lam, flip, None)
+            lower, upper = _boxes(x0.numpy(), out.numpy())
+            assert np.array_equal(lower, lower[flip]), "a pair's boxes differ"
+            assert np.array_equal(upper, upper[flip]), "a pair's boxes differ"
+            return cutmix_box_check(out, lam, flip)
+
+        rows.append(("timm Mixup(mode='pair') MixUp",
+                     "mixup(..., lam_mode='pair', pairing='flip')", lambda: timm_pair(False)))
+        rows.append(("timm Mixup(mode='pair') CutMix",
+                     "cutmix(..., lam_mode='pair', pairing='flip')", lambda: timm_pair(True)))
+
         def timm_minmax() -> float:
             minmax = (0.2, 0.8)
             out, y = _timm(Mixup(mixup_alpha=0.0, cutmix_alpha=0.0, cutmix_minmax=minmax,
