@@ -486,6 +486,6 @@ def shared_in_pairs(xp: Any, perm: Array, *values: Array) -> list[Array]:
     ``mode="pair"`` draws once per pair. ``perm`` pairs both ways
     (``perm[perm[i]] == i``), so the first member of sample ``i``'s pair is
     ``min(i, perm[i])``; a sample paired with itself keeps its own."""
-    first = xp.arange(perm.shape[0], dtype=perm.dtype, device=array_device(perm)) <= perm
-    return [xp.where(first if v.ndim == 1 else first[:, None], v, xp.take(v, perm, axis=0))
-            for v in values]
+    own = xp.arange(perm.shape[0], dtype=perm.dtype, device=array_device(perm))
+    first = xp.minimum(own, perm)
+    return [xp.take(v, first, axis=0) for v in values]
