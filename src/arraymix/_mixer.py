@@ -70,7 +70,8 @@ class Mixer:
         setting it turns CutMix on whatever ``cutmix_alpha`` is, and
         ``cutmix_alpha`` is not used.
     prob : float, default 1.0
-        Probability of mixing a batch (or, in sample mode, a sample) at all.
+        Probability of mixing a batch (or, in sample mode, a sample; in pair
+        mode, a pair) at all.
     switch_prob : float, default 0.5
         Probability of CutMix rather than MixUp when both alphas are > 0.
     lam_mode : {"batch", "sample", "pair"}, default "batch"

@@ -217,6 +217,9 @@ def sample_mixup(
     ((4,), [0, 1, 2, 3])
     >>> bool(((p.lam >= 0) & (p.lam <= 1)).all())
     True
+    >>> q = arraymix.sample_mixup(0, 4, lam_mode="pair", pairing="flip")
+    >>> q.perm.tolist(), bool((q.lam == q.lam[q.perm]).all())
+    ([3, 2, 1, 0], True)
     """
     alpha = check_alpha(alpha)
     batch_size = check_count(batch_size, "batch_size")
