@@ -122,6 +122,8 @@ def _pairs(src: Source, batch_size: int, pairing: str, groups: int, xp: Any,
     if pairing in ("flip", "roll"):
         local = xp.arange(n, dtype=idx, device=device)
         local = (n - 1 - local) if pairing == "flip" else xp.roll(local, 1)
+        if groups == 1:
+            return local
         offsets = xp.arange(0, batch_size, max(n, 1), dtype=idx, device=device)
         return xp.reshape(local[None, :] + offsets[:, None], (batch_size,))
     sxp = src.xp
