@@ -232,11 +232,12 @@ def sample_mixup(
     src = source(rng)
     xp, device = _target(src, xp, device)
     lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
-    lxp = src.xp
+    lxp, ldev = src.xp, src.device
     if lam_mode == "pair":  # shared on the host if the draws are there, as sample_cutmix does
         host = src.host(lam)
-        lxp, ldev = (src.xp, src.device) if host is None else (namespace_of(np), "cpu")
-        (lam,) = _paired(src, pairing, groups, lxp, ldev, lam if host is None else host)
+        if host is not None:
+            lxp, ldev, lam = namespace_of(np), "cpu", host
+        (lam,) = _paired(src, pairing, groups, lxp, ldev, lam)
     return MixParams(
         lam=_place(lxp, lam, xp, default_float(xp, device), device),
         perm=_pairs(src, batch_size, pairing, groups, xp, device),
