@@ -372,6 +372,18 @@ def test_pair_mode_needs_flip_when_called():
     assert "lam_mode='pair'" in repr(mixer)
 
 
+def test_pair_mode_inside_groups():
+    """With groups, flip pairs inside each group, and so does the sharing."""
+    x = np.random.default_rng(0).normal(size=(8, 1, 6, 6))
+    mixer = arraymix.Mixer(num_classes=8, lam_mode="pair", pairing="flip", groups=2,
+                           label_smoothing=0.0, seed=3)
+    for _ in range(5):
+        _out, y = mixer(x, np.arange(8))
+        for i, j in ((0, 3), (1, 2), (4, 7), (5, 6)):
+            np.testing.assert_allclose([y[j, j], y[j, i]], [y[i, i], y[i, j]])
+            np.testing.assert_allclose(y[i, i] + y[i, j], 1.0)
+
+
 def test_both_alphas_zero_is_fine_when_prob_is_zero():
     out, _y = arraymix.Mixer(mixup_alpha=0, cutmix_alpha=0, prob=0, num_classes=2)(
         np.ones((2, 3)), np.asarray([0, 1]))
