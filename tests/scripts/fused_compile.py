@@ -5,7 +5,8 @@ LLVM, PTX, and with the ptxas it ships a cubin. This script compiles every
 kernel for sm_80 (A100) and sm_90 (H100/H200) with the arguments the
 dispatch in arraymix._fast gives it (tile shapes and warps from the same
 helpers, dtypes, the cut axes), and asks ptxas for each kernel's registers
-and spills. It fails on a compile error or a spill, and prints "ok" and the
+and spills. It fails on a compile error, a spill or a float product or sum
+that ptxas may fuse (see _fast._COMPILE), and prints "ok" and the
 number of kernels compiled. tests/test_fused.py runs it where Triton is
 installed; the interpreter checks the values, this checks what only a
 compiler sees (types, layouts, tl.gather's lowering, register pressure).
@@ -72,6 +73,13 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
     source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
     compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32),
                               options={"num_warps": warps, **_fast._COMPILE})
+    where = f"{kernel.fn.__name__} {TYPES[dtype]} {constexprs} warps={warps} sm_{arch}"
+    # every float product and sum rounded on its own (".rn"): an unrounded
+    # one may be contracted into a fused multiply-add, differently per kernel
+    contractible = re.findall(r"^\s*((?:fma|mul|add|sub)\.f(?:16|32|64)\b.*)$",
+                              compiled.asm["ptx"], re.MULTILINE)
+    if contractible:
+        sys.exit(f"contractible float arithmetic in {where}: {contractible[:3]}")
     with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
         f.write(compiled.asm["ptx"])
     target = re.search(r"^\.target (\w+)", compiled.asm["ptx"], re.MULTILINE)
@@ -80,7 +88,6 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
     report = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     Path(f.name).unlink()
     spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
-    where = f"{kernel.fn.__name__} {TYPES[dtype]} {constexprs} warps={warps} sm_{arch}"
     if any(spills):
         sys.exit(f"register spills in {where}:\n{report}")
     COUNT[0] += 1
