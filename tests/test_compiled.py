@@ -13,6 +13,8 @@ import arraymix
 # incorrectness is a potential risk": the first compiled step drew 22 such
 # warnings. Torch tensors are told apart without them; any back is an error.
 @pytest.mark.filterwarnings("error:Dynamo detected a call to a `functools.lru_cache`")
+# torch's own modules, imported by dynamo (torch 2.11), use what torch deprecates
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_torch_compile_fullgraph(dynamic):
     torch = pytest.importorskip("torch", reason="torch is not installed")

@@ -147,10 +147,16 @@ def test_torch_compile_inductor_cuda():
         mix = arraymix.sample_mixup(gen, 16, lam_mode="sample", xp=torch, device=x.device)
         cut = arraymix.sample_cutmix(gen, 16, (32, 32), xp=torch, device=x.device)
         got, expected = compiled(x, mix, cut), step(x, mix, cut)
-        for a, b in zip(got, expected, strict=True):
+        for a in got:
             assert a.dtype == dtype
             assert a.device == x.device
-            torch.testing.assert_close(a, b)
+        # the paste moves values: equal; the blend's generated kernel keeps
+        # 1 − λ in float32 where eager rounds it to bfloat16 first, an error
+        # of up to 2**-9 of a partner's value (large beside a result near 0)
+        assert torch.equal(got[1], expected[1])
+        scale = float(x.abs().max())
+        ulps = 4 * 2.0**-23 if dtype == torch.float32 else 2.0**-7
+        torch.testing.assert_close(got[0], expected[0], rtol=0, atol=ulps * scale)
 
 
 # CuPy says its detection is best effort and will go; it is what there is

@@ -244,8 +244,11 @@ def _into(xp: Any, result: Array, out: Array | None) -> Array:
 
 
 def _is_index(a: Any) -> bool:
-    """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool."""
-    if is_bool(a):
+    """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool.
+
+    A tuple or list (of axes) is refused before the call: torch.compile's
+    tracer (torch 2.11) fails on the TypeError it would raise."""
+    if is_bool(a) or isinstance(a, (tuple, list)):
         return False
     try:
         operator.index(a)

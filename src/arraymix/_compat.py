@@ -48,9 +48,26 @@ Array = Any
 # compiled blend, paste and one_hot). The answers are the same.
 
 
+_TORCH: list[Any] = []
+
+
+def torch_module() -> Any:
+    """The torch module if it has been imported, else None (arraymix never
+    imports it). Found in ``sys.modules`` once, then kept: code that
+    torch.compile traces reads a module global, not ``sys.modules``, which
+    torch 2.11's tracer copies whole to read one entry (and fails on, when an
+    import changes it meanwhile)."""
+    if _TORCH:
+        return _TORCH[0]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        _TORCH.append(torch)
+    return torch
+
+
 def is_torch_array(x: Any) -> bool:
     """Whether ``x`` is a torch tensor (of any subclass)."""
-    torch = sys.modules.get("torch")
+    torch = torch_module()
     return torch is not None and isinstance(x, torch.Tensor)
 
 
@@ -183,7 +200,7 @@ def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
     Other libraries' ``asarray`` already queues the copy (CuPy, JAX).
     """
     if library(xp) == "torch":
-        torch = sys.modules["torch"]
+        torch = torch_module()
         host = np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a)
         same = _numpy_twin(torch, dtype)
         if same is not None:  # cast on the NumPy side: a torch .to() costs microseconds
@@ -214,7 +231,7 @@ def to_device(xp: Any, a: Array, dev: Any) -> Array:
     """``a`` of library ``xp`` on ``dev``; a torch host-to-GPU move is queued (see
     :func:`from_host`), never a stream sync."""
     if library(xp) == "torch":
-        torch = sys.modules["torch"]
+        torch = torch_module()
         dev = torch.device(dev)
         queued = a.device.type == "cpu" and dev.type not in ("cpu", "meta")
         return a.to(dev, non_blocking=queued)
@@ -239,6 +256,6 @@ def host_readable(a: Array) -> bool:
     if is_numpy_array(a):
         return True
     if is_torch_array(a):
-        torch = sys.modules["torch"]
+        torch = torch_module()
         return bool(a.device.type == "cpu") and not torch.compiler.is_compiling()
     return False

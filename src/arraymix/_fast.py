@@ -31,7 +31,6 @@ import contextlib
 import functools
 import importlib
 import math
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -48,6 +47,7 @@ from ._compat import (
     namespace,
     namespace_of,
     numpy_twins,
+    torch_module,
 )
 
 __all__ = ["blend", "blend_blocks", "blocks_usable", "box_usable", "fresh_torch", "fused_blend",
@@ -105,7 +105,7 @@ def lerp(x: Array, lam: Array, partner: Array, out: Array | None) -> Array:
     within an ulp of the reference rather than equal to it.
     """
     weight = _lerp_weight(x, lam)
-    torch = sys.modules["torch"]
+    torch = torch_module()
     if out is None:
         return torch.lerp(x, partner, weight)
     if tracks_grad(x, lam, out):  # out= kernels refuse autograd; copy_ records it
@@ -125,7 +125,7 @@ def gather_lerp_usable(x: Array, out: Array | None, lam: Array) -> bool:
     """Whether the partners can be gathered by ``index_select`` and blended
     by ``lerp`` directly (plain torch tensors: no autograd, no trace, ``out``
     contiguous)."""
-    torch = sys.modules["torch"]
+    torch = torch_module()
     return not (tracks_grad(x, out, lam) or torch.compiler.is_compiling()
                 or (out is not None and not out.is_contiguous()))
 
@@ -138,7 +138,7 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
     more than the arithmetic. Same kernels, so the same values as :func:`lerp`.
     In place (``out`` is ``x``) the partners are gathered into scratch first.
     """
-    torch = sys.modules["torch"]
+    torch = torch_module()
     weight = _lerp_weight(x, lam)
     if out is x:
         return torch.lerp(x, torch.index_select(x, 0, perm), weight, out=x)
@@ -149,7 +149,7 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
 def fresh_torch(like: Array, dtype: Any = None) -> Array:
     """``torch.empty_like``, on huge pages where the memory is the host's and
     large (:mod:`._pages`): its first writes then fault 512 times less often."""
-    out = sys.modules["torch"].empty_like(like, dtype=dtype)
+    out = torch_module().empty_like(like, dtype=dtype)
     if out.device.type == "cpu":
         storage = out.untyped_storage()
         _pages.advise(storage.data_ptr(), storage.nbytes())
@@ -201,7 +201,7 @@ class _Ops:
     """The few kernels the walk needs, for one library."""
 
     def __init__(self, x: Array) -> None:
-        self.torch = sys.modules["torch"] if is_torch_array(x) else None
+        self.torch = torch_module() if is_torch_array(x) else None
         self.wide = _wide(x.dtype) if self.torch is None else None
         #: integer data is rounded back; floats narrower than the compute
         #: dtype (float8) are only cast, once
@@ -399,7 +399,7 @@ def torch_blocks_usable(x: Array, out: Array | None, lam: Array, perm: Array) ->
     if not (BLOCKS and out is not None and out is x and is_torch_array(x) and x.shape[0] > 0
             and on_host(x, None, lam, perm)):
         return False
-    twins = numpy_twins(sys.modules["torch"])
+    twins = numpy_twins(torch_module())
     return (x.element_size() * x.numel() > TORCH_SCRATCH_BYTES
             and x.dtype in twins and lam.dtype in twins)
 
@@ -410,7 +410,7 @@ def torch_blend_blocks(x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
     NumPy twin of torch's compute dtype ``ctype``)."""
     view = numpy_of(x)
     blend_blocks(view, numpy_of(lam), numpy_of(perm), view,
-                 numpy_twins(sys.modules["torch"])[ctype])
+                 numpy_twins(torch_module())[ctype])
     return x
 
 
@@ -515,7 +515,7 @@ def paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ..
     """
     order, lo, hi = _host_list(perm), _host_list(lower), _host_list(upper)
     target = _copy_of(_Ops(x), x, out)  # a tensor by torch's two-threaded copy
-    if is_numpy_array(x) or x.dtype in numpy_twins(sys.modules["torch"]):
+    if is_numpy_array(x) or x.dtype in numpy_twins(torch_module()):
         view = numpy_of(x)  # in place, one view: the loop tells by identity
         _paste_boxes(view, order, lo, hi, axes, view if target is x else numpy_of(target))
     else:  # a torch dtype NumPy lacks (bfloat16)
@@ -544,7 +544,7 @@ def _paste_boxes(x: Array, order: list[int], lo: list[Any], hi: list[Any],
     if per_sample and len(axes) == 2:  # images, NCHW or NHWC: literal slices
         last_two = (x.ndim - 2, x.ndim - 1)
         if axes != last_two:  # the same memory, seen with the cut axes last
-            move = np.moveaxis if is_numpy_array(x) else sys.modules["torch"].movedim
+            move = np.moveaxis if is_numpy_array(x) else torch_module().movedim
             x, target = move(x, axes, last_two), move(target, axes, last_two)
         _paste_last_two(x, order, lo, hi, target, in_place)
         return
@@ -610,7 +610,7 @@ def masked_usable(x: Array, out: Array | None, perm: Array, lower: Array,
     if not (BLOCKS and x.shape[0] > 0 and on_host(x, out, perm, lower, upper)):
         return False
     return is_numpy_array(x) or (out is not None
-                                 and x.dtype in numpy_twins(sys.modules["torch"]))
+                                 and x.dtype in numpy_twins(torch_module()))
 
 
 def paste_masked(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
@@ -683,7 +683,7 @@ def one_hot_ids(y: Array, num_classes: int, smoothing: float, dtype: Any) -> Arr
         np.put_along_axis(out, y[..., None].astype(np.intp, copy=False), on, axis=-1)
         return out
     if is_torch_array(y):
-        torch = sys.modules["torch"]
+        torch = torch_module()
         rows = torch.full(shape, off, dtype=dtype, device=y.device)
         result: Array = rows.scatter_(-1, y[..., None].long(), on)
         return result
@@ -708,7 +708,7 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
     instead of several passes over B×C arrays.
     """
     if is_torch_array(y):  # CPU tensors: their NumPy views, then a zero-copy wrap
-        torch = sys.modules["torch"]
+        torch = torch_module()
         np_dtype = np.float64 if dtype == torch.float64 else np.float32  # the targets' dtypes
         return torch.from_numpy(mix_ids(y.numpy(), lam.numpy(), perm.numpy(), num_classes,
                                         smoothing, np_dtype))
@@ -782,7 +782,7 @@ def _fusable(a: Array, *others: Array | None) -> bool:
     with Triton."""
     if not (FUSED and is_torch_array(a) and a.device.type in FUSED_DEVICES and a.shape[0]):
         return False
-    compiling = bool(sys.modules["torch"].compiler.is_compiling())
+    compiling = bool(torch_module().compiler.is_compiling())
     return not (tracks_grad(a, *others) or compiling) and _triton() is not None
 
 
@@ -803,7 +803,7 @@ def fused_usable(x: Array, out: Array | None, lam: Array | None) -> bool:
     the other axes: channels-last too), a sample under 2**31 elements."""
     if not _fusable(x, out, lam):
         return False
-    torch = sys.modules["torch"]
+    torch = torch_module()
     floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
     if (dense_order(x) is None
             or x.dtype in (torch.bool, torch.complex64, torch.complex128)
@@ -836,7 +836,7 @@ def fused_ids_usable(y: Array, lam: Array, dtype: Any) -> bool:
     """Whether one kernel can build mixed one-hot float32 rows of class ids
     ``y``: 1-d, :func:`_fusable` with a floating ``lam``."""
     return bool(y.ndim == 1 and _fusable(y, lam) and lam.dtype.is_floating_point
-                and dtype == sys.modules["torch"].float32)
+                and dtype == torch_module().float32)
 
 
 def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
@@ -848,7 +848,7 @@ def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: fl
     :func:`one_hot` does on a GPU."""
     batch = y.shape[0]
     on, off = one_hot_values(num_classes, smoothing)
-    out = sys.modules["torch"].empty((batch, num_classes), dtype=sys.modules["torch"].float32,
+    out = torch_module().empty((batch, num_classes), dtype=torch_module().float32,
                                      device=y.device)
     block = _block(num_classes)
     lam_stride = 0 if lam.ndim == 0 else _stride(lam)
@@ -866,7 +866,7 @@ def _fused_target(x: Array, out: Array | None) -> Array:
     if out is not None and out.is_contiguous() and (
             out.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()):
         return out
-    return sys.modules["torch"].empty_like(x)
+    return torch_module().empty_like(x)
 
 
 def _fused_result(target: Array, out: Array | None) -> Array:
@@ -941,7 +941,7 @@ def _fused_blend(x: Array, lam: Array, perm: Array, out: Array | None,
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     lam_stride = 0 if lam.ndim == 0 else _stride(lam)
     kernels = _triton()
-    cdt = kernels.tl.float64 if x.dtype == sys.modules["torch"].float64 else kernels.tl.float32
+    cdt = kernels.tl.float64 if x.dtype == torch_module().float64 else kernels.tl.float32
     tile = _columns(x, out)
     if tile is not None:
         rows, cols, warps = tile
@@ -1000,7 +1000,7 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
         return out
     with _on(x):
         if out is x:
-            scratch = sys.modules["torch"].empty_like(x)
+            scratch = torch_module().empty_like(x)
             kernels.box_kernel[grid](x, perm, lower, upper, scratch, *shared, k=len(axes),
                                      block=block, from_partner=True, **_COMPILE)
             kernels.box_kernel[grid](scratch, perm, lower, upper, x, *shared, k=len(axes),
@@ -1015,7 +1015,7 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
 def _on(x: Array) -> contextlib.AbstractContextManager[Any]:
     """Launch on x's GPU (Triton launches on the current one)."""
     if x.device.type == "cuda":
-        ctx: contextlib.AbstractContextManager[Any] = sys.modules["torch"].cuda.device(x.device)
+        ctx: contextlib.AbstractContextManager[Any] = torch_module().cuda.device(x.device)
         return ctx
     return contextlib.nullcontext()  # Triton's interpreter, on host tensors
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from ._compat import (
     from_host,
     is_traced,
     namespace_of,
+    torch_module,
 )
 from ._labels import check_not_dense, check_targets, mix_targets
 from ._params import CutMixParams, MixParams
@@ -349,7 +349,7 @@ class Mixer:
         whenever the DataLoader's shuffling is (``torch.manual_seed`` or its
         ``generator=``).
         """
-        torch = sys.modules.get("torch")
+        torch = torch_module()
         data = getattr(getattr(torch, "utils", None), "data", None)
         info = data.get_worker_info() if data is not None else None
         if info is not None and info.seed != self._worker_seed:

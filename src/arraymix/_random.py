@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ._compat import Array, is_jax_array, namespace_of
+from ._compat import Array, is_jax_array, namespace_of, torch_module
 
 __all__ = ["Source", "source"]
 
@@ -76,7 +76,7 @@ class _NumpySource:
 
 class _TorchSource:
     def __init__(self, gen: Any) -> None:
-        self.torch = sys.modules["torch"]
+        self.torch = torch_module()
         self.gen = gen
         self.device = gen.device
         self.xp = namespace_of(self.torch)
@@ -161,7 +161,7 @@ def source(rng: Any) -> Source:
         if rng < 0:
             raise ValueError(f"rng must be a non-negative int seed, got {rng}")
         return _NumpySource(np.random.default_rng(int(rng)))
-    torch = sys.modules.get("torch")
+    torch = torch_module()
     if torch is not None and isinstance(rng, torch.Generator):
         return _TorchSource(rng)
     if _is_jax_key(rng):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from ._compat import (
     is_writeable_array,
     isdtype,
     namespace,
+    torch_module,
 )
 
 LAM_MODES = ("batch", "sample", "pair")
@@ -228,7 +228,7 @@ def refuse_unsupported(a: Any, name: str) -> None:
             f"(or {name}.filled(value)), and the mask np.ma.getmaskarray({name}) as an "
             "array of its own with the same parameters"
         )
-    if is_torch_array(a) and a.layout is not sys.modules["torch"].strided:
+    if is_torch_array(a) and a.layout is not torch_module().strided:
         raise TypeError(
             f"{name} must be a dense (strided) tensor, got layout {a.layout}: pass "
             f"{name}.to_dense()"
@@ -298,7 +298,7 @@ def check_out(x: Array, out: Any) -> None:
     if out.dtype != x.dtype:
         raise ValueError(f"out must have x's dtype {x.dtype}, got {out.dtype}")
     if (is_torch_array(out) and out.requires_grad and out.is_leaf
-            and sys.modules["torch"].is_grad_enabled()):
+            and torch_module().is_grad_enabled()):
         raise ValueError("out must not be a leaf tensor that requires grad while autograd "
                          "records: torch refuses to write into one; pass out=None to get a "
                          "new tensor, or mix inside torch.no_grad()")
@@ -328,7 +328,7 @@ def _inference_out(out: Array) -> bool:
     """An inference tensor outside inference mode, which torch will not write
     into. Not asked while torch.compile traces (dynamo cannot trace the
     question; the compiled graph reports such a write itself)."""
-    torch = sys.modules["torch"]
+    torch = torch_module()
     if torch.compiler.is_compiling():
         return False
     return bool(out.is_inference() and not torch.is_inference_mode_enabled())
@@ -338,7 +338,7 @@ def _strides(a: Array) -> tuple[int, ...] | None:
     """Element strides of a NumPy array or a torch tensor; None for others."""
     if is_numpy_array(a):
         return tuple(s // a.itemsize for s in a.strides)
-    if is_torch_array(a) and a.layout == sys.modules["torch"].strided:
+    if is_torch_array(a) and a.layout == torch_module().strided:
         strides: tuple[int, ...] = a.stride()
         return strides
     return None
@@ -350,7 +350,7 @@ def _self_overlapping(a: Array) -> bool:
     search for)."""
     if is_numpy_array(a):
         strides = a.strides  # in bytes: zero where the element stride is
-    elif is_torch_array(a) and a.layout == sys.modules["torch"].strided:
+    elif is_torch_array(a) and a.layout == torch_module().strided:
         strides = a.stride()
     else:
         return False
@@ -366,7 +366,7 @@ def _overlap(a: Array, b: Array) -> bool:
     if is_numpy_array(a) and is_numpy_array(b):
         return bool(np.may_share_memory(a, b))
     if (is_torch_array(a) and is_torch_array(b) and a.device.type != "meta"
-            and not sys.modules["torch"].compiler.is_compiling()):
+            and not torch_module().compiler.is_compiling()):
         sa, sb = a.untyped_storage(), b.untyped_storage()
         start_a, start_b = sa.data_ptr(), sb.data_ptr()
         return bool(start_a < start_b + sb.nbytes() and start_b < start_a + sa.nbytes())
@@ -381,7 +381,7 @@ def _values(a: Array) -> np.ndarray[Any, Any] | None:
         return None
     if is_torch_array(a):
         t = a.detach()
-        if t.dtype == sys.modules["torch"].bfloat16:
+        if t.dtype == torch_module().bfloat16:
             t = t.float()
         view: np.ndarray[Any, Any] = t.numpy()
         return view
