@@ -104,6 +104,13 @@ def main() -> None:
         "paste, mask and select": unfused(lambda: arraymix.paste(x, cut)),
         "labels: one_hot + blend": lambda: arraymix.blend(arraymix.one_hot(y, 1000), mix),
     }
+    # the paste with a box per sample too, and in place (column tiles)
+    per_sample = arraymix.sample_cutmix(gen, SHAPE[0], SHAPE[2:], lam_mode="sample", xp=torch,
+                                        device=x.device)
+    rows["paste, a box per sample, fused"] = lambda: arraymix.paste(x, per_sample)
+    rows["paste out=x, fused"] = lambda: arraymix.paste(buf, cut, out=buf)
+    rows["paste out=x, a box per sample, fused"] = lambda: arraymix.paste(
+        buf, per_sample, out=buf)
     for fn in rows.values():  # warm-up, compile
         fn()
     torch.cuda.synchronize()

@@ -352,7 +352,7 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
         its channels; ``axes=(-2, -1)`` passed explicitly cuts it anyway.
     out : array, optional
         Where to write the result, as in :func:`blend`; may be ``x`` itself,
-        and then only the boxes are written.
+        and then only the boxes change.
     groups : int, optional
         The ``groups`` the params were drawn with, as in :func:`blend`.
 

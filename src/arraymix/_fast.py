@@ -744,12 +744,12 @@ def mix_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: floa
 # cached by Triton. In place (``out`` is ``x``, or the same memory) a
 # partner could be overwritten before it is read, so each program of the
 # in-place kernels owns a tile of columns across the whole batch and takes
-# the partners from the tile it loaded: the batch is read and written once
-# (a paste writes only the boxes), with no scratch. Batches of more than
+# the partners from the tile it loaded: the batch is read and written once,
+# with no scratch. Batches of more than
 # ``_COLUMN_ROWS`` samples (a tile of every sample would spill registers)
 # blend into a new array that is copied back, or gather the partners' boxes
 # into scratch before putting them. Measured on an H200
-# (docs/bench-gpu.md): a blend at 0.79x the 3N floor against 2.06x for
+# (docs/bench-gpu.md): a blend at 0.78x the 3N floor against 1.72x for
 # gather + lerp. Other GPU libraries (CuPy) take the array API path.
 
 #: Elements one Triton program covers, at most; and the most programs per
@@ -893,6 +893,20 @@ def _triton() -> Any:
 _COMPILE = {"enable_fp_fusion": False}
 
 
+def _magic(d: int) -> int:
+    """``n // d`` as ``(n·m) >> (32 + l)`` for every ``0 <= n < 2**31`` and
+    ``d >= 1``, packed as ``m | l << 34`` (the kernels' ``quotient``).
+
+    With ``l = ceil(log2 d)``, ``s = 32 + l`` and ``m = ceil(2**s / d)``:
+    ``m·d = 2**s + e`` with ``0 <= e < d``, so ``n·m / 2**s = n/d + n·e/(d·2**s)``
+    where the excess is below ``1/d`` (``n·e < 2**31 · 2**l``) and cannot
+    carry ``n/d`` past the next integer. ``m <= 2**33`` (``d > 2**(l-1)``),
+    so the high word of ``n·m`` is below ``2**32``.
+    """
+    shift = (d - 1).bit_length()
+    return -(-(1 << (32 + shift)) // d) | shift << 34
+
+
 @functools.cache
 def _has_gather() -> bool:
     """Whether Triton has ``tl.gather`` (3.2 and up), which the in-place
@@ -963,13 +977,14 @@ def fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
                 out: Array | None, groups: int) -> Array:
     """Paste each partner's box in one kernel (see :func:`fused_usable`).
 
-    In place (``out`` is ``x``) only the boxes are written: one kernel reads
-    tiles of columns across the batch and writes each sample's box from its
-    partner's row of the tile (with one box for the batch it reads only the
-    boxes). A batch too large for a tile gathers the partners' boxes into a
-    scratch batch, then puts them into ``x`` (two kernels that touch nothing
-    outside the boxes). A channels-last batch is cut on its memory-order
-    view and gives a channels-last result.
+    Out of place, the kernel reads a sample and its partner whole and keeps
+    the partner's values inside the box. In place (``out`` is ``x``), one
+    kernel reads tiles of columns across the batch and writes them back with
+    each sample's box taken from its partner's row of the tile. A batch too
+    large for a tile gathers the partners' boxes into a scratch batch, then
+    puts them into ``x`` (two kernels that touch nothing outside the boxes).
+    A channels-last batch is cut on its memory-order view and gives a
+    channels-last result.
     """
     seen = _MemoryOrder(x, out)
     moved = tuple(seen.order.index(a) for a in axes)
@@ -980,9 +995,9 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
                  out: Array | None, groups: int) -> Array:
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     geometry: list[int] = []
-    for ax in axes:  # (elements between steps on the axis, its length), within a sample
-        geometry += [math.prod(x.shape[ax + 1:]), x.shape[ax]]
-    geometry += [1, 1] * (3 - len(axes))
+    for ax in axes:  # the axis's length, elements between its steps, its length, in a sample
+        geometry += [x.shape[ax], _magic(math.prod(x.shape[ax + 1:])), _magic(x.shape[ax])]
+    geometry += [1, _magic(1), _magic(1)] * (3 - len(axes))
     # the kernels read box j of sample s at s * box_stride + j
     lower, upper = lower.contiguous(), upper.contiguous()
     box_stride = len(axes) if lower.ndim == 2 else 0
@@ -995,8 +1010,8 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
         rows, cols, warps = tile
         with _on(x):
             kernels.paste_columns_kernel[(-(-inner // cols),)](
-                x, perm, lower, upper, batch, *shared, k=len(axes), one_box=box_stride == 0,
-                rows=rows, cols=cols, num_warps=warps, **_COMPILE)
+                x, perm, lower, upper, batch, *shared, rows=rows, cols=cols, k=len(axes),
+                num_warps=warps, **_COMPILE)
         return out
     with _on(x):
         if out is x:

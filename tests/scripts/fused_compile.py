@@ -64,6 +64,8 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
             signature[name] = "*fp32"
         elif name.endswith("_ptr"):
             signature[name] = "*i64"
+        elif name.startswith(("step", "span")):  # magic numbers, over 2**32
+            signature[name] = "i64"
         else:
             signature[name] = "i32"
         # torch's allocations are 256-byte aligned; Triton also specializes
@@ -130,10 +132,8 @@ def main() -> None:
                                 {"k": k, "block": block, "from_partner": from_partner}, 4, arch)
                 for batch in (3, 64, _fast._COLUMN_ROWS):
                     rows, cols, warps = columns(batch, 150528, dtype)
-                    for one_box in (True, False):
-                        compile_one(_triton.paste_columns_kernel, dtype, 150528,
-                                    {"k": k, "one_box": one_box, "rows": rows, "cols": cols},
-                                    warps, arch)
+                    compile_one(_triton.paste_columns_kernel, dtype, 150528,
+                                {"rows": rows, "cols": cols, "k": k}, warps, arch)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import triton
+import triton.language as tl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arraymix
-from arraymix import _fast
+from arraymix import _fast, _triton
 
 DTYPES = {"float32": (torch.float32, 1e-6), "float64": (torch.float64, 1e-12),
           "float16": (torch.float16, 2e-3), "bfloat16": (torch.bfloat16, 1.6e-2)}
@@ -228,7 +230,32 @@ def check_public(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_m
     COUNT[0] += 1
 
 
+@triton.jit
+def quotients(n_ptr, out_ptr, packed, count, block: tl.constexpr):
+    i = tl.arange(0, block)
+    live = i < count
+    n = tl.load(n_ptr + i, mask=live)
+    tl.store(out_ptr + i, _triton.quotient(n, packed), mask=live)
+
+
+def check_quotient() -> None:
+    """The kernels' division by a magic number, over the whole range of
+    offsets (below 2**31) and divisors from 1 to 2**31 - 1."""
+    gen = np.random.default_rng(0)
+    divisors = [1, 2, 3, 7, 224, 672, 50176, 150528, 2**30, 2**30 + 1, 2**31 - 1,
+                *gen.integers(1, 2**31, size=40).tolist()]
+    for d in divisors:
+        near = [k * d + j for k in ((2**31 - 1) // d, 1, 0) for j in (-1, 0, 1)]
+        n = np.array([v for v in near + gen.integers(0, 2**31, size=200).tolist()
+                      if 0 <= v < 2**31], dtype=np.int32)
+        out = torch.empty(len(n), dtype=torch.int32)
+        quotients[(1,)](torch.asarray(n), out, _fast._magic(d), len(n), block=256)
+        np.testing.assert_array_equal(out.numpy(), n // d, err_msg=f"d={d}")
+    COUNT[0] += 1
+
+
 if __name__ == "__main__":
+    check_quotient()
     check()
     check_public()
     print("ok", COUNT[0])
