@@ -907,6 +907,20 @@ def _magic(d: int) -> int:
     return -(-(1 << (32 + shift)) // d) | shift << 34
 
 
+def _axis_ways(steps: list[int], sizes: list[int]) -> dict[str, int]:
+    """How the paste kernels find ``offs // step`` on each cut axis (their
+    ``axis_index``, last axis first): 1, a step of 1 (``offs`` itself); 2,
+    an axis whose step is the next axis's step times its length, so the
+    quotient that axis found; 0, a division. ``h0``, ``h1``, ``h2``."""
+    ways = {"h0": 0, "h1": 0, "h2": 0}
+    for j, step in enumerate(steps):
+        if step == 1:
+            ways[f"h{j}"] = 1
+        elif j + 1 < len(steps) and step == steps[j + 1] * sizes[j + 1]:
+            ways[f"h{j}"] = 2
+    return ways
+
+
 @functools.cache
 def _has_gather() -> bool:
     """Whether Triton has ``tl.gather`` (3.2 and up), which the in-place
@@ -995,9 +1009,11 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
                  out: Array | None, groups: int) -> Array:
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     geometry: list[int] = []
-    for ax in axes:  # the axis's length, elements between its steps, its length, in a sample
-        geometry += [x.shape[ax], _magic(math.prod(x.shape[ax + 1:])), _magic(x.shape[ax])]
+    steps = [math.prod(x.shape[ax + 1:]) for ax in axes]  # elements between steps, in a sample
+    for ax, step in zip(axes, steps, strict=True):  # length, step, length; step, length as magic
+        geometry += [x.shape[ax], _magic(step), _magic(x.shape[ax])]
     geometry += [1, _magic(1), _magic(1)] * (3 - len(axes))
+    cut = {"k": len(axes), **_axis_ways(steps, [x.shape[ax] for ax in axes])}
     # the kernels read box j of sample s at s * box_stride + j
     lower, upper = lower.contiguous(), upper.contiguous()
     box_stride = len(axes) if lower.ndim == 2 else 0
@@ -1010,19 +1026,19 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
         rows, cols, warps = tile
         with _on(x):
             kernels.paste_columns_kernel[(-(-inner // cols),)](
-                x, perm, lower, upper, batch, *shared, rows=rows, cols=cols, k=len(axes),
+                x, perm, lower, upper, batch, *shared, rows=rows, cols=cols, **cut,
                 num_warps=warps, **_COMPILE)
         return out
     with _on(x):
         if out is x:
             scratch = torch_module().empty_like(x)
-            kernels.box_kernel[grid](x, perm, lower, upper, scratch, *shared, k=len(axes),
+            kernels.box_kernel[grid](x, perm, lower, upper, scratch, *shared, **cut,
                                      block=block, from_partner=True, **_COMPILE)
-            kernels.box_kernel[grid](scratch, perm, lower, upper, x, *shared, k=len(axes),
+            kernels.box_kernel[grid](scratch, perm, lower, upper, x, *shared, **cut,
                                      block=block, from_partner=False, **_COMPILE)
             return x
         target = _fused_target(x, out)
-        kernels.paste_kernel[grid](x, perm, lower, upper, target, *shared, k=len(axes),
+        kernels.paste_kernel[grid](x, perm, lower, upper, target, *shared, **cut,
                                    block=block, **_COMPILE)
     return _fused_result(target, out)
 

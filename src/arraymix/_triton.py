@@ -8,9 +8,10 @@ blocks). In place, each program covers ``cols`` elements of every sample
 Offsets within a sample are 32-bit (a sample has fewer than 2**31
 elements, see ``_fast.fused_usable``): the paste finds each element's
 place on the cut axes from its offset with 32-bit products (``quotient``),
-where a 64-bit division costs many times a 32-bit one on a GPU. The start of
-a sample, ``s * inner``, and the box bounds (any int64 a caller passes)
-stay 64-bit: a batch may exceed 2**31 elements.
+where a 64-bit division costs many times a 32-bit one on a GPU, and
+compares it with box bounds clamped to the axis (any int64 a caller passes)
+in 32 bits. The start of a sample, ``s * inner``, stays 64-bit: a batch may
+exceed 2**31 elements.
 """
 
 import triton
@@ -84,24 +85,56 @@ def quotient(n, packed):
 
 
 @triton.jit
+def axis_index(offs, carried, step, size, span, how: tl.constexpr):
+    # (offs // step) % size, the index along one cut axis, and
+    # offs // (step * size), which is the next outer axis's offs // step
+    # where that axis is adjacent: how 0 divides offs by step, how 1 takes
+    # offs itself (a step of 1), how 2 takes what the inner axis carried
+    if how == 1:
+        q = offs
+    elif how == 2:
+        q = carried
+    else:
+        q = quotient(offs, step)
+    r = quotient(q, span)
+    return q - r * size, r
+
+
+@triton.jit
+def within(pos, box, top, size, j: tl.constexpr):
+    # lower <= pos < upper on cut axis j. The bounds, any int64, are clamped
+    # to [0, size] first (the same test for a pos in [0, size)), so that
+    # each element is compared in 32 bits, where a 64-bit comparison takes
+    # two instructions.
+    lower = tl.minimum(tl.maximum(tl.load(box + j), 0), size).to(tl.int32)
+    upper = tl.minimum(tl.maximum(tl.load(top + j), 0), size).to(tl.int32)
+    return (pos >= lower) & (pos < upper)
+
+
+@triton.jit
 def inside_box(offs, lower_ptr, upper_ptr, s, box_stride, size0, step0, span0, size1, step1,
-               span1, size2, step2, span2, k: tl.constexpr):
+               span1, size2, step2, span2, k: tl.constexpr, h0: tl.constexpr,
+               h1: tl.constexpr, h2: tl.constexpr):
     # whether each offset of sample s lies inside its box, on k cut axes:
-    # axis i's index is (offs // step_i) % size_i, with step_i and size_i
-    # given as magic numbers (step_i, span_i)
+    # axis j's index is (offs // step_j) % size_j, step_j and size_j given as
+    # magic numbers (step_j, span_j), found from the last axis to the first
+    # so that an axis adjacent to the next (h_j 2, see axis_index) reuses its
+    # quotient: NCHW cut on (H, W) takes two quotients per element, not four
     box = lower_ptr + s * box_stride
     top = upper_ptr + s * box_stride
-    q = quotient(offs, step0)
-    pos = q - quotient(q, span0) * size0
-    inside = (pos >= tl.load(box)) & (pos < tl.load(top))
-    if k > 1:
-        q = quotient(offs, step1)
-        pos = q - quotient(q, span1) * size1
-        inside = inside & (pos >= tl.load(box + 1)) & (pos < tl.load(top + 1))
-    if k > 2:
-        q = quotient(offs, step2)
-        pos = q - quotient(q, span2) * size2
-        inside = inside & (pos >= tl.load(box + 2)) & (pos < tl.load(top + 2))
+    if k == 1:
+        pos0, r = axis_index(offs, offs, step0, size0, span0, h0)
+        inside = within(pos0, box, top, size0, 0)
+    elif k == 2:
+        pos1, r = axis_index(offs, offs, step1, size1, span1, h1)
+        pos0, r = axis_index(offs, r, step0, size0, span0, h0)
+        inside = within(pos0, box, top, size0, 0) & within(pos1, box, top, size1, 1)
+    else:
+        pos2, r = axis_index(offs, offs, step2, size2, span2, h2)
+        pos1, r = axis_index(offs, r, step1, size1, span1, h1)
+        pos0, r = axis_index(offs, r, step0, size0, span0, h0)
+        inside = (within(pos0, box, top, size0, 0) & within(pos1, box, top, size1, 1)
+                  & within(pos2, box, top, size2, 2))
     return inside
 
 
@@ -114,13 +147,14 @@ GEOMETRY = ["size0", "step0", "span0", "size1", "step1", "span1", "size2", "step
 def paste_kernel(
         x_ptr, perm_ptr, lower_ptr, upper_ptr, out_ptr, inner, perm_stride, box_stride,
         group, size0, step0, span0, size1, step1, span1, size2, step2, span2,
-        k: tl.constexpr, block: tl.constexpr):
+        k: tl.constexpr, h0: tl.constexpr, h1: tl.constexpr, h2: tl.constexpr,
+        block: tl.constexpr):
     s = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * block + tl.arange(0, block)
     mask = offs < inner
     p = partner_of(perm_ptr, s, perm_stride, group)
     inside = inside_box(offs, lower_ptr, upper_ptr, s, box_stride, size0, step0, span0,
-                        size1, step1, span1, size2, step2, span2, k)
+                        size1, step1, span1, size2, step2, span2, k, h0, h1, h2)
     # Both samples read whole, then selected: contiguous loads that vectorize,
     # where reading each element from the one sample it takes (addresses or
     # masks chosen per element) loads a word at a time. On an H200, 64x3x224x224
@@ -135,14 +169,15 @@ def paste_kernel(
 def box_kernel(
         src_ptr, perm_ptr, lower_ptr, upper_ptr, dst_ptr, inner, perm_stride, box_stride,
         group, size0, step0, span0, size1, step1, span1, size2, step2, span2,
-        k: tl.constexpr, block: tl.constexpr, from_partner: tl.constexpr):
+        k: tl.constexpr, h0: tl.constexpr, h1: tl.constexpr, h2: tl.constexpr,
+        block: tl.constexpr, from_partner: tl.constexpr):
     # Only the box of each sample: dst[s] = src[perm[s]] (from_partner) or
     # src[s] inside it; nothing outside the box is read or written.
     s = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * block + tl.arange(0, block)
     inside = (offs < inner) & inside_box(offs, lower_ptr, upper_ptr, s, box_stride, size0,
                                          step0, span0, size1, step1, span1, size2, step2,
-                                         span2, k)
+                                         span2, k, h0, h1, h2)
     src = partner_of(perm_ptr, s, perm_stride, group) if from_partner else s
     value = tl.load(src_ptr + src * inner + offs, mask=inside)
     tl.store(dst_ptr + s * inner + offs, value, mask=inside)
@@ -190,14 +225,16 @@ def blend_columns_kernel(
 def paste_columns_kernel(
         x_ptr, perm_ptr, lower_ptr, upper_ptr, batch, inner, perm_stride, box_stride,
         group, size0, step0, span0, size1, step1, span1, size2, step2, span2,
-        rows: tl.constexpr, cols: tl.constexpr, k: tl.constexpr):
+        rows: tl.constexpr, cols: tl.constexpr, k: tl.constexpr, h0: tl.constexpr,
+        h1: tl.constexpr, h2: tl.constexpr):
     s, live = rows_of(batch, rows)
     c = tl.program_id(0) * cols + tl.arange(0, cols)
     mask = live[:, None] & (c < inner)[None, :]
     p = partner_of(perm_ptr, s, perm_stride, group)
     offs = s[:, None] * inner + c[None, :]
     inside = inside_box(c[None, :], lower_ptr, upper_ptr, s[:, None], box_stride, size0,
-                        step0, span0, size1, step1, span1, size2, step2, span2, k)
+                        step0, span0, size1, step1, span1, size2, step2, span2, k, h0,
+                        h1, h2)
     # The whole tile is read and written back, each element outside the
     # boxes as it was read: loads and stores that vectorize, as the blend's
     # (22.7 us in place on an H200, 64x3x224x224 float32), where reading and

@@ -122,18 +122,27 @@ def main() -> None:
             for classes in (1000, 10):
                 compile_one(_triton.ids_kernel, torch.float32, classes,
                             {"block": _fast._block(classes)}, 4, arch, ids)
+        # the cut axes of a 3x224x224 sample as the dispatch finds them: W;
+        # (H, W) of NCHW; (H, W) of channels-last (C innermost: W divides);
+        # (C, H, W); (C, W, H), where C and H divide
+        cuts = [{"k": len(steps), **_fast._axis_ways(steps, sizes)} for steps, sizes in (
+            ([1], [224]), ([224, 1], [224, 224]), ([672, 3], [224, 224]),
+            ([50176, 224, 1], [3, 224, 224]), ([50176, 1, 224], [3, 224, 224]))]
+        assert [(c["h0"], c["h1"], c["h2"]) for c in cuts] == [
+            (1, 0, 0), (2, 1, 0), (2, 0, 0), (2, 2, 1), (0, 1, 0)]
         for dtype in (torch.uint8, torch.float32, torch.int64):
-            for k in (1, 3):
-                block = _fast._block(150528)
-                compile_one(_triton.paste_kernel, dtype, 150528, {"k": k, "block": block}, 4,
+            block = _fast._block(150528)
+            for cut in cuts:
+                compile_one(_triton.paste_kernel, dtype, 150528, {**cut, "block": block}, 4,
                             arch)
+            for cut in (cuts[1], cuts[4]):
                 for from_partner in (True, False):
                     compile_one(_triton.box_kernel, dtype, 150528,
-                                {"k": k, "block": block, "from_partner": from_partner}, 4, arch)
+                                {**cut, "block": block, "from_partner": from_partner}, 4, arch)
                 for batch in (3, 64, _fast._COLUMN_ROWS):
                     rows, cols, warps = columns(batch, 150528, dtype)
                     compile_one(_triton.paste_columns_kernel, dtype, 150528,
-                                {"rows": rows, "cols": cols, "k": k}, warps, arch)
+                                {"rows": rows, "cols": cols, **cut}, warps, arch)
 
 
 if __name__ == "__main__":

@@ -105,8 +105,10 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
 
     # paste: a box from the partner on one to three trailing axes, any dtype
     ndim = len(shape) - 1
-    axes = tuple(sorted(data.draw(st.sets(st.integers(1, ndim), min_size=1,
-                                          max_size=min(3, ndim)), label="axes")))
+    # in any order: the kernels reuse a quotient between adjacent axes
+    axes = tuple(data.draw(st.permutations(sorted(data.draw(
+        st.sets(st.integers(1, ndim), min_size=1, max_size=min(3, ndim)), label="axes"))),
+        label="axes' order"))
     ints = data.draw(st.sampled_from(["uint8", "int64", "float32"]), label="paste dtype")
     xi = torch.asarray(gen.integers(0, 200, size=shape)).to(getattr(torch, ints))
     cut = arraymix.sample_cutmix(seed, batch, [shape[a] for a in axes], **kw)
@@ -124,6 +126,20 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
     assert _fast.fused_paste(xi, cut.perm, cut.lower, cut.upper, axes, strided,
                              groups) is strided
     assert torch.equal(strided, got)
+    # bounds out of range (on a GPU they are not checked before the work):
+    # the box is still lower <= index < upper, compared in 64 bits
+    wild_lower, wild_upper = cut.lower - 3, cut.upper + 2**33
+    wild = _fast.fused_paste(xi, cut.perm, wild_lower, wild_upper, axes, None, groups)
+    grid = np.indices(shape[1:])
+    lo = np.broadcast_to(wild_lower.numpy(), (batch, len(axes)))
+    hi = np.broadcast_to(wild_upper.numpy(), (batch, len(axes)))
+    want = xi.numpy().copy()
+    for i, j in enumerate(cut.perm.numpy()):
+        inside = np.ones(shape[1:], dtype=bool)
+        for k, ax in enumerate(axes):
+            inside &= (grid[ax - 1] >= lo[i, k]) & (grid[ax - 1] < hi[i, k])
+        want[i] = np.where(inside, xi.numpy()[j], xi.numpy()[i])
+    assert torch.equal(wild, torch.asarray(want))
     # in place (column tiles, or the boxes through scratch), same values
     same = xi.clone()
     assert _fast.fused_paste(same, cut.perm, cut.lower, cut.upper, axes, same, groups) is same
