@@ -848,8 +848,8 @@ def fused_ids(y: Array, lam: Array, perm: Array, num_classes: int, smoothing: fl
     :func:`one_hot` does on a GPU."""
     batch = y.shape[0]
     on, off = one_hot_values(num_classes, smoothing)
-    out = torch_module().empty((batch, num_classes), dtype=torch_module().float32,
-                                     device=y.device)
+    torch = torch_module()
+    out = torch.empty((batch, num_classes), dtype=torch.float32, device=y.device)
     block = _block(num_classes)
     lam_stride = 0 if lam.ndim == 0 else _stride(lam)
     with _on(y):
@@ -1010,7 +1010,7 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
     batch, inner = x.shape[0], math.prod(x.shape[1:])
     geometry: list[int] = []
     steps = [math.prod(x.shape[ax + 1:]) for ax in axes]  # elements between steps, in a sample
-    for ax, step in zip(axes, steps, strict=True):  # length, step, length; step, length as magic
+    for ax, step in zip(axes, steps, strict=True):  # the length; the step and length as magic
         geometry += [x.shape[ax], _magic(step), _magic(x.shape[ax])]
     geometry += [1, _magic(1), _magic(1)] * (3 - len(axes))
     cut = {"k": len(axes), **_axis_ways(steps, [x.shape[ax] for ax in axes])}

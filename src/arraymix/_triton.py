@@ -158,8 +158,9 @@ def paste_kernel(
     # Both samples read whole, then selected: contiguous loads that vectorize,
     # where reading each element from the one sample it takes (addresses or
     # masks chosen per element) loads a word at a time. On an H200, 64x3x224x224
-    # float32 (bench/gpu_probe.py): 24.5 us this way, as fast as the blend;
-    # 32.2 us through addresses per element, 26.3 us through two masked loads.
+    # float32, timed side by side (docs/bench-gpu.md): 24.5 us this way, as
+    # fast as the blend; 32.2 us through addresses per element, 26.3 us
+    # through two masked loads.
     own = tl.load(x_ptr + s * inner + offs, mask=mask)
     theirs = tl.load(x_ptr + p * inner + offs, mask=mask)
     tl.store(out_ptr + s * inner + offs, tl.where(inside, theirs, own), mask=mask)
