@@ -244,11 +244,8 @@ def _into(xp: Any, result: Array, out: Array | None) -> Array:
 
 
 def _is_index(a: Any) -> bool:
-    """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool.
-
-    A tuple or list (of axes) is refused before the call: torch.compile's
-    tracer (torch 2.11) fails on the TypeError it would raise."""
-    if is_bool(a) or isinstance(a, (tuple, list)):
+    """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool."""
+    if is_bool(a):
         return False
     try:
         operator.index(a)
@@ -280,12 +277,13 @@ def _looks_channels_last(shape: Sequence[Any]) -> bool:
 
 def axes_tuple(axes: Any, name: str) -> tuple[int, ...]:
     """One to three axes as a tuple of Python ints (an int alone, NumPy ints
-    taken), before ``x``'s ndim is known."""
-    if _is_index(axes):
-        axes = (axes,)
-    if not isinstance(axes, Sequence) or not all(_is_index(a) for a in axes):
+    taken), before ``x``'s ndim is known. Only the items of a sequence are
+    tried as ints: torch.compile's tracer (torch 2.11) failed on the
+    TypeError ``operator.index`` raises for a tuple."""
+    many = axes if isinstance(axes, Sequence) else (axes,)  # an int alone
+    if not all(_is_index(a) for a in many):
         raise TypeError(f"{name} must be a tuple of ints, got {axes!r}")
-    out = tuple(operator.index(a) for a in axes)  # NumPy ints as Python ints
+    out = tuple(operator.index(a) for a in many)  # NumPy ints as Python ints
     if not 1 <= len(out) <= 3:
         raise ValueError(f"{name} must name one to three axes, got {out}")
     return out

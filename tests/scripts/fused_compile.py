@@ -44,10 +44,10 @@ def ptxas(arch: int) -> str:
     return path
 
 
-def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
-                warps: int, arch: int, ids: torch.dtype = torch.int64) -> None:
-    """Compile ``kernel`` as a launch on contiguous ``dtype`` data (and class
-    ids of dtype ``ids``) would, then fail on any register spill."""
+def build(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
+          warps: int, arch: int, ids: torch.dtype = torch.int64) -> Any:
+    """``kernel`` compiled for sm_``arch`` as a launch on contiguous ``dtype``
+    data (and class ids of dtype ``ids``) would compile it."""
     names = kernel.arg_names
     signature: dict[str, str] = {}
     attrs: dict[tuple[int, ...], list[list[Any]]] = {}
@@ -73,8 +73,15 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
         if name.endswith("_ptr") or (name in ("inner", "classes") and inner % 16 == 0):
             attrs[(i,)] = [["tt.divisibility", 16]]
     source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
-    compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32),
-                              options={"num_warps": warps, **_fast._COMPILE})
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32),
+                          options={"num_warps": warps, **_fast._COMPILE})
+
+
+def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
+                warps: int, arch: int, ids: torch.dtype = torch.int64) -> None:
+    """:func:`build`, then fail on any register spill or float arithmetic
+    ptxas may contract."""
+    compiled = build(kernel, dtype, inner, constexprs, warps, arch, ids)
     where = f"{kernel.fn.__name__} {TYPES[dtype]} {constexprs} warps={warps} sm_{arch}"
     # every float product and sum rounded on its own (".rn"): an unrounded
     # one may be contracted into a fused multiply-add, differently per kernel
