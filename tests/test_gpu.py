@@ -128,6 +128,42 @@ def test_cuda_in_place_equals_out_of_place_without_a_batch_of_scratch(shape):
                     assert extra < x.nbytes // 4, (name, mode, extra)
 
 
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+@pytest.mark.parametrize("sizes", [(), (1000,), (224, 224), (7, 3)])
+def test_cuda_generator_draws_in_one_kernel_equal_torch_ops(lam_mode, sizes):
+    """From one CUDA generator state, the draws kernel gives the parameters
+    torch's operations give on the same draws: the same boxes, λ within an
+    ulp of float32 (libdevice's exp and log in both; the softmax may
+    round once differently)."""
+    torch = _cuda_torch()
+    from arraymix import _fast
+
+    if _fast._triton() is None:
+        pytest.skip("triton is not installed")
+    gen = torch.Generator(device="cuda").manual_seed(len(sizes))
+    got = {}
+    for fused in (True, False):
+        state = gen.get_state()
+        saved, _fast.FUSED = _fast.FUSED, fused
+        try:
+            if sizes:
+                got[fused] = arraymix.sample_cutmix(gen, 4096, sizes, lam_mode=lam_mode,
+                                                    alpha=0.3)
+            else:
+                got[fused] = arraymix.sample_mixup(gen, 4096, lam_mode=lam_mode, alpha=0.3)
+        finally:
+            _fast.FUSED = saved
+        gen.set_state(state)
+    one, other = got[True], got[False]
+    assert one.lam.dtype == other.lam.dtype == torch.float32
+    torch.testing.assert_close(one.lam, other.lam, rtol=2.0**-23, atol=2.0**-24)
+    assert torch.equal(one.perm, other.perm)
+    if sizes:
+        assert one.lower.dtype == other.lower.dtype == torch.int64
+        assert torch.equal(one.lower, other.lower)
+        assert torch.equal(one.upper, other.upper)
+
+
 @pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
 @pytest.mark.filterwarnings("ignore:TensorFloat32 tensor cores")
 # torch's own modules, imported by inductor, use what torch deprecates

@@ -31,6 +31,7 @@ import contextlib
 import functools
 import importlib
 import math
+import struct
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -50,10 +51,10 @@ from ._compat import (
     torch_module,
 )
 
-__all__ = ["blend", "blend_blocks", "blocks_usable", "box_usable", "fresh_torch", "fused_blend",
-           "fused_paste", "fused_usable", "gather_lerp", "gather_lerp_usable", "lerp",
-           "lerp_usable", "mix_ids", "paste", "paste_box", "tracks_grad", "usable", "usable_ids",
-           "widen_usable"]
+__all__ = ["blend", "blend_blocks", "blocks_usable", "box_usable", "draws_usable",
+           "fresh_torch", "fused_blend", "fused_draws", "fused_paste", "fused_usable",
+           "gather_lerp", "gather_lerp_usable", "lerp", "lerp_usable", "mix_ids", "paste",
+           "paste_box", "tracks_grad", "usable", "usable_ids", "widen_usable"]
 
 #: Elements per sample from which walking samples beats whole-batch kernels.
 #: bench/run.py: at 3×224×224 the walk wins 4-6× (the batch exceeds the
@@ -1041,6 +1042,78 @@ def _fused_paste(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[
         kernels.paste_kernel[grid](x, perm, lower, upper, target, *shared, **cut,
                                    block=block, **_COMPILE)
     return _fused_result(target, out)
+
+
+#: The largest product of the cut axes' lengths :func:`fused_draws` takes:
+#: every area and their total are then whole float64 numbers, exact in any
+#: order, as the array API path's product over the axes is.
+DRAWS_MAX_AREA = 2**53
+
+
+def draws_usable(at: Any, device: Any, sizes: tuple[int, ...] = ()) -> bool:
+    """Whether :func:`fused_draws` can make the parameters from a
+    ``torch.Generator``'s draws on its device ``at``, for arrays asked on
+    ``device`` (None: ``at``): a CUDA device (:data:`FUSED_DEVICES`) outside
+    ``torch.compile``, with Triton, and no box or a box on one or two axes
+    of at most :data:`DRAWS_MAX_AREA` elements (three take a cube root
+    through a power, which only CUDA's own library has in Triton, out of
+    reach of the interpreter check)."""
+    if not (FUSED and at.type in FUSED_DEVICES and len(sizes) <= 2
+            and math.prod(sizes) <= DRAWS_MAX_AREA):
+        return False
+    torch = torch_module()
+    if torch.compiler.is_compiling() or _triton() is None:
+        return False
+    return device is None or _same_device(torch.device(device), at)
+
+
+def _same_device(a: Any, b: Any) -> bool:
+    """Whether two torch devices are one (``cuda`` is the current CUDA device)."""
+    if a.type != b.type:
+        return False
+    if a.index == b.index:
+        return True
+    here = torch_module().cuda.current_device() if a.type == "cuda" else None
+    return (here if a.index is None else a.index) == (here if b.index is None else b.index)
+
+
+def fused_draws(gamma: Array, expo: Array, alpha: float, dtype: Any, index: Any,
+                unit: Array | None = None, sizes: tuple[int, ...] = (),
+                correct_lam: bool = True) -> tuple[Array, Array | None, Array | None]:
+    """λ (of ``dtype``) and, with ``unit`` and the cut axes' ``sizes``, the
+    CutMix boxes' bounds (of ``index``) from a torch source's draws (see
+    :func:`draws_usable`), in one kernel where torch's operations take a
+    launch each: about 20 for a CutMix, 4 for a MixUp.
+
+    ``gamma`` and ``expo`` are ``_TorchSource.beta_parts`` of shape
+    ``(2, *lead)``; ``unit`` the uniform draws ``(*lead, k)``. The values
+    are the array API path's on the same draws: λ₀ = softmax of
+    ``log g − e / α`` (as ``_TorchSource.beta``), then ``_sample._boxes``.
+    """
+    torch = torch_module()
+    lead = tuple(gamma.shape[1:])
+    count, k = math.prod(lead), len(sizes)
+    lam = torch.empty(lead, dtype=dtype, device=gamma.device)
+    lower = upper = None
+    if k:
+        lower = torch.empty((*lead, k), dtype=index, device=gamma.device)
+        upper = torch.empty_like(lower)
+    if count:
+        block = _draws_block(count)
+        scale_bits = struct.unpack("<q", struct.pack("<d", -1.0 / alpha))[0]
+        size0, size1 = (*sizes, 1, 1)[:2]
+        with _on(gamma):
+            _triton().draws_kernel[(-(-count // block),)](
+                gamma, expo, gamma if unit is None else unit, lam,
+                lam if lower is None else lower, lam if upper is None else upper, count,
+                scale_bits, math.prod(sizes), size0, size1, k=k, correct=correct_lam,
+                block=block, **_COMPILE)
+    return lam, lower, upper
+
+
+def _draws_block(count: int) -> int:
+    """Samples per program of the draws kernel: all of them up to 1024."""
+    return max(32, min(1024, 1 << (count - 1).bit_length()))
 
 
 def _on(x: Array) -> contextlib.AbstractContextManager[Any]:

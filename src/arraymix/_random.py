@@ -86,14 +86,22 @@ class _TorchSource:
         # gammas underflow to 0, so draw them in log space, using
         # Gamma(a) = Gamma(a + 1) * U ** (1 / a) where -log U ~ Exp(1), and
         # normalise the pair with a softmax: seven kernels, each a launch on a GPU.
+        g, e = self.beta_parts(alpha, shape)
+        log_gamma = self.torch.add(self.torch.log(g), e, alpha=-1.0 / alpha)
+        return self.torch.softmax(log_gamma, dim=0)[0]
+
+    def beta_parts(self, alpha: float, shape: tuple[int, ...]) -> tuple[Array, Array]:
+        """What :meth:`beta` is made of, drawn in the same order: ``g`` ~
+        Gamma(α + 1) and ``e`` ~ Exp(1), float64 of shape ``(2, *shape)``;
+        row 0 gives X, row 1 Y, as ``log X = log g − e / α``. The fused
+        kernel (``_fast.fused_draws``) takes them from here."""
         torch = self.torch
         pair = (2, *shape)
         a = torch.full(pair, alpha + 1.0, dtype=torch.float64, device=self.device)
         g = torch._standard_gamma(a, generator=self.gen)
         e = torch.empty(pair, dtype=torch.float64, device=self.device).exponential_(
             generator=self.gen)
-        log_gamma = torch.add(torch.log(g), e, alpha=-1.0 / alpha)
-        return torch.softmax(log_gamma, dim=0)[0]
+        return g, e
 
     def uniform(self, shape: tuple[int, ...]) -> Array:
         torch = self.torch

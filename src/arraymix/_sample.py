@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import _fast
 from ._compat import (
     Array,
     default_float,
@@ -231,7 +232,13 @@ def sample_mixup(
     groups = check_groups(groups, batch_size, pairing)
     src = source(rng)
     xp, device = _target(src, xp, device)
-    lam = src.beta(alpha, () if lam_mode == "batch" else (batch_size,))
+    lead = () if lam_mode == "batch" else (batch_size,)
+    parts = _fused_parts(src, lam_mode, device)
+    if parts is not None:  # a torch.Generator on a GPU: λ in one kernel
+        gamma, expo = parts(alpha, lead)
+        lam, _, _ = _fast.fused_draws(gamma, expo, alpha, default_float(xp, device), None)
+        return MixParams(lam=lam, perm=_pairs(src, batch_size, pairing, groups, xp, device))
+    lam = src.beta(alpha, lead)
     lxp, ldev = src.xp, src.device
     if lam_mode == "pair":  # shared on the host if the draws are there, as sample_cutmix does
         host = src.host(lam)
@@ -340,6 +347,14 @@ def sample_cutmix(
     xp, device = _target(src, xp, device)
     sizes = _check_sizes(sizes, xp, device)
     lead, k = (() if lam_mode == "batch" else (batch_size,)), len(sizes)
+    parts = None if minmax is not None else _fused_parts(src, lam_mode, device, sizes)
+    if parts is not None:  # a torch.Generator on a GPU: λ and the boxes in one kernel
+        gamma, expo = parts(alpha, lead)
+        lam, lower, upper = _fast.fused_draws(
+            gamma, expo, alpha, default_float(xp, device), default_index(xp, device),
+            src.uniform((*lead, k)), sizes, correct_lam)
+        return CutMixParams(lam=lam, perm=_pairs(src, batch_size, pairing, groups, xp, device),
+                            lower=lower, upper=upper)
     if minmax is None:
         draws = [src.beta(alpha, lead), src.uniform((*lead, k))]
     else:
@@ -372,6 +387,18 @@ def sample_cutmix(
         lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
         upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
     )
+
+
+def _fused_parts(src: Source, lam_mode: str, device: Any,
+                 sizes: tuple[int, ...] = ()) -> Any:
+    """The source's ``beta_parts`` where one kernel can turn its draws into
+    the parameters (``_fast.draws_usable``: a torch.Generator on a GPU, the
+    arrays asked on its device); else None. Pairs share their draws after
+    they are made, through the array API path."""
+    parts = getattr(src, "beta_parts", None)
+    if parts is None or lam_mode == "pair" or not _fast.draws_usable(src.device, device, sizes):
+        return None
+    return parts
 
 
 def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:

@@ -17,7 +17,7 @@ exceed 2**31 elements.
 import triton
 import triton.language as tl
 
-__all__ = ["blend_columns_kernel", "blend_kernel", "box_kernel", "ids_kernel",
+__all__ = ["blend_columns_kernel", "blend_kernel", "box_kernel", "draws_kernel", "ids_kernel",
            "paste_columns_kernel", "paste_kernel", "tl"]
 
 
@@ -243,3 +243,70 @@ def paste_columns_kernel(
     a = tl.load(x_ptr + offs, mask=mask)
     b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
     tl.store(x_ptr + offs, tl.where(inside, b, a), mask=mask)
+
+
+# --- the parameters, from a torch.Generator's draws on the GPU ---------------
+#
+# Turning a few dozen numbers into λ and boxes with torch's own operations
+# takes a kernel per operation, each a launch of about 2 us on a GPU
+# (sample_cutmix: about 33 of them). One program does it for `block`
+# samples, in float64, with the operations of the array API path
+# (_sample._boxes) in the same order; a product or sum is rounded on its own
+# (no contraction, _fast._COMPILE), as there.
+
+
+@triton.jit
+def float64_of(bits):
+    # a float64 passed as its bits (Triton passes Python floats as float32)
+    return bits.to(tl.int64).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def cut_axis(ratio, unit_ptr, i, live, size, lower_ptr, upper_ptr, k: tl.constexpr,
+             j: tl.constexpr):
+    # the box on cut axis j (as _sample._boxes): its side floor(size * ratio),
+    # its centre floor(u * size), clipped at the axis's ends; returns its length
+    n = size.to(tl.int64).to(tl.float64)
+    cut = tl.floor(n * ratio)
+    centre = tl.floor(tl.load(unit_ptr + i * k + j, mask=live, other=0.0) * n)
+    start = centre - tl.floor(cut * 0.5)
+    lower = tl.maximum(start, 0.0)
+    upper = tl.minimum(start + cut, n)
+    tl.store(lower_ptr + i * k + j, lower.to(lower_ptr.dtype.element_ty), mask=live)
+    tl.store(upper_ptr + i * k + j, upper.to(upper_ptr.dtype.element_ty), mask=live)
+    return upper - lower
+
+
+@triton.jit(do_not_specialize=["count", "scale_bits", "total", "size0", "size1"])
+def draws_kernel(
+        gamma_ptr, exp_ptr, unit_ptr, lam_ptr, lower_ptr, upper_ptr, count, scale_bits,
+        total, size0, size1, k: tl.constexpr, correct: tl.constexpr, block: tl.constexpr):
+    # λ₀ ~ Beta(α, α) for `count` samples from Gamma(α + 1) draws g and
+    # Exp(1) draws e (rows 0 and 1: X and Y): log X = log g + scale * e with
+    # scale = -1 / α, and λ₀ = X / (X + Y) as a softmax of the two logs, so
+    # that small α does not underflow. k = 0: λ = λ₀ (MixUp). k = 1 or 2:
+    # a CutMix box per sample on k axes from λ₀ and the uniform draws u
+    # (count x k), and λ the kept fraction 1 - area / total (correct) or λ₀.
+    i = tl.program_id(0) * block + tl.arange(0, block)
+    live = i < count
+    scale = float64_of(scale_bits)
+    one = tl.full((block,), 1.0, tl.float64)
+    x = tl.log(tl.load(gamma_ptr + i, mask=live, other=1.0)) + scale * tl.load(
+        exp_ptr + i, mask=live, other=0.0)
+    y = tl.log(tl.load(gamma_ptr + count + i, mask=live, other=1.0)) + scale * tl.load(
+        exp_ptr + count + i, mask=live, other=0.0)
+    top = tl.maximum(x, y)
+    a = tl.exp(x - top)
+    b = tl.exp(y - top)
+    lam = a / (a + b)
+    if k > 0:
+        rest = one - lam
+        # (1 - λ₀) ** (1 / k): the array API path's power is a square root for
+        # k = 2 (NumPy's and torch's, correctly rounded both)
+        ratio = rest if k == 1 else tl.sqrt(rest)
+        area = cut_axis(ratio, unit_ptr, i, live, size0, lower_ptr, upper_ptr, k, 0)
+        if k == 2:
+            area = area * cut_axis(ratio, unit_ptr, i, live, size1, lower_ptr, upper_ptr, k, 1)
+        if correct:
+            lam = one - area / total.to(tl.int64).to(tl.float64)
+    tl.store(lam_ptr + i, lam.to(lam_ptr.dtype.element_ty), mask=live)

@@ -45,9 +45,11 @@ def ptxas(arch: int) -> str:
 
 
 def build(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
-          warps: int, arch: int, ids: torch.dtype = torch.int64) -> Any:
+          warps: int, arch: int, ids: torch.dtype = torch.int64,
+          types: dict[str, str] | None = None) -> Any:
     """``kernel`` compiled for sm_``arch`` as a launch on contiguous ``dtype``
-    data (and class ids of dtype ``ids``) would compile it."""
+    data (and class ids of dtype ``ids``) would compile it; ``types`` names
+    the Triton types of arguments these rules do not cover."""
     names = kernel.arg_names
     signature: dict[str, str] = {}
     attrs: dict[tuple[int, ...], list[list[Any]]] = {}
@@ -68,6 +70,7 @@ def build(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any
             signature[name] = "i64"
         else:
             signature[name] = "i32"
+        signature[name] = (types or {}).get(name, signature[name])
         # torch's allocations are 256-byte aligned; Triton also specializes
         # a sample size divisible by 16 (only `inner` is not exempted)
         if name.endswith("_ptr") or (name in ("inner", "classes") and inner % 16 == 0):
@@ -78,10 +81,11 @@ def build(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any
 
 
 def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
-                warps: int, arch: int, ids: torch.dtype = torch.int64) -> None:
+                warps: int, arch: int, ids: torch.dtype = torch.int64,
+                types: dict[str, str] | None = None) -> str:
     """:func:`build`, then fail on any register spill or float arithmetic
-    ptxas may contract."""
-    compiled = build(kernel, dtype, inner, constexprs, warps, arch, ids)
+    ptxas may contract; the PTX."""
+    compiled = build(kernel, dtype, inner, constexprs, warps, arch, ids, types)
     where = f"{kernel.fn.__name__} {TYPES[dtype]} {constexprs} warps={warps} sm_{arch}"
     # every float product and sum rounded on its own (".rn"): an unrounded
     # one may be contracted into a fused multiply-add, differently per kernel
@@ -100,6 +104,8 @@ def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[st
     if any(spills):
         sys.exit(f"register spills in {where}:\n{report}")
     COUNT[0] += 1
+    ptx: str = compiled.asm["ptx"]
+    return ptx
 
 
 def columns(batch: int, inner: int, dtype: torch.dtype) -> tuple[int, int, int]:
@@ -150,6 +156,34 @@ def main() -> None:
                     rows, cols, warps = columns(batch, 150528, dtype)
                     compile_one(_triton.paste_columns_kernel, dtype, 150528,
                                 {"rows": rows, "cols": cols, **cut}, warps, arch)
+        for lam in ("fp32", "fp64"):
+            for k in (0, 1, 2):
+                draws(arch, lam, k)
+
+
+def draws(arch: int, lam: str, k: int) -> None:
+    """The draws kernel as :func:`arraymix._fast.fused_draws` launches it,
+    with float64 arithmetic that rounds as the array API path's: divisions
+    and the square root correctly rounded (``.rn``), log and exp CUDA's
+    libdevice functions (torch's, on the GPU), nothing approximated."""
+    types = {"gamma_ptr": "*fp64", "exp_ptr": "*fp64", "unit_ptr": "*fp64",
+             "lam_ptr": f"*{lam}", "lower_ptr": "*i64", "upper_ptr": "*i64",
+             "scale_bits": "i64"}
+    for count in (1, 64, 4096):
+        block = _fast._draws_block(count)
+        ptx = compile_one(_triton.draws_kernel, torch.float64, count,
+                          {"k": k, "correct": True, "block": block}, 4, arch, types=types)
+        where = f"draws_kernel k={k} lam={lam} sm_{arch}"
+        # (libdevice's log and exp refine an approximate reciprocal exactly:
+        # only Triton's own fast exp2/log2 or approximate divisions and roots
+        # would change the values)
+        fast = re.findall(r"\b(?:ex2|lg2|div|sqrt|rsqrt)\.(?:approx|full)\S*", ptx)
+        if fast:
+            sys.exit(f"approximate float arithmetic in {where}: {fast[:3]}")
+        needed = ["div.rn.f64"] + (["sqrt.rn.f64"] if k == 2 else [])
+        missing = [op for op in needed if op not in ptx]
+        if missing:
+            sys.exit(f"{where} lacks {missing}")
 
 
 if __name__ == "__main__":

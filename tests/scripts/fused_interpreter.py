@@ -5,7 +5,9 @@ does): the kernels then run on CPU tensors, so their indexing, grouping,
 boxes and roundings are checked against float64 NumPy references on a
 machine without a GPU; then mixup and cutmix are called with the fused
 kernels taking host tensors (as they take CUDA tensors), so the dispatch to
-them is checked too. Prints "ok" and the number of examples.
+them is checked too, and sample_mixup and sample_cutmix draw from a CPU
+torch.Generator through the draws kernel, as from a CUDA one. Prints "ok"
+and the number of examples.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arraymix
-from arraymix import _fast, _triton
+from arraymix import _fast, _random, _triton
 
 DTYPES = {"float32": (torch.float32, 1e-6), "float64": (torch.float64, 1e-12),
           "float16": (torch.float16, 2e-3), "bfloat16": (torch.bfloat16, 1.6e-2)}
@@ -270,8 +272,85 @@ def check_quotient() -> None:
     COUNT[0] += 1
 
 
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(batch=st.integers(0, 70), k=st.integers(0, 2),
+       lam_mode=st.sampled_from(["batch", "sample"]),
+       alpha=st.sampled_from([0.01, 0.2, 1.0, 7.5]),
+       sizes=st.lists(st.sampled_from([1, 2, 3, 7, 32, 224, 1023, 2**20 + 1]), min_size=2,
+                      max_size=2),
+       correct=st.booleans(), seed=st.integers(0, 2**63 - 1), wide=st.booleans())
+def check_draws(batch: int, k: int, lam_mode: str, alpha: float, sizes: list[int],
+                correct: bool, seed: int, wide: bool) -> None:
+    """The draws kernel: λ and the boxes from a torch.Generator's draws (the
+    Beta's gamma and exponential parts, then the uniforms, in the order the
+    torch ops take them), against a float64 NumPy computation of
+    sample_cutmix's definition on the same draws: equal, bitwise."""
+    gen = torch.Generator().manual_seed(seed)
+    state = gen.get_state()
+    cut = tuple(sizes[:k])
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if wide else torch.float32)  # λ's dtype
+    try:
+        with fused_on_host(), counting(("fused_draws",)) as calls:
+            if k:
+                p = arraymix.sample_cutmix(gen, batch, cut, alpha=alpha, lam_mode=lam_mode,
+                                           correct_lam=correct)
+            else:
+                p = arraymix.sample_mixup(gen, batch, alpha=alpha, lam_mode=lam_mode)
+    finally:
+        torch.set_default_dtype(saved)
+    assert calls[0] == 1
+    lead = () if lam_mode == "batch" else (batch,)
+    again = torch.Generator()
+    again.set_state(state)
+    src = _random.source(again)
+    g, e = (a.numpy() for a in src.beta_parts(alpha, lead))
+    log_x = np.log(g) + (-1.0 / alpha) * e
+    top = np.maximum(log_x[0], log_x[1])
+    a, b = np.exp(log_x[0] - top), np.exp(log_x[1] - top)
+    lam0 = a / (a + b)
+    # ... which is the torch ops' Beta (a softmax) on these draws, to an ulp or two
+    soft = torch.softmax(torch.asarray(log_x), dim=0)[0].numpy()
+    np.testing.assert_allclose(lam0, soft, rtol=4e-16, atol=0)
+    want = lam0
+    assert p.perm.shape == (batch,)
+    if k:
+        unit = src.uniform((*lead, k)).numpy()
+        n = np.asarray(cut, dtype=np.float64)
+        side = np.floor(n * ((1.0 - lam0) ** (1.0 / k))[..., None])
+        start = np.floor(unit * n) - np.floor(side / 2)
+        lower, upper = np.maximum(start, 0.0), np.minimum(start + side, n)
+        if correct:
+            want = 1.0 - np.prod(upper - lower, axis=-1) / float(np.prod(cut))
+        assert p.lower.dtype == p.upper.dtype == torch.int64
+        assert p.lower.shape == p.upper.shape == (*lead, k)
+        np.testing.assert_array_equal(p.lower.numpy(), lower)
+        np.testing.assert_array_equal(p.upper.numpy(), upper)
+    dtype = torch.float64 if wide else torch.float32
+    assert p.lam.dtype == dtype
+    assert p.lam.shape == lead
+    np.testing.assert_array_equal(p.lam.numpy(), np.asarray(want).astype(p.lam.numpy().dtype))
+    COUNT[0] += 1
+
+
+def check_draws_elsewhere() -> None:
+    """What the draws kernel leaves to torch's operations: pairs, three cut
+    axes, minmax, and a device other than the generator's."""
+    gen = torch.Generator().manual_seed(0)
+    with fused_on_host(), counting(("fused_draws",)) as calls:
+        arraymix.sample_mixup(gen, 6, lam_mode="pair", pairing="flip")
+        arraymix.sample_cutmix(gen, 6, (4, 5), lam_mode="pair", pairing="flip")
+        arraymix.sample_cutmix(gen, 6, (4, 5, 6))
+        arraymix.sample_cutmix(gen, 6, (4, 5), minmax=(0.2, 0.8))
+        arraymix.sample_cutmix(gen, 6, (4, 5), device="meta")
+    assert calls[0] == 0
+    COUNT[0] += 1
+
+
 if __name__ == "__main__":
     check_quotient()
     check()
     check_public()
+    check_draws()
+    check_draws_elsewhere()
     print("ok", COUNT[0])
