@@ -7,7 +7,10 @@ so the count is what the draws cost there. This runs the device path on a
 CPU generator (the host shortcut, which a CUDA generator never takes, turned
 off) with torch's own operations, then with the draws kernel in Triton's
 interpreter, and counts the operations that launch work (allocations and the
-interpreter's own copies left out; the draws kernel counted as one).
+interpreter's own copies left out; the draws kernel counted as one). The
+torch column's randperm is what a CPU generator draws its partners with
+(and a CUDA one did, about five kernels); on a GPU, without the kernel, they
+are now a stable argsort of uniform keys, which the kernel ranks instead.
 
     TRITON_INTERPRET=1 python bench/draw_ops.py
 """

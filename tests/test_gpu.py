@@ -128,13 +128,15 @@ def test_cuda_in_place_equals_out_of_place_without_a_batch_of_scratch(shape):
                     assert extra < x.nbytes // 4, (name, mode, extra)
 
 
+@pytest.mark.parametrize("groups", [1, 8])
 @pytest.mark.parametrize("lam_mode", ["batch", "sample"])
 @pytest.mark.parametrize("sizes", [(), (1000,), (224, 224), (7, 3)])
-def test_cuda_generator_draws_in_one_kernel_equal_torch_ops(lam_mode, sizes):
+def test_cuda_generator_draws_in_one_kernel_equal_torch_ops(lam_mode, sizes, groups):
     """From one CUDA generator state, the draws kernel gives the parameters
-    torch's operations give on the same draws: the same boxes, λ within an
-    ulp of float32 (libdevice's exp and log in both; the softmax may
-    round once differently)."""
+    torch's operations give on the same draws: the same partners (a stable
+    argsort of the same keys) and boxes, λ within an ulp of float32
+    (libdevice's exp and log in both; the softmax may round once
+    differently)."""
     torch = _cuda_torch()
     from arraymix import _fast
 
@@ -148,9 +150,10 @@ def test_cuda_generator_draws_in_one_kernel_equal_torch_ops(lam_mode, sizes):
         try:
             if sizes:
                 got[fused] = arraymix.sample_cutmix(gen, 4096, sizes, lam_mode=lam_mode,
-                                                    alpha=0.3)
+                                                    alpha=0.3, groups=groups)
             else:
-                got[fused] = arraymix.sample_mixup(gen, 4096, lam_mode=lam_mode, alpha=0.3)
+                got[fused] = arraymix.sample_mixup(gen, 4096, lam_mode=lam_mode, alpha=0.3,
+                                                   groups=groups)
         finally:
             _fast.FUSED = saved
         gen.set_state(state)

@@ -1077,42 +1077,62 @@ def _same_device(a: Any, b: Any) -> bool:
     return (here if a.index is None else a.index) == (here if b.index is None else b.index)
 
 
+#: The largest batch whose partners the draws kernel ranks: it compares every
+#: key with every other of its group, batch**2 comparisons (16.8 million at
+#: 4096, a few microseconds spread over a GPU); larger batches sort.
+RANK_MAX = 4096
+
+#: Keys a program of the draws kernel ranks, and compares at a time.
+_RANK_BLOCK, _RANK_COLS = 32, 128
+
+
 def fused_draws(gamma: Array, expo: Array, alpha: float, dtype: Any, index: Any,
                 unit: Array | None = None, sizes: tuple[int, ...] = (),
-                correct_lam: bool = True) -> tuple[Array, Array | None, Array | None]:
-    """λ (of ``dtype``) and, with ``unit`` and the cut axes' ``sizes``, the
-    CutMix boxes' bounds (of ``index``) from a torch source's draws (see
-    :func:`draws_usable`), in one kernel where torch's operations take a
-    launch each: about 20 for a CutMix, 4 for a MixUp.
+                correct_lam: bool = True, keys: Array | None = None,
+                groups: int = 1) -> tuple[Array, Array | None, Array | None, Array | None]:
+    """λ (of ``dtype``); with ``unit`` and the cut axes' ``sizes``, the
+    CutMix boxes' bounds (of ``index``); with ``keys``, the partners (of
+    ``index``): from a torch source's draws (see :func:`draws_usable`), in
+    one kernel where torch's operations take a launch each: about 20 for a
+    CutMix's λ and box, 4 for a MixUp's λ, a few for a sort.
 
     ``gamma`` and ``expo`` are ``_TorchSource.beta_parts`` of shape
-    ``(2, *lead)``; ``unit`` the uniform draws ``(*lead, k)``. The values
-    are the array API path's on the same draws: λ₀ = softmax of
-    ``log g − e / α`` (as ``_TorchSource.beta``), then ``_sample._boxes``.
+    ``(2, *lead)``; ``unit`` the uniform draws ``(*lead, k)``; ``keys`` the
+    ``B <=`` :data:`RANK_MAX` uniform draws ``_TorchSource.permutation``
+    (``permutations`` for ``groups``) sorts. The values are the array API
+    path's on the same draws: λ₀ = softmax of ``log g − e / α`` (as
+    ``_TorchSource.beta``), then ``_sample._boxes``; each group's partners
+    the stable argsort of its keys.
     """
     torch = torch_module()
     lead = tuple(gamma.shape[1:])
     count, k = math.prod(lead), len(sizes)
     lam = torch.empty(lead, dtype=dtype, device=gamma.device)
-    lower = upper = None
+    lower = upper = perm = None
     if k:
         lower = torch.empty((*lead, k), dtype=index, device=gamma.device)
         upper = torch.empty_like(lower)
-    if count:
-        block = _draws_block(count)
+    batch = 0 if keys is None else keys.shape[0]
+    if keys is not None:
+        perm = torch.empty((batch,), dtype=index, device=gamma.device)
+    programs = max(count, batch)
+    if programs:
+        block = _RANK_BLOCK if keys is not None else _draws_block(count)
         scale_bits = struct.unpack("<q", struct.pack("<d", -1.0 / alpha))[0]
         size0, size1 = (*sizes, 1, 1)[:2]
         with _on(gamma):
-            _triton().draws_kernel[(-(-count // block),)](
-                gamma, expo, gamma if unit is None else unit, lam,
-                lam if lower is None else lower, lam if upper is None else upper, count,
-                scale_bits, math.prod(sizes), size0, size1, k=k, correct=correct_lam,
-                block=block, **_COMPILE)
-    return lam, lower, upper
+            _triton().draws_kernel[(-(-programs // block),)](
+                gamma, expo, gamma if unit is None else unit, gamma if keys is None else keys,
+                lam, lam if lower is None else lower, lam if upper is None else upper,
+                lam if perm is None else perm, count, scale_bits, math.prod(sizes), size0,
+                size1, batch, max(1, batch // groups), k=k, correct=correct_lam,
+                rank=keys is not None, block=block, cols=_RANK_COLS, **_COMPILE)
+    return lam, lower, upper, perm
 
 
 def _draws_block(count: int) -> int:
-    """Samples per program of the draws kernel: all of them up to 1024."""
+    """Samples per program of the draws kernel without partners: all of
+    them up to 1024."""
     return max(32, min(1024, 1 << (count - 1).bit_length()))
 
 

@@ -108,12 +108,15 @@ class _TorchSource:
         return torch.rand(shape, dtype=torch.float64, device=self.device, generator=self.gen)
 
     def permutation(self, n: int) -> Array:
-        return self.torch.randperm(n, device=self.device, generator=self.gen)
+        if self.device.type == "cpu":
+            return self.torch.randperm(n, generator=self.gen)
+        # On a GPU the stable argsort of uniform keys, which the draws kernel
+        # (_fast.fused_draws) ranks in the same launch as λ: randperm is a
+        # few kernels of its own there, and the two ways give one permutation
+        return self.torch.argsort(self.uniform((n,)), stable=True)
 
     def permutations(self, rows: int, n: int) -> Array:
-        keys = self.torch.rand((rows, n), dtype=self.torch.float64, device=self.device,
-                               generator=self.gen)
-        return self.torch.argsort(keys, dim=1)
+        return self.torch.argsort(self.uniform((rows, n)), dim=1, stable=True)
 
     def host(self, a: Array) -> np.ndarray | None:
         if a.device.type != "cpu" or self.torch.compiler.is_compiling():

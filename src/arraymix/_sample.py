@@ -234,10 +234,14 @@ def sample_mixup(
     xp, device = _target(src, xp, device)
     lead = () if lam_mode == "batch" else (batch_size,)
     parts = _fused_parts(src, lam_mode, device)
-    if parts is not None:  # a torch.Generator on a GPU: λ in one kernel
+    if parts is not None:  # a torch.Generator on a GPU: λ (and partners) in one kernel
         gamma, expo = parts(alpha, lead)
-        lam, _, _ = _fast.fused_draws(gamma, expo, alpha, default_float(xp, device), None)
-        return MixParams(lam=lam, perm=_pairs(src, batch_size, pairing, groups, xp, device))
+        keys = _keys(src, batch_size, pairing)
+        lam, _, _, perm = _fast.fused_draws(gamma, expo, alpha, default_float(xp, device),
+                                            default_index(xp, device), keys=keys, groups=groups)
+        if perm is None:
+            perm = _pairs(src, batch_size, pairing, groups, xp, device)
+        return MixParams(lam=lam, perm=perm)
     lam = src.beta(alpha, lead)
     lxp, ldev = src.xp, src.device
     if lam_mode == "pair":  # shared on the host if the draws are there, as sample_cutmix does
@@ -348,13 +352,16 @@ def sample_cutmix(
     sizes = _check_sizes(sizes, xp, device)
     lead, k = (() if lam_mode == "batch" else (batch_size,)), len(sizes)
     parts = None if minmax is not None else _fused_parts(src, lam_mode, device, sizes)
-    if parts is not None:  # a torch.Generator on a GPU: λ and the boxes in one kernel
+    if parts is not None:  # a torch.Generator on a GPU: λ, boxes (and partners) in one kernel
         gamma, expo = parts(alpha, lead)
-        lam, lower, upper = _fast.fused_draws(
-            gamma, expo, alpha, default_float(xp, device), default_index(xp, device),
-            src.uniform((*lead, k)), sizes, correct_lam)
-        return CutMixParams(lam=lam, perm=_pairs(src, batch_size, pairing, groups, xp, device),
-                            lower=lower, upper=upper)
+        unit = src.uniform((*lead, k))
+        keys = _keys(src, batch_size, pairing)
+        lam, lower, upper, perm = _fast.fused_draws(
+            gamma, expo, alpha, default_float(xp, device), default_index(xp, device), unit,
+            sizes, correct_lam, keys, groups)
+        if perm is None:
+            perm = _pairs(src, batch_size, pairing, groups, xp, device)
+        return CutMixParams(lam=lam, perm=perm, lower=lower, upper=upper)
     if minmax is None:
         draws = [src.beta(alpha, lead), src.uniform((*lead, k))]
     else:
@@ -399,6 +406,15 @@ def _fused_parts(src: Source, lam_mode: str, device: Any,
     if parts is None or lam_mode == "pair" or not _fast.draws_usable(src.device, device, sizes):
         return None
     return parts
+
+
+def _keys(src: Source, batch_size: int, pairing: str) -> Array | None:
+    """The keys a torch source's permutations sort (drawn as they would draw
+    them), for the draws kernel to rank; None where it does not rank them: a
+    pairing other than ``"permute"``, or a batch over ``_fast.RANK_MAX``."""
+    if pairing != "permute" or not 0 < batch_size <= _fast.RANK_MAX:
+        return None
+    return src.uniform((batch_size,))
 
 
 def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:

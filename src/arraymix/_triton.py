@@ -277,16 +277,44 @@ def cut_axis(ratio, unit_ptr, i, live, size, lower_ptr, upper_ptr, k: tl.constex
     return upper - lower
 
 
-@triton.jit(do_not_specialize=["count", "scale_bits", "total", "size0", "size1"])
+@triton.jit
+def rank_into(keys_ptr, perm_ptr, i, batch, group, block: tl.constexpr, cols: tl.constexpr):
+    # A stable argsort of each group's keys, as a scatter: key i's rank r
+    # among its group's (ties by index) puts i at perm[first + r]. Each
+    # program compares its block of keys with every key of their groups,
+    # `cols` at a time: batch**2 comparisons (_fast.RANK_MAX bounds it).
+    live = i < batch
+    mine = tl.load(keys_ptr + i, mask=live, other=0.0)
+    first = (i // group) * group
+    start = tl.program_id(0) * block
+    lo = (start // group) * group
+    hi = tl.minimum(((tl.minimum(start + block, batch) - 1) // group + 1) * group, batch)
+    rank = tl.zeros((block,), tl.int32)
+    for j0 in tl.range(lo, hi, cols):
+        j = j0 + tl.arange(0, cols)
+        theirs = tl.load(keys_ptr + j, mask=j < hi, other=0.0)
+        before = (theirs[None, :] < mine[:, None]) | (
+            (theirs[None, :] == mine[:, None]) & (j[None, :] < i[:, None]))
+        same = (j[None, :] >= first[:, None]) & (j[None, :] < first[:, None] + group) & (
+            j[None, :] < hi)
+        rank += tl.sum((before & same).to(tl.int32), axis=1)
+    tl.store(perm_ptr + first + rank, i.to(perm_ptr.dtype.element_ty), mask=live)
+
+
+@triton.jit(do_not_specialize=["count", "scale_bits", "total", "size0", "size1", "batch",
+                               "group"])
 def draws_kernel(
-        gamma_ptr, exp_ptr, unit_ptr, lam_ptr, lower_ptr, upper_ptr, count, scale_bits,
-        total, size0, size1, k: tl.constexpr, correct: tl.constexpr, block: tl.constexpr):
+        gamma_ptr, exp_ptr, unit_ptr, keys_ptr, lam_ptr, lower_ptr, upper_ptr, perm_ptr,
+        count, scale_bits, total, size0, size1, batch, group, k: tl.constexpr,
+        correct: tl.constexpr, rank: tl.constexpr, block: tl.constexpr,
+        cols: tl.constexpr):
     # λ₀ ~ Beta(α, α) for `count` samples from Gamma(α + 1) draws g and
     # Exp(1) draws e (rows 0 and 1: X and Y): log X = log g + scale * e with
     # scale = -1 / α, and λ₀ = X / (X + Y) as a softmax of the two logs, so
     # that small α does not underflow. k = 0: λ = λ₀ (MixUp). k = 1 or 2:
     # a CutMix box per sample on k axes from λ₀ and the uniform draws u
     # (count x k), and λ the kept fraction 1 - area / total (correct) or λ₀.
+    # rank: the partners too, from `batch` uniform keys (see rank_into).
     i = tl.program_id(0) * block + tl.arange(0, block)
     live = i < count
     scale = float64_of(scale_bits)
@@ -310,3 +338,5 @@ def draws_kernel(
         if correct:
             lam = one - area / total.to(tl.int64).to(tl.float64)
     tl.store(lam_ptr + i, lam.to(lam_ptr.dtype.element_ty), mask=live)
+    if rank:
+        rank_into(keys_ptr, perm_ptr, i, batch, group, block, cols)

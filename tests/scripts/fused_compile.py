@@ -167,13 +167,15 @@ def draws(arch: int, lam: str, k: int) -> None:
     and the square root correctly rounded (``.rn``), log and exp CUDA's
     libdevice functions (torch's, on the GPU), nothing approximated."""
     types = {"gamma_ptr": "*fp64", "exp_ptr": "*fp64", "unit_ptr": "*fp64",
-             "lam_ptr": f"*{lam}", "lower_ptr": "*i64", "upper_ptr": "*i64",
-             "scale_bits": "i64"}
-    for count in (1, 64, 4096):
-        block = _fast._draws_block(count)
+             "keys_ptr": "*fp64", "lam_ptr": f"*{lam}", "lower_ptr": "*i64",
+             "upper_ptr": "*i64", "perm_ptr": "*i64", "scale_bits": "i64"}
+    # as fused_draws picks the block: ranking partners or not
+    for count, rank in ((1, True), (64, True), (64, False), (65536, False)):
+        block = _fast._RANK_BLOCK if rank else _fast._draws_block(count)
         ptx = compile_one(_triton.draws_kernel, torch.float64, count,
-                          {"k": k, "correct": True, "block": block}, 4, arch, types=types)
-        where = f"draws_kernel k={k} lam={lam} sm_{arch}"
+                          {"k": k, "correct": True, "rank": rank, "block": block,
+                           "cols": _fast._RANK_COLS}, 4, arch, types=types)
+        where = f"draws_kernel k={k} lam={lam} rank={rank} sm_{arch}"
         # (libdevice's log and exp refine an approximate reciprocal exactly:
         # only Triton's own fast exp2/log2 or approximate divisions and roots
         # would change the values)

@@ -272,33 +272,44 @@ def check_quotient() -> None:
     COUNT[0] += 1
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
-@given(batch=st.integers(0, 70), k=st.integers(0, 2),
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(groups=st.integers(1, 3), each=st.integers(0, 40), k=st.integers(0, 2),
        lam_mode=st.sampled_from(["batch", "sample"]),
+       pairing=st.sampled_from(["permute", "permute", "derange", "flip"]),
        alpha=st.sampled_from([0.01, 0.2, 1.0, 7.5]),
        sizes=st.lists(st.sampled_from([1, 2, 3, 7, 32, 224, 1023, 2**20 + 1]), min_size=2,
                       max_size=2),
-       correct=st.booleans(), seed=st.integers(0, 2**63 - 1), wide=st.booleans())
-def check_draws(batch: int, k: int, lam_mode: str, alpha: float, sizes: list[int],
-                correct: bool, seed: int, wide: bool) -> None:
-    """The draws kernel: λ and the boxes from a torch.Generator's draws (the
-    Beta's gamma and exponential parts, then the uniforms, in the order the
-    torch ops take them), against a float64 NumPy computation of
-    sample_cutmix's definition on the same draws: equal, bitwise."""
+       correct=st.booleans(), seed=st.integers(0, 2**63 - 1), wide=st.booleans(),
+       rank_max=st.sampled_from([4096, 4096, 5]))
+def check_draws(groups: int, each: int, k: int, lam_mode: str, pairing: str, alpha: float,
+                sizes: list[int], correct: bool, seed: int, wide: bool, rank_max: int) -> None:
+    """The draws kernel: λ, the boxes and the partners from a torch.Generator's
+    draws (the Beta's gamma and exponential parts, the uniforms, then the
+    partners' keys, in the order the torch ops take them), against a float64
+    NumPy computation of sample_cutmix's definition on the same draws and a
+    stable NumPy argsort of each group's keys: equal, bitwise. Batches over
+    RANK_MAX (here sometimes 5) and pairings other than "permute" leave the
+    partners to torch's operations, drawn after the same draws."""
+    batch = groups * each
+    if pairing == "derange" and each < 2:
+        pairing = "permute"
     gen = torch.Generator().manual_seed(seed)
     state = gen.get_state()
     cut = tuple(sizes[:k])
-    saved = torch.get_default_dtype()
+    saved = torch.get_default_dtype(), _fast.RANK_MAX
     torch.set_default_dtype(torch.float64 if wide else torch.float32)  # λ's dtype
+    _fast.RANK_MAX = rank_max
+    kw: dict[str, Any] = {"alpha": alpha, "lam_mode": lam_mode, "pairing": pairing,
+                          "groups": groups if batch else None}
     try:
         with fused_on_host(), counting(("fused_draws",)) as calls:
             if k:
-                p = arraymix.sample_cutmix(gen, batch, cut, alpha=alpha, lam_mode=lam_mode,
-                                           correct_lam=correct)
+                p = arraymix.sample_cutmix(gen, batch, cut, correct_lam=correct, **kw)
             else:
-                p = arraymix.sample_mixup(gen, batch, alpha=alpha, lam_mode=lam_mode)
+                p = arraymix.sample_mixup(gen, batch, **kw)
     finally:
-        torch.set_default_dtype(saved)
+        torch.set_default_dtype(saved[0])
+        _fast.RANK_MAX = saved[1]
     assert calls[0] == 1
     lead = () if lam_mode == "batch" else (batch,)
     again = torch.Generator()
@@ -313,7 +324,6 @@ def check_draws(batch: int, k: int, lam_mode: str, alpha: float, sizes: list[int
     soft = torch.softmax(torch.asarray(log_x), dim=0)[0].numpy()
     np.testing.assert_allclose(lam0, soft, rtol=4e-16, atol=0)
     want = lam0
-    assert p.perm.shape == (batch,)
     if k:
         unit = src.uniform((*lead, k)).numpy()
         n = np.asarray(cut, dtype=np.float64)
@@ -330,6 +340,36 @@ def check_draws(batch: int, k: int, lam_mode: str, alpha: float, sizes: list[int
     assert p.lam.dtype == dtype
     assert p.lam.shape == lead
     np.testing.assert_array_equal(p.lam.numpy(), np.asarray(want).astype(p.lam.numpy().dtype))
+    assert p.perm.dtype == torch.int64
+    if pairing == "permute" and 0 < batch <= rank_max:
+        keys = src.uniform((batch,)).numpy().reshape(groups, each)
+        ranked = np.argsort(keys, axis=1, kind="stable") + each * np.arange(groups)[:, None]
+        np.testing.assert_array_equal(p.perm.numpy(), ranked.reshape(-1))
+    else:
+        same = arraymix.sample_mixup(0, batch, pairing=pairing, groups=kw["groups"]).perm
+        kind = arraymix._sample._pairs(src, batch, pairing, groups if batch else 1, src.xp,
+                                       None)
+        np.testing.assert_array_equal(p.perm.numpy(), kind.numpy())
+        assert sorted(p.perm.tolist()) == sorted(same.tolist())
+    COUNT[0] += 1
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(groups=st.integers(1, 4), each=st.integers(1, 80), levels=st.integers(1, 6),
+       seed=st.integers(0, 2**32 - 1))
+def check_ranks(groups: int, each: int, levels: int, seed: int) -> None:
+    """The draws kernel's partners from keys with ties (a few distinct
+    values): each group's stable argsort, ties in index order."""
+    gen = np.random.default_rng(seed)
+    batch = groups * each
+    keys = torch.asarray(gen.integers(0, levels, size=batch) / levels)
+    parts = torch.ones((2, batch), dtype=torch.float64)
+    _, _, _, perm = _fast.fused_draws(parts, parts, 1.0, torch.float32, torch.int64,
+                                      keys=keys, groups=groups)
+    assert perm is not None
+    ranked = np.argsort(keys.numpy().reshape(groups, each), axis=1, kind="stable")
+    want = ranked + each * np.arange(groups)[:, None]
+    np.testing.assert_array_equal(perm.numpy(), want.reshape(-1))
     COUNT[0] += 1
 
 
@@ -352,5 +392,6 @@ if __name__ == "__main__":
     check()
     check_public()
     check_draws()
+    check_ranks()
     check_draws_elsewhere()
     print("ok", COUNT[0])
