@@ -6,8 +6,9 @@ For a 64x3x224x224 float32 batch with 1000 classes: the kernels one
 ``mixup`` and one ``cutmix`` launch (torch profiler), with parameters drawn
 by a CUDA torch.Generator and by a NumPy Generator; then the device time of
 each part alone (sampling, blend and paste with the fused kernels and
-without them, the labels), as ratios to the 3N floor, timed with
-bench/run.py's clock.
+without them; the draws kernel also at 4096 samples, where its ranking of
+the partners compares every key with every other; the labels), as ratios
+to the 3N floor, timed with bench/run.py's clock.
 """
 
 from __future__ import annotations
@@ -94,8 +95,17 @@ def main() -> None:
             gen, SHAPE[0], xp=torch, device=x.device),
         "sample_mixup, NumPy generator": lambda: arraymix.sample_mixup(
             host, SHAPE[0], xp=torch, device=x.device),
+        "sample_mixup, CUDA generator, torch ops": unfused(lambda: arraymix.sample_mixup(
+            gen, SHAPE[0], xp=torch, device=x.device)),
+        "sample_mixup, CUDA generator, 4096 samples": lambda: arraymix.sample_mixup(
+            gen, 4096, lam_mode="sample", xp=torch, device=x.device),
+        "sample_mixup, CUDA generator, 4096 samples, torch ops": unfused(
+            lambda: arraymix.sample_mixup(gen, 4096, lam_mode="sample", xp=torch,
+                                          device=x.device)),
         "sample_cutmix, CUDA generator": lambda: arraymix.sample_cutmix(
             gen, SHAPE[0], SHAPE[2:], xp=torch, device=x.device),
+        "sample_cutmix, CUDA generator, torch ops": unfused(lambda: arraymix.sample_cutmix(
+            gen, SHAPE[0], SHAPE[2:], xp=torch, device=x.device)),
         "blend, fused": lambda: arraymix.blend(x, mix),
         "blend, gather + lerp": unfused(lambda: arraymix.blend(x, mix)),
         "blend out=x, fused + copy": lambda: arraymix.blend(buf, mix, out=buf),
