@@ -108,9 +108,9 @@ class _TorchSource:
         return torch.rand(shape, dtype=torch.float64, device=self.device, generator=self.gen)
 
     def permutation(self, n: int) -> Array:
-        if self.device.type == "cpu":
-            return self.torch.randperm(n, generator=self.gen)
-        # On a GPU the stable argsort of uniform keys, which the draws kernel
+        if self.device.type != "cuda":
+            return self.torch.randperm(n, device=self.device, generator=self.gen)
+        # On CUDA the stable argsort of uniform keys, which the draws kernel
         # (_fast.fused_draws) ranks in the same launch as λ: randperm is a
         # few kernels of its own there, and the two ways give one permutation
         return self.torch.argsort(self.uniform((n,)), stable=True)
