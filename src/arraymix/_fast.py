@@ -1131,9 +1131,10 @@ def fused_draws(gamma: Array, expo: Array, alpha: float, dtype: Any, index: Any,
 
 
 def _draws_block(count: int) -> int:
-    """Samples per program of the draws kernel without partners: all of
-    them up to 1024."""
-    return max(32, min(1024, 1 << (count - 1).bit_length()))
+    """Samples per program of the draws kernel without partners: the
+    blend's block, at most 1024 (2048 float64 samples spill registers,
+    tests/scripts/fused_compile.py)."""
+    return min(_block(count), 1024)
 
 
 def _on(x: Array) -> contextlib.AbstractContextManager[Any]:

@@ -233,15 +233,9 @@ def sample_mixup(
     src = source(rng)
     xp, device = _target(src, xp, device)
     lead = () if lam_mode == "batch" else (batch_size,)
-    parts = _fused_parts(src, lam_mode, device)
-    if parts is not None:  # a torch.Generator on a GPU: λ (and partners) in one kernel
-        gamma, expo = parts(alpha, lead)
-        keys = _keys(src, batch_size, pairing)
-        lam, _, _, perm = _fast.fused_draws(gamma, expo, alpha, default_float(xp, device),
-                                            default_index(xp, device), keys=keys, groups=groups)
-        if perm is None:
-            perm = _pairs(src, batch_size, pairing, groups, xp, device)
-        return MixParams(lam=lam, perm=perm)
+    fused = _in_one_kernel(src, batch_size, alpha, lam_mode, pairing, groups, xp, device)
+    if fused is not None:
+        return MixParams(lam=fused[0], perm=fused[3])
     lam = src.beta(alpha, lead)
     lxp, ldev = src.xp, src.device
     if lam_mode == "pair":  # shared on the host if the draws are there, as sample_cutmix does
@@ -351,16 +345,10 @@ def sample_cutmix(
     xp, device = _target(src, xp, device)
     sizes = _check_sizes(sizes, xp, device)
     lead, k = (() if lam_mode == "batch" else (batch_size,)), len(sizes)
-    parts = None if minmax is not None else _fused_parts(src, lam_mode, device, sizes)
-    if parts is not None:  # a torch.Generator on a GPU: λ, boxes (and partners) in one kernel
-        gamma, expo = parts(alpha, lead)
-        unit = src.uniform((*lead, k))
-        keys = _keys(src, batch_size, pairing)
-        lam, lower, upper, perm = _fast.fused_draws(
-            gamma, expo, alpha, default_float(xp, device), default_index(xp, device), unit,
-            sizes, correct_lam, keys, groups)
-        if perm is None:
-            perm = _pairs(src, batch_size, pairing, groups, xp, device)
+    fused = None if minmax is not None else _in_one_kernel(
+        src, batch_size, alpha, lam_mode, pairing, groups, xp, device, sizes, correct_lam)
+    if fused is not None:
+        lam, lower, upper, perm = fused
         return CutMixParams(lam=lam, perm=perm, lower=lower, upper=upper)
     if minmax is None:
         draws = [src.beta(alpha, lead), src.uniform((*lead, k))]
@@ -396,25 +384,31 @@ def sample_cutmix(
     )
 
 
-def _fused_parts(src: Source, lam_mode: str, device: Any,
-                 sizes: tuple[int, ...] = ()) -> Any:
-    """The source's ``beta_parts`` where one kernel can turn its draws into
-    the parameters (``_fast.draws_usable``: a torch.Generator on a GPU, the
-    arrays asked on its device); else None. Pairs share their draws after
-    they are made, through the array API path."""
+def _in_one_kernel(src: Source, batch_size: int, alpha: float, lam_mode: str, pairing: str,
+                   groups: int, xp: Any, device: Any, sizes: tuple[int, ...] = (),
+                   correct_lam: bool = True) -> tuple[Array, Any, Any, Array] | None:
+    """λ, the boxes' bounds (None without ``sizes``) and the partners, where
+    one kernel can make them from a torch.Generator's draws
+    (``_fast.draws_usable``: on a GPU, the arrays asked on its device); else
+    None, and nothing is drawn. The draws are the ones torch's operations
+    take, in their order: the Beta's parts, the boxes' uniforms, then the
+    keys a permutation sorts, which the kernel ranks for pairing
+    ``"permute"`` up to ``_fast.RANK_MAX`` samples (others: :func:`_pairs`,
+    after). Pairs share their draws through the array API path."""
     parts = getattr(src, "beta_parts", None)
     if parts is None or lam_mode == "pair" or not _fast.draws_usable(src.device, device, sizes):
         return None
-    return parts
-
-
-def _keys(src: Source, batch_size: int, pairing: str) -> Array | None:
-    """The keys a torch source's permutations sort (drawn as they would draw
-    them), for the draws kernel to rank; None where it does not rank them: a
-    pairing other than ``"permute"``, or a batch over ``_fast.RANK_MAX``."""
-    if pairing != "permute" or not 0 < batch_size <= _fast.RANK_MAX:
-        return None
-    return src.uniform((batch_size,))
+    lead = () if lam_mode == "batch" else (batch_size,)
+    gamma, expo = parts(alpha, lead)
+    unit = src.uniform((*lead, len(sizes))) if sizes else None
+    ranked = pairing == "permute" and 0 < batch_size <= _fast.RANK_MAX
+    keys = src.uniform((batch_size,)) if ranked else None
+    lam, lower, upper, perm = _fast.fused_draws(
+        gamma, expo, alpha, default_float(xp, device), default_index(xp, device), unit, sizes,
+        correct_lam, keys, groups)
+    if perm is None:
+        perm = _pairs(src, batch_size, pairing, groups, xp, device)
+    return lam, lower, upper, perm
 
 
 def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:

@@ -295,8 +295,8 @@ def rank_into(keys_ptr, perm_ptr, i, batch, group, block: tl.constexpr, cols: tl
         theirs = tl.load(keys_ptr + j, mask=j < hi, other=0.0)
         before = (theirs[None, :] < mine[:, None]) | (
             (theirs[None, :] == mine[:, None]) & (j[None, :] < i[:, None]))
-        same = (j[None, :] >= first[:, None]) & (j[None, :] < first[:, None] + group) & (
-            j[None, :] < hi)
+        # (a live key's group ends by hi: the batch is whole groups)
+        same = (j[None, :] >= first[:, None]) & (j[None, :] < first[:, None] + group)
         rank += tl.sum((before & same).to(tl.int32), axis=1)
     tl.store(perm_ptr + first + rank, i.to(perm_ptr.dtype.element_ty), mask=live)
 
