@@ -132,7 +132,36 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
                 lambda: old.one_hot(ids, 1000, smoothing=0.1))
         return make
 
+    def jax_jit(fn: str, shape: tuple[int, ...]) -> Callable[[], Pair]:
+        def make() -> Pair:  # jitted, with one-hot labels, a new key per call
+            import jax
+
+            x = jax.numpy.asarray(np.random.default_rng(0).normal(size=shape), jax.numpy.float32)
+            y = jax.numpy.asarray(np.random.default_rng(1).integers(0, 1000, size=shape[0]))
+            keys = list(jax.random.split(jax.random.key(0), 64))
+            calls = []
+            for m in (new, old):
+                step = jax.jit(lambda x, y, k, m=m: getattr(m, fn)(x, y, num_classes=1000, rng=k))
+                turn = iter(range(10**9))
+                calls.append(lambda step=step, turn=turn: jax.block_until_ready(
+                    step(x, y, keys[next(turn) % len(keys)])))
+            return calls[0], calls[1]
+        return make
+
+    def jax_eager_sample() -> Pair:  # outside jax.jit: one dispatch per jitted piece
+        import jax
+
+        keys = list(jax.random.split(jax.random.key(0), 64))
+        turn = iter(range(10**9))
+        calls = [(lambda m=m: jax.block_until_ready(m.sample_mixup(
+            keys[next(turn) % len(keys)], 64, lam_mode="sample").lam)) for m in (new, old)]
+        return calls[0], calls[1]
+
     return {
+        "jax-eager-sample-mixup": jax_eager_sample,
+        "jax-small-mixup": jax_jit("mixup", (128, 16)),
+        "jax-cifar-mixup": jax_jit("mixup", (256, 3, 32, 32)),
+        "jax-cifar-cutmix": jax_jit("cutmix", (256, 3, 32, 32)),
         "numpy-cifar-in-place": numpy_in_place((256, 3, 32, 32)),
         "numpy-1024-in-place": numpy_in_place((1024, 3, 32, 32)),
         "torch-cifar-cutmix": torch_call("cutmix", (256, 3, 32, 32), False),

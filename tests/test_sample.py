@@ -93,7 +93,7 @@ def test_each_generator_draws_valid_permutations(kind, batch, seed, pairing):
 
 
 @pytest.mark.parametrize("kind", _generators())
-@pytest.mark.parametrize("alpha", [0.1, 0.4, 1.0, 4.0])
+@pytest.mark.parametrize("alpha", [0.1, 0.4, 1.0, 4.0, 30.0])
 def test_lam_follows_beta(kind, alpha):
     lam = np.asarray(_draw(kind, 20260127, 4000, alpha=alpha, lam_mode="sample").lam)
     # float32 rounds every λ within 6e-8 of 1 to exactly 1 (with α = 0.1 that
@@ -111,6 +111,83 @@ def test_lam_follows_beta(kind, alpha):
     assert ks_pvalue(alpha) > 1e-3
     # and it is not some other Beta: a clearly different alpha is rejected
     assert ks_pvalue(alpha * 3) < 1e-3
+
+
+def _marsaglia_tsang_reference(alpha: float, z: np.ndarray, u: np.ndarray,
+                               e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log Gamma(alpha) in float64, one variate at a time: the first try of
+    Marsaglia and Tsang's method for Gamma(alpha + 1) that passes (the last
+    where none does), boosted by exp(-e / alpha). Also the smallest distance
+    of a decision taken to its threshold, where float32 may decide otherwise."""
+    d = alpha + 2.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    out = np.empty(e.shape)
+    margin = np.full(e.shape, np.inf)
+    for j in np.ndindex(e.shape):
+        log_v = 0.0
+        for i in range(z.shape[0]):
+            t = 1.0 + c * float(z[(i, *j)])
+            if t <= 0:
+                log_v = 0.0
+                margin[j] = min(margin[j], -t)
+                continue
+            v = t ** 3
+            gap = 0.5 * float(z[(i, *j)]) ** 2 + d - d * v + d * math.log(v) \
+                - math.log(1.0 - float(u[(i, *j)]))
+            margin[j] = min(margin[j], t, abs(gap))
+            log_v = math.log(v)
+            if gap > 0:
+                break
+        out[j] = math.log(d) + log_v - float(e[j]) / alpha
+    return out, margin
+
+
+@settings(max_examples=40, deadline=None)
+@given(alpha=st.floats(1e-3, 200.0), tries=st.integers(1, 16), count=st.integers(1, 12),
+       seed=SEEDS, spread=st.floats(0.5, 40.0))
+def test_jax_gamma_tries_follow_marsaglia_tsang(alpha, tries, count, seed, spread):
+    """The loop-free gamma of the JAX source (``_random.log_gamma``) on given
+    draws: equal to a float64 one-at-a-time reference on NumPy float64, and
+    on JAX float32 wherever float32 cannot flip a decision. Wide normals
+    (``spread``) make tries fail, a column of very negative ones makes all
+    fail."""
+    from arraymix import _random
+
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((tries, 2, count)) * spread
+    z[:, 1, 0] = -1e3  # v < 0 on every try: the last try is taken
+    u = rng.random((tries, 2, count))
+    e = rng.exponential(size=(2, count))
+    want, margin = _marsaglia_tsang_reference(alpha, z, u, e)
+    got = _random.log_gamma(arraymix._compat.namespace_of(np), alpha, z, u, e)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    jnp = jax.numpy
+    f32 = [jnp.asarray(a, dtype=jnp.float32) for a in (z, u, e)]
+    got32 = np.asarray(_random.log_gamma(jnp, alpha, *f32), dtype=np.float64)
+    clear = margin > 1e-3
+    scale = 1.0 + np.abs(want) + np.abs(e) / alpha
+    np.testing.assert_array_less(np.abs(got32 - want)[clear], 1e-5 * scale[clear])
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def test_jax_draws_lower_without_a_loop(lam_mode):
+    """On a GPU an XLA while loop copies its predicate to the host on every
+    iteration (jax.random.beta's gammas are two): the JAX source's draws,
+    lowered for CUDA (no GPU needed), hold no loop."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    draws = {
+        "sample_mixup": lambda k: arraymix.sample_mixup(k, 64, lam_mode=lam_mode),
+        "sample_cutmix": lambda k: arraymix.sample_cutmix(k, 64, (32, 32), lam_mode=lam_mode),
+        "jax.random.beta": lambda k: jax.random.beta(k, 0.2, 0.2),
+    }
+    loops = {}
+    for name, fn in draws.items():
+        lowered = jax.jit(fn).trace(jax.random.key(0)).lower(lowering_platforms=("cuda",))
+        loops[name] = lowered.as_text().count("stablehlo.while")
+    # jax.random.beta's loops show that the count sees loops
+    assert loops.pop("jax.random.beta") > 0
+    assert loops == {"sample_mixup": 0, "sample_cutmix": 0}
 
 
 def test_batch_mode_draws_one_lam_per_call():

@@ -85,10 +85,9 @@ def test_jax_sharded_batch_mixes_without_moving_the_batch():
     assert report["devices"] == 8
     for name in ("mixup", "cutmix"):
         grouped = report[f"{name}/groups=8"]
-        # only the Beta sampler's loop agrees on a boolean across devices:
-        # nothing of the batch moves
-        assert set(grouped["collectives"]) <= {"all-reduce"}
-        assert all(shape == "pred[]" for shape in grouped["collectives"].get("all-reduce", []))
+        # nothing moves between devices: not the batch, and not a loop's
+        # predicate (the JAX source draws its Beta without one)
+        assert grouped["collectives"] == {}
         assert grouped["same_sharding"]
         assert grouped["pairs_in_shard"]
         assert grouped["label_rows_sum_to_1"]

@@ -11,6 +11,8 @@ else in arraymix knows which generator it is talking to.
   mixed with parameters drawn on the GPU without a host round trip.
 - a JAX PRNG key (typed or legacy ``uint32[2]``): ``jax.random``, traceable
   under ``jax.jit``; the key is split before every draw and never reused.
+  The Beta is drawn without a loop (:func:`log_gamma`), as a fixed set of
+  operations that XLA runs without asking the host.
 
 Frameworks are looked up in ``sys.modules``: an rng can only be a
 ``torch.Generator`` if torch was imported by the caller already, so
@@ -19,6 +21,8 @@ Frameworks are looked up in ``sys.modules``: an rng can only be a
 
 from __future__ import annotations
 
+import functools
+import math
 import sys
 from typing import Any, Protocol
 
@@ -26,7 +30,7 @@ import numpy as np
 
 from ._compat import Array, is_jax_array, namespace_of, torch_module
 
-__all__ = ["Source", "source"]
+__all__ = ["CANDIDATES", "Source", "log_gamma", "source"]
 
 
 class Source(Protocol):
@@ -137,7 +141,11 @@ class _JaxSource:
         return sub
 
     def beta(self, alpha: float, shape: tuple[int, ...]) -> Array:
-        return self.jax.random.beta(self._next(), alpha, alpha, shape)
+        # Not jax.random.beta: its gammas are drawn by rejection in while
+        # loops, and on a GPU an XLA while loop copies its predicate to the
+        # host on every iteration. The same method (Marsaglia and Tsang),
+        # with CANDIDATES tries drawn at once, has a fixed shape and no loop.
+        return _jax_beta(self.jax)(self._next(), float(alpha), tuple(shape))
 
     def uniform(self, shape: tuple[int, ...]) -> Array:
         return self.jax.random.uniform(self._next(), shape)
@@ -151,6 +159,58 @@ class _JaxSource:
 
     def host(self, a: Array) -> np.ndarray | None:
         return None  # a transfer, and no values at all under jit
+
+
+#: Tries per gamma variate in :func:`log_gamma`. One is accepted with
+#: probability 0.952 or more (shape α + 1 ≥ 1), so all sixteen fail with
+#: probability under 1e-21.
+CANDIDATES = 16
+
+
+def log_gamma(xp: Any, alpha: float, z: Array, u: Array, e: Array) -> Array:
+    """``log`` of Gamma(``alpha``) variates, from their draws, without a loop.
+
+    Marsaglia and Tsang's method for Gamma(α + 1), whose shape is at least 1,
+    then ``log Gamma(α) = log Gamma(α + 1) − E / α`` with E ~ Exp(1) (Stuart's
+    boost, in log space, so small α does not underflow to 0). ``z`` (standard
+    normal) and ``u`` (uniform in [0, 1)) hold one try per row along axis 0;
+    each variate takes the first try accepted, or the last try where none
+    is. ``e`` (standard exponential) has the variates' shape. Every
+    operation is elementwise: the result's shape is fixed by the draws'.
+    """
+    d = alpha + 1.0 - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    t = 1.0 + c * z
+    positive = t > 0
+    log_t = xp.log(xp.where(positive, t, xp.ones_like(t)))
+    v = t * t * t
+    # accept where log(1 - u) < z²/2 + d − d·v + d·log v (and v > 0); 1 − u
+    # is uniform on (0, 1], so its log is finite
+    accept = positive & (xp.log1p(-u) < 0.5 * z * z + d - d * v + (3.0 * d) * log_t)
+    first = log_t[-1, ...]
+    for i in range(z.shape[0] - 2, -1, -1):
+        first = xp.where(accept[i, ...], log_t[i, ...], first)
+    return (math.log(d) + 3.0 * first) - e / alpha
+
+
+@functools.cache
+def _jax_beta(jax: Any) -> Any:
+    """Beta(α, α) variates from one JAX key, jitted once per α and shape:
+    eager callers pay one dispatch, not one per operation; inside a caller's
+    ``jax.jit`` it is inlined."""
+
+    def beta(key: Any, alpha: float, shape: tuple[int, ...]) -> Any:
+        pair = (2, *shape)
+        kz, ku, ke = jax.random.split(key, 3)
+        log_x = log_gamma(
+            jax.numpy, alpha,
+            jax.random.normal(kz, (CANDIDATES, *pair)),
+            jax.random.uniform(ku, (CANDIDATES, *pair)),
+            jax.random.exponential(ke, pair),
+        )
+        return jax.nn.sigmoid(log_x[0] - log_x[1])  # X / (X + Y)
+
+    return jax.jit(beta, static_argnums=(1, 2))
 
 
 def _is_jax_key(rng: Any) -> bool:
