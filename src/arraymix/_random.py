@@ -180,17 +180,19 @@ def log_gamma(xp: Any, alpha: float, z: Array, u: Array, e: Array) -> Array:
     """
     d = alpha + 1.0 - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
-    t = 1.0 + c * z
-    positive = t > 0
-    log_t = xp.log(xp.where(positive, t, xp.ones_like(t)))
-    v = t * t * t
-    # accept where log(1 - u) < z²/2 + d − d·v + d·log v (and v > 0); 1 − u
-    # is uniform on (0, 1], so its log is finite
-    accept = positive & (xp.log1p(-u) < 0.5 * z * z + d - d * v + (3.0 * d) * log_t)
-    first = log_t[-1, ...]
+    w = c * z  # v = (1 + w)³
+    positive = w > -1.0  # v > 0
+    log_v = 3.0 * xp.log1p(xp.where(positive, w, xp.zeros_like(w)))
+    s = w * (3.0 + w * (3.0 + w))  # v − 1, without cancelling
+    # accept where log(1 − u) < z²/2 + d·(1 − v + log v), and v > 0. Written
+    # as d·(log v − (v − 1)) from w, the cancellation costs an error of about
+    # eps·(√d·|z| + z²), not eps·d (float32 draws with a large α); 1 − u is
+    # uniform on (0, 1], so its log is finite
+    accept = positive & (xp.log1p(-u) < 0.5 * z * z + d * (log_v - s))
+    first = log_v[-1, ...]
     for i in range(z.shape[0] - 2, -1, -1):
-        first = xp.where(accept[i, ...], log_t[i, ...], first)
-    return (math.log(d) + 3.0 * first) - e / alpha
+        first = xp.where(accept[i, ...], log_v[i, ...], first)
+    return (math.log(d) + first) - e / alpha
 
 
 @functools.cache
