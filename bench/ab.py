@@ -157,8 +157,19 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             keys[next(turn) % len(keys)], 64, lam_mode="sample").lam)) for m in (new, old)]
         return calls[0], calls[1]
 
+    def jax_jit_sample() -> Pair:  # the draws alone, jitted
+        import jax
+
+        keys = list(jax.random.split(jax.random.key(0), 64))
+        turn = iter(range(10**9))
+        steps = [jax.jit(lambda k, m=m: m.sample_mixup(k, 64)) for m in (new, old)]
+        calls = [(lambda step=step: jax.block_until_ready(step(keys[next(turn) % len(keys)])))
+                 for step in steps]
+        return calls[0], calls[1]
+
     return {
         "jax-eager-sample-mixup": jax_eager_sample,
+        "jax-jit-sample-mixup": jax_jit_sample,
         "jax-small-mixup": jax_jit("mixup", (128, 16)),
         "jax-cifar-mixup": jax_jit("mixup", (256, 3, 32, 32)),
         "jax-cifar-cutmix": jax_jit("cutmix", (256, 3, 32, 32)),

@@ -26,6 +26,6 @@ tests 100 "jax-gpu" || status=1
 timeout -s INT 170 python3 bench/run.py --strict-sync --backends torch-cuda jax-gpu cupy \
     --sizes "imagenet f32" "small 128x16" "cifar f32" "imagenet bf16" "imagenet256 f32" \
     --rounds 7 --json "$out/gpu.json" > "$out/gpu.md" 2> >(tee "$out/gpu-bench.err" >&2) || status=1
-timeout -s INT 50 python3 bench/gpu_probe.py > "$out/gpu-probe.txt" 2>&1 || status=1
+timeout -s INT 60 python3 bench/gpu_probe.py > "$out/gpu-probe.txt" 2>&1 || status=1
 cat "$out/gpu-probe.txt" "$out/gpu.md"
 exit $status

@@ -8,13 +8,15 @@ by a CUDA torch.Generator and by a NumPy Generator; then the device time of
 each part alone (sampling, blend and paste with the fused kernels and
 without them; the draws kernel also at 4096 samples, where its ranking of
 the partners compares every key with every other; the labels), as ratios
-to the 3N floor, timed with bench/run.py's clock.
+to the 3N floor, timed with bench/run.py's clock; last, jitted JAX draws
+and mixup, arraymix's against ``jax.random.beta`` and a hand-written blend.
 """
 
 from __future__ import annotations
 
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,50 @@ def main() -> None:
     for name, fn in rows.items():
         dev, host_us = _median(clock, fn, name)
         print(f"  {dev:8.1f} µs  {dev / floor:5.2f}× floor   host {host_us:7.1f} µs   {name}")
+    _jax_draws()
+
+
+def _jax_draws(rounds: int = 51) -> None:
+    """JAX, jitted, on its default device: the draws of one MixUp by arraymix
+    (a Beta without a loop) against ``jax.random.beta`` and ``permutation``,
+    and the whole jitted mixup against the hand-written blend; wall time per
+    call, each result waited for (a while loop's host round trips count)."""
+    try:
+        import jax
+    except ImportError as e:
+        print(f"\njax: not measured ({e})")
+        return
+    x = jax.numpy.zeros(SHAPE, jax.numpy.float32)
+    y = jax.numpy.zeros(SHAPE[:1], jax.numpy.int32)
+
+    def hand_draws(key: Any) -> Any:
+        k1, k2 = jax.random.split(key)
+        return jax.random.beta(k1, 0.2, 0.2), jax.random.permutation(k2, SHAPE[0])
+
+    def hand_mixup(x: Any, y: Any, key: Any) -> Any:
+        lam, perm = hand_draws(key)
+        t = jax.nn.one_hot(y, 1000)
+        return (lam * x + (1 - lam) * x[perm]).astype(x.dtype), lam * t + (1 - lam) * t[perm]
+
+    calls = {
+        "sample_mixup (arraymix)": (jax.jit(lambda k: arraymix.sample_mixup(k, SHAPE[0])), ()),
+        "jax.random.beta + permutation": (jax.jit(hand_draws), ()),
+        "mixup (arraymix)": (jax.jit(lambda x, y, k: arraymix.mixup(
+            x, y, num_classes=1000, rng=k)), (x, y)),
+        "hand-written mixup": (jax.jit(hand_mixup), (x, y)),
+    }
+    keys = list(jax.random.split(jax.random.key(0), rounds + 1))
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for fn, args in calls.values():
+        jax.block_until_ready(fn(*args, keys[-1]))
+    for i in range(rounds):
+        for name, (fn, args) in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args, keys[i]))
+            times[name].append(time.perf_counter() - start)
+    print(f"\nJAX on {jax.devices()[0].platform}, jitted, µs per call (median of {rounds}):")
+    for name, t in times.items():
+        print(f"  {statistics.median(t) * 1e6:8.1f} µs   {name}")
 
 
 if __name__ == "__main__":
