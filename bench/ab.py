@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import random
 import shutil
 import statistics
@@ -132,40 +133,36 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
                 lambda: old.one_hot(ids, 1000, smoothing=0.1))
         return make
 
+    def jax_pair(call: Callable[[Any, Any], Any]) -> Pair:
+        """(new, old) calls of ``call(module, key)``, each with a new key (64
+        drawn before timing, taken in turn) and its result waited for."""
+        import jax
+
+        calls = []
+        for m in (new, old):
+            keys = itertools.cycle(list(jax.random.split(jax.random.key(0), 64)))
+            calls.append(lambda m=m, keys=keys: jax.block_until_ready(call(m, next(keys))))
+        return calls[0], calls[1]
+
     def jax_jit(fn: str, shape: tuple[int, ...]) -> Callable[[], Pair]:
-        def make() -> Pair:  # jitted, with one-hot labels, a new key per call
+        def make() -> Pair:  # jitted, with one-hot labels
             import jax
 
             x = jax.numpy.asarray(np.random.default_rng(0).normal(size=shape), jax.numpy.float32)
             y = jax.numpy.asarray(np.random.default_rng(1).integers(0, 1000, size=shape[0]))
-            keys = list(jax.random.split(jax.random.key(0), 64))
-            calls = []
-            for m in (new, old):
-                step = jax.jit(lambda x, y, k, m=m: getattr(m, fn)(x, y, num_classes=1000, rng=k))
-                turn = iter(range(10**9))
-                calls.append(lambda step=step, turn=turn: jax.block_until_ready(
-                    step(x, y, keys[next(turn) % len(keys)])))
-            return calls[0], calls[1]
+            steps = {m: jax.jit(lambda x, y, k, m=m: getattr(m, fn)(x, y, num_classes=1000,
+                                                                    rng=k)) for m in (new, old)}
+            return jax_pair(lambda m, k: steps[m](x, y, k))
         return make
 
     def jax_eager_sample() -> Pair:  # outside jax.jit: one dispatch per jitted piece
-        import jax
-
-        keys = list(jax.random.split(jax.random.key(0), 64))
-        turn = iter(range(10**9))
-        calls = [(lambda m=m: jax.block_until_ready(m.sample_mixup(
-            keys[next(turn) % len(keys)], 64, lam_mode="sample").lam)) for m in (new, old)]
-        return calls[0], calls[1]
+        return jax_pair(lambda m, k: m.sample_mixup(k, 64, lam_mode="sample").lam)
 
     def jax_jit_sample() -> Pair:  # the draws alone, jitted
         import jax
 
-        keys = list(jax.random.split(jax.random.key(0), 64))
-        turn = iter(range(10**9))
-        steps = [jax.jit(lambda k, m=m: m.sample_mixup(k, 64)) for m in (new, old)]
-        calls = [(lambda step=step: jax.block_until_ready(step(keys[next(turn) % len(keys)])))
-                 for step in steps]
-        return calls[0], calls[1]
+        steps = {m: jax.jit(lambda k, m=m: m.sample_mixup(k, 64)) for m in (new, old)}
+        return jax_pair(lambda m, k: steps[m](k))
 
     return {
         "jax-eager-sample-mixup": jax_eager_sample,

@@ -152,17 +152,32 @@ def jax_floors(x: Any) -> dict[str, Fn]:
             lambda x, y: jax.numpy.array(x, copy=True)}
 
 
-def jax_hand(num_classes: int) -> Fn:
+def jax_hand_draws(key: Any, batch: int) -> tuple[Any, Any]:
+    """λ and the partners as a JAX user writes them: ``jax.random.beta``
+    and ``jax.random.permutation``."""
+    import jax
+
+    k1, k2 = jax.random.split(key)
+    return jax.random.beta(k1, 0.2, 0.2), jax.random.permutation(k2, batch)
+
+
+def jax_hand_step(num_classes: int) -> Callable[[Any, Any, Any], Any]:
+    """The hand-written jitted MixUp of a batch and its class ids, given a key."""
     import jax
 
     @jax.jit
     def step(x: Any, y: Any, key: Any) -> Any:
-        k1, k2 = jax.random.split(key)
-        lam = jax.random.beta(k1, 0.2, 0.2)
-        perm = jax.random.permutation(k2, x.shape[0])
+        lam, perm = jax_hand_draws(key, x.shape[0])
         t = jax.nn.one_hot(y, num_classes)
         xm = (lam * x + (1 - lam) * x[perm]).astype(x.dtype)
         return xm, lam * t + (1 - lam) * t[perm]
 
+    return step
+
+
+def jax_hand(num_classes: int) -> Fn:
+    import jax
+
+    step = jax_hand_step(num_classes)
     keys = iter(list(jax.random.split(jax.random.key(0), 4096)))  # drawn before timing
     return lambda x, y: step(x, y, next(keys))

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import anchors
 import run
 
 import arraymix
@@ -147,22 +148,13 @@ def _jax_draws(rounds: int = 51) -> None:
         return
     x = jax.numpy.zeros(SHAPE, jax.numpy.float32)
     y = jax.numpy.zeros(SHAPE[:1], jax.numpy.int32)
-
-    def hand_draws(key: Any) -> Any:
-        k1, k2 = jax.random.split(key)
-        return jax.random.beta(k1, 0.2, 0.2), jax.random.permutation(k2, SHAPE[0])
-
-    def hand_mixup(x: Any, y: Any, key: Any) -> Any:
-        lam, perm = hand_draws(key)
-        t = jax.nn.one_hot(y, 1000)
-        return (lam * x + (1 - lam) * x[perm]).astype(x.dtype), lam * t + (1 - lam) * t[perm]
-
     calls = {
         "sample_mixup (arraymix)": (jax.jit(lambda k: arraymix.sample_mixup(k, SHAPE[0])), ()),
-        "jax.random.beta + permutation": (jax.jit(hand_draws), ()),
+        "jax.random.beta + permutation": (
+            jax.jit(lambda k: anchors.jax_hand_draws(k, SHAPE[0])), ()),
         "mixup (arraymix)": (jax.jit(lambda x, y, k: arraymix.mixup(
             x, y, num_classes=1000, rng=k)), (x, y)),
-        "hand-written mixup": (jax.jit(hand_mixup), (x, y)),
+        "hand-written mixup": (anchors.jax_hand_step(1000), (x, y)),
     }
     keys = list(jax.random.split(jax.random.key(0), rounds + 1))
     times: dict[str, list[float]] = {name: [] for name in calls}

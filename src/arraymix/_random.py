@@ -30,7 +30,7 @@ import numpy as np
 
 from ._compat import Array, is_jax_array, namespace_of, torch_module
 
-__all__ = ["CANDIDATES", "Source", "log_gamma", "source"]
+__all__ = ["Source", "log_gamma", "source"]
 
 
 class Source(Protocol):
@@ -145,7 +145,7 @@ class _JaxSource:
         # loops, and on a GPU an XLA while loop copies its predicate to the
         # host on every iteration. The same method (Marsaglia and Tsang),
         # with CANDIDATES tries drawn at once, has a fixed shape and no loop.
-        return _jax_beta(self.jax)(self._next(), float(alpha), tuple(shape))
+        return _jax_beta(self.jax)(self._next(), alpha, shape)
 
     def uniform(self, shape: tuple[int, ...]) -> Array:
         return self.jax.random.uniform(self._next(), shape)
