@@ -51,6 +51,7 @@ def threshold(request, monkeypatch):
     monkeypatch.setattr(_fast, "FUSED", fast)
     monkeypatch.setattr(_fast, "BLOCKS", fast)
     monkeypatch.setattr(_fast, "COPY_BACK_BYTES", 0)  # in place along the cycles
+    monkeypatch.setattr(_fast, "PIECE", 8 if fast else 2**62)  # the walk: samples in pieces
     monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", 0 if fast else 2**62)  # torch: blocks
     return request.param
 
