@@ -25,6 +25,7 @@ def numpy_floors(x: np.ndarray) -> dict[str, Fn]:
     other, buf = x[::-1].copy(), np.empty_like(x)
     rows["one two-input ufunc pass into a buffer (np.add)"] = (
         lambda x, y: np.add(x, other, out=buf))
+    rows["one two-input ufunc pass, new array (np.add)"] = lambda x, y: np.add(x, other)
     return rows
 
 

@@ -105,6 +105,12 @@ def main() -> None:
         "sample_mixup, CUDA generator, 4096 samples, torch ops": unfused(
             lambda: arraymix.sample_mixup(gen, 4096, lam_mode="sample", xp=torch,
                                           device=x.device)),
+        # what the draws would cost taken in one call: the uniforms of a
+        # loop-free Beta (as JAX's: per gamma 16 tries, each a normal made
+        # from one uniform by Box-Muller and a uniform, and an exponential),
+        # two box centres and the partners' keys
+        "one torch.rand of a cutmix's uniforms (2x33 + 2 + 64)": lambda: torch.rand(
+            2 * 33 + 2 + SHAPE[0], dtype=torch.float64, device=x.device, generator=gen),
         "sample_cutmix, CUDA generator": lambda: arraymix.sample_cutmix(
             gen, SHAPE[0], SHAPE[2:], xp=torch, device=x.device),
         "sample_cutmix, CUDA generator, torch ops": unfused(lambda: arraymix.sample_cutmix(
