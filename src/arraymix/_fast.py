@@ -302,7 +302,7 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
     if batch == 0:
         return target
     pieces = _pieces(x) if ops.torch is None else [slice(None)]  # torch: one lerp a sample
-    part = x[0][pieces[0]]
+    part = x[0][pieces[0]] if len(pieces) > 1 else x[0]
     tmp = ops.empty(part, dtype=None if exact else ctype)
     acc = None if exact else ops.empty(part, dtype=ctype)
     saved = ops.empty(x[0]) if in_place else None
@@ -313,6 +313,9 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
             j = order[i]
             closes = m == len(cycle) - 1 and len(cycle) > 1
             partner = saved if closes and saved is not None else x[j]
+            if len(pieces) == 1:  # no views to make (a torch view costs a microsecond)
+                ops.blend(x[i], partner, lam_l[i], om_l[i], target[i], tmp, acc)
+                continue
             a, dst = x[i], target[i]
             for s in pieces:
                 piece = a[s]
