@@ -392,6 +392,47 @@ def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, in
                                atol=tolerance(dtype, float(np.abs(xnp).max(initial=0))))
 
 
+@settings(max_examples=40)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "float16", "uint8"]),
+       per_sample=st.booleans(), seed=SEEDS)
+def test_numpy_walk_in_pieces_equals_the_reference(monkeypatch, data, dtype, per_sample, seed):
+    """The NumPy walk cuts a sample along its first axis longer than one
+    (after any axes of length one, as in ``(B, 1, T)`` audio) into pieces,
+    the last one shorter: every element is blended once, into a new batch,
+    a buffer and in place, bitwise equal to the array API path and within
+    rounding of the float64 reference."""
+    import array_api_compat.numpy as xp
+
+    ones = data.draw(st.integers(0, 2), label="leading axes of length one")
+    rows = data.draw(st.integers(2, 9), label="rows")
+    rest = data.draw(st.lists(st.integers(1, 4), max_size=2), label="inner axes")
+    shape = (data.draw(st.integers(1, 12), label="batch"), *([1] * ones), rows, *rest)
+    monkeypatch.setattr(_fast, "MIN_SAMPLE", 1)
+    monkeypatch.setattr(_fast, "PIECE", data.draw(st.integers(1, math.prod(shape[1:])),
+                                                  label="PIECE"))
+    pieces = _fast._pieces(np.empty(shape, dtype))
+    covered = np.zeros(shape[1:], dtype=np.int64)
+    for index, _ in pieces:
+        covered[index] += 1
+    assert (covered == 1).all() or not pieces  # each element in exactly one piece
+    gen = np.random.default_rng(seed)
+    xnp = random_batch(gen, shape, dtype)
+    lam = gen.uniform(size=shape[0] if per_sample else ()).astype(np.float32)
+    perm = gen.permutation(shape[0])
+    params = arraymix.MixParams(lam=lam, perm=perm)
+    want = _blend._blend(xp, xnp, lam, perm, _blend.compute_dtype(xp, xnp.dtype))
+    buffer = np.zeros_like(xnp)
+    same = xnp.copy()
+    for got in (arraymix.blend(xnp, params), arraymix.blend(xnp, params, out=buffer),
+                arraymix.blend(same, params, out=same)):
+        np.testing.assert_array_equal(got, want)
+    exact = ref_blend(xnp, lam, perm)
+    if dtype == "uint8":
+        exact = np.clip(np.rint(exact), 0, 255)
+    np.testing.assert_allclose(same.astype(np.float64), exact, rtol=0,
+                               atol=tolerance(dtype, float(np.abs(xnp).max(initial=0))))
+
+
 def test_small_samples_in_place_need_no_batch_of_scratch():
     """In place, NumPy's block walk allocates a block and a sample, not a batch,
     above the size it copies back (NumPy reports its buffers to tracemalloc)."""

@@ -301,8 +301,9 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
     exact = ctype == x.dtype
     if batch == 0:
         return target
-    pieces = _pieces(x) if ops.torch is None else [slice(None)]  # torch: one lerp a sample
-    part = x[0][pieces[0]] if len(pieces) > 1 else x[0]
+    # torch: one lerp a sample, no pieces (a torch view costs a microsecond)
+    pieces = _pieces(x) if ops.torch is None else []
+    part = x[0][pieces[0][0]] if pieces else x[0]
     tmp = ops.empty(part, dtype=None if exact else ctype)
     acc = None if exact else ops.empty(part, dtype=ctype)
     saved = ops.empty(x[0]) if in_place else None
@@ -313,15 +314,13 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
             j = order[i]
             closes = m == len(cycle) - 1 and len(cycle) > 1
             partner = saved if closes and saved is not None else x[j]
-            if len(pieces) == 1:  # no views to make (a torch view costs a microsecond)
+            if not pieces:
                 ops.blend(x[i], partner, lam_l[i], om_l[i], target[i], tmp, acc)
                 continue
             a, dst = x[i], target[i]
-            for s in pieces:
-                piece = a[s]
-                n = piece.shape[0]
-                ops.blend(piece, partner[s], lam_l[i], om_l[i], dst[s], tmp[:n],
-                          None if acc is None else acc[:n])
+            for s, t in pieces:
+                ops.blend(a[s], partner[s], lam_l[i], om_l[i], dst[s], tmp[t],
+                          None if acc is None else acc[t])
     return target
 
 
@@ -333,15 +332,26 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
 #: the rest); smaller pieces lose it to the calls (sixteenths: 1.13x).
 PIECE = 1 << 15
 
+Index = tuple[slice, ...]
 
-def _pieces(x: Array) -> list[slice]:
-    """Slices of a sample's first axis, each about :data:`PIECE` elements."""
-    if x.ndim < 2:
-        return [slice(None)]
-    rows = x.shape[1]
-    k = min(rows, max(1, round(math.prod(x.shape[1:]) / PIECE)))
-    step = -(-rows // k) if rows else 1
-    return [slice(c, c + step) for c in range(0, max(rows, 1), step)]
+
+def _pieces(x: Array) -> list[tuple[Index, Index]]:
+    """A sample cut along its first axis longer than one (channels, rows,
+    time) into pieces of about :data:`PIECE` elements: for each, its index
+    in a sample and in the scratch, which is the size of the first piece.
+    Empty where a sample is one piece."""
+    sizes = x.shape[1:]
+    axis = next((j for j, n in enumerate(sizes) if n > 1), None)
+    if axis is None:
+        return []
+    rows = sizes[axis]
+    k = min(rows, round(math.prod(sizes) / PIECE))
+    if k <= 1:
+        return []
+    step = -(-rows // k)
+    lead = (slice(None),) * axis
+    return [((*lead, slice(c, min(c + step, rows))), (*lead, slice(0, min(step, rows - c))))
+            for c in range(0, rows, step)]
 
 
 #: Kill switch: the tests turn the block walk off to compare both paths.
