@@ -44,12 +44,16 @@ def _old_package(rev: str, where: Path) -> Any:
 
 def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
     """name -> a factory of (new call, old call) on shared inputs."""
-    def numpy_in_place(shape: tuple[int, ...]) -> Callable[[], Pair]:
-        def make() -> Pair:
-            x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    def numpy_blend(shape: tuple[int, ...], where: str = "in place",
+                    dtype: str = "float32") -> Callable[[], Pair]:
+        def make() -> Pair:  # the public blend, no labels: into a new batch, a buffer or x
+            gen = np.random.default_rng(0)
+            x = (gen.integers(0, 256, size=shape).astype(dtype) if dtype == "uint8"
+                 else gen.normal(size=shape).astype(dtype))
             p = new.sample_mixup(1, shape[0], lam_mode="sample")
             q = old.MixParams(lam=p.lam, perm=p.perm)
-            return (lambda: new.blend(x, p, out=x)), (lambda: old.blend(x, q, out=x))
+            kw = {} if where == "new" else {"out": x if where == "in place" else np.empty_like(x)}
+            return (lambda: new.blend(x, p, **kw)), (lambda: old.blend(x, q, **kw))
         return make
 
     def torch_call(fn: str, shape: tuple[int, ...], in_place: bool) -> Callable[[], Pair]:
@@ -170,8 +174,14 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "jax-small-mixup": jax_jit("mixup", (128, 16)),
         "jax-cifar-mixup": jax_jit("mixup", (256, 3, 32, 32)),
         "jax-cifar-cutmix": jax_jit("cutmix", (256, 3, 32, 32)),
-        "numpy-cifar-in-place": numpy_in_place((256, 3, 32, 32)),
-        "numpy-1024-in-place": numpy_in_place((1024, 3, 32, 32)),
+        "numpy-cifar-in-place": numpy_blend((256, 3, 32, 32)),
+        "numpy-1024-in-place": numpy_blend((1024, 3, 32, 32)),
+        "numpy-imagenet-blend": numpy_blend((64, 3, 224, 224), "new"),
+        "numpy-imagenet-blend-buffer": numpy_blend((64, 3, 224, 224), "buffer"),
+        "numpy-imagenet-blend-in-place": numpy_blend((64, 3, 224, 224)),
+        "numpy-audio-blend-in-place": numpy_blend((64, 1, 160000)),
+        "numpy-nhwc-uint8-blend": numpy_blend((64, 224, 224, 3), "new", "uint8"),
+        "torch-imagenet-blend-in-place": torch_blend_in_place((64, 3, 224, 224)),
         "torch-cifar-cutmix": torch_call("cutmix", (256, 3, 32, 32), False),
         "torch-cifar-cutmix-in-place": torch_call("cutmix", (256, 3, 32, 32), True),
         "torch-cifar-mixup-in-place": torch_call("mixup", (256, 3, 32, 32), True),

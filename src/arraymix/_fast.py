@@ -327,9 +327,10 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
 #: Elements in a piece of a NumPy sample that :func:`blend` takes at a time:
 #: its three passes (two products, their sum) then find the piece's result
 #: and the partner's product still in the core's 2 MiB L2. 64x3x224x224
-#: float32 in pieces of a channel, against whole samples, interleaved: 0.90x
-#: the time into a buffer or in place, 0.96x out of place (page faults are
-#: the rest); smaller pieces lose it to the calls (sixteenths: 1.13x).
+#: float32 in pieces of a channel, against whole samples (bench/ab.py):
+#: 0.88x the time into a buffer, 0.87x in place, 0.95x into a new batch
+#: (page faults are the rest); smaller pieces lose it to the calls
+#: (sixteenths of a sample: 1.13x).
 PIECE = 1 << 15
 
 Index = tuple[slice, ...]
