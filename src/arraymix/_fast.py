@@ -301,7 +301,8 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
     exact = ctype == x.dtype
     if batch == 0:
         return target
-    # torch: one lerp a sample, no pieces (a torch view costs a microsecond)
+    # torch: whole samples (floats take one lerp a sample; the four views a
+    # piece would need cost about a microsecond each)
     pieces = _pieces(x) if ops.torch is None else []
     part = x[0][pieces[0][0]] if pieces else x[0]
     tmp = ops.empty(part, dtype=None if exact else ctype)
