@@ -90,15 +90,17 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
                  for m, g in zip((new, old), gens, strict=True)]
         return calls[0], calls[1]
 
-    def torch_blend_in_place(shape: tuple[int, ...]) -> Callable[[], Pair]:
-        def make() -> Pair:  # the public blend in place, no labels
+    def torch_blend_into(shape: tuple[int, ...], where: str = "in place") -> Callable[[], Pair]:
+        def make() -> Pair:  # the public blend, no labels: into a new batch, a buffer or x
             import torch
 
             x = torch.randn(shape)
             p = new.sample_mixup(1, shape[0], lam_mode="sample", xp=torch,
                                  device=torch.device("cpu"))
             q = old.MixParams(lam=p.lam, perm=p.perm)
-            return (lambda: new.blend(x, p, out=x)), (lambda: old.blend(x, q, out=x))
+            kw = {} if where == "new" else {"out": x if where == "in place" else
+                                            torch.empty_like(x)}
+            return (lambda: new.blend(x, p, **kw)), (lambda: old.blend(x, q, **kw))
         return make
 
     def torch_sample_cutmix() -> Pair:
@@ -181,7 +183,9 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "numpy-imagenet-blend-in-place": numpy_blend((64, 3, 224, 224)),
         "numpy-audio-blend-in-place": numpy_blend((64, 1, 160000)),
         "numpy-nhwc-uint8-blend": numpy_blend((64, 224, 224, 3), "new", "uint8"),
-        "torch-imagenet-blend-in-place": torch_blend_in_place((64, 3, 224, 224)),
+        "torch-imagenet-blend": torch_blend_into((64, 3, 224, 224), "new"),
+        "torch-imagenet-blend-buffer": torch_blend_into((64, 3, 224, 224), "buffer"),
+        "torch-imagenet-blend-in-place": torch_blend_into((64, 3, 224, 224)),
         "torch-cifar-cutmix": torch_call("cutmix", (256, 3, 32, 32), False),
         "torch-cifar-cutmix-in-place": torch_call("cutmix", (256, 3, 32, 32), True),
         "torch-cifar-mixup-in-place": torch_call("mixup", (256, 3, 32, 32), True),
@@ -191,8 +195,8 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "torch-cifar-cutmix-sample": cutmix_sample("torch", False),
         "torch-cifar-cutmix-sample-in-place": cutmix_sample("torch", True),
         "numpy-cifar-nhwc-uint8-cutmix-sample": nhwc_uint8_cutmix_sample,
-        "torch-48mib-blend-in-place": torch_blend_in_place((4096, 3, 32, 32)),
-        "torch-96mib-blend-in-place": torch_blend_in_place((2048, 3, 64, 64)),
+        "torch-48mib-blend-in-place": torch_blend_into((4096, 3, 32, 32)),
+        "torch-96mib-blend-in-place": torch_blend_into((2048, 3, 64, 64)),
         "torch-sample-cutmix": torch_sample_cutmix,
         "torch-cifar-paste": torch_paste,
         "torch-cifar-blend": torch_blend,
