@@ -1,9 +1,9 @@
 """Where the time goes in the rows that miss a target: each call taken apart.
 
-    python bench/breakdown.py                     # 40 interleaved rounds, ~3 minutes
+    python bench/breakdown.py                     # 40 interleaved rounds, ~10 seconds
     python bench/breakdown.py --rounds 100 --json /tmp/breakdown.json
 
-Three groups, each timed in one process on one input, after a warm-up, in
+Four groups, each timed in one process on one input, after a warm-up, in
 interleaved rounds (a shuffled order each round); medians and min-max, as
 ``bench/run.py`` times its rows. Every step is a piece of the public call
 at the bottom of its group, or the cheapest call that moves the same bytes:
@@ -18,13 +18,14 @@ at the bottom of its group, or the cheapest call that moves the same bytes:
   array's first-touch page faults add.
 - **torch CPU, same batch, into a buffer** (target: 1.0x the 3N floor): one
   ``lerp`` a sample, as the walk makes them, into the buffer and in place,
-  and on one cached sample. In place each line the lerp writes was just
-  read; into a buffer it is read from memory first.
-- **torch CPU, 256x3x32x32 float32: CutMix against MixUp** (target: CutMix
-  at most MixUp's cost): the draws, the image step taken apart (MixUp: the
-  partners gathered, then a ``lerp`` into them; CutMix: the batch copied,
-  then the partners' boxes gathered into it), the labels, and the public
-  calls with the bench's CPU ``torch.Generator``.
+  and on one cached sample; a cycle's first sample saved, as in place the
+  walk saves one a cycle.
+- **256x3x32x32 float32: CutMix against MixUp**, NumPy and torch CPU
+  (target: CutMix at most MixUp's cost): the draws, the image step taken
+  apart (torch's MixUp: the partners gathered, then a ``lerp`` into them;
+  CutMix: the batch copied, then the partners' boxes gathered into it), the
+  labels, and the public calls with the bench's generators (a NumPy
+  ``Generator``, a CPU ``torch.Generator``).
 
 The ``x`` columns divide by the group's base rows: the 3N floor (1.5x the
 copy into a preallocated buffer), ``x.copy()``, or the MixUp call.
@@ -213,6 +214,42 @@ def torch_cifar_group(torch: Any) -> Group:
     return g
 
 
+def numpy_cifar_group() -> Group:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(CIFAR, dtype=np.float32)
+    y = rng.integers(0, CLASSES, CIFAR[0])
+    gen = np.random.default_rng(1)
+    mix = arraymix.sample_mixup(gen, CIFAR[0])
+    cut = arraymix.sample_cutmix(gen, CIFAR[0], CIFAR[2:])
+    box = (slice(None), slice(None),
+           *(slice(a, b) for a, b in zip(cut.lower.tolist(), cut.upper.tolist(), strict=True)))
+    target = np.empty_like(x)
+
+    def copy_then_boxes() -> None:
+        np.copyto(target, x)
+        target[box] = x[box][cut.perm]
+
+    g = Group("NumPy 256x3x32x32 float32: CutMix against MixUp",
+              bases={"× MixUp": ("arraymix.mixup(x, y)", 1.0)})
+    g.steps = {
+        "sample_mixup(numpy Generator, 256)": lambda: arraymix.sample_mixup(gen, CIFAR[0]),
+        "sample_cutmix(numpy Generator, 256, (32, 32))": (
+            lambda: arraymix.sample_cutmix(gen, CIFAR[0], CIFAR[2:])),
+        "CutMix's image step: the batch copied (np.copyto)": lambda: np.copyto(target, x),
+        "CutMix's image step: copied, then the boxes gathered into it": copy_then_boxes,
+        "blend(x, params): blocks of samples through cached scratch": (
+            lambda: arraymix.blend(x, mix)),
+        "paste(x, params)": lambda: arraymix.paste(x, cut),
+        "MixUp's labels: mixed one-hot rows from the ids": (
+            lambda: _fast.mix_ids(y, mix.lam, mix.perm, CLASSES, 0.0, np.float32)),
+        "CutMix's labels: mixed one-hot rows from the ids": (
+            lambda: _fast.mix_ids(y, cut.lam, cut.perm, CLASSES, 0.0, np.float32)),
+        "arraymix.mixup(x, y)": lambda: arraymix.mixup(x, y, num_classes=CLASSES, rng=gen),
+        "arraymix.cutmix(x, y)": lambda: arraymix.cutmix(x, y, num_classes=CLASSES, rng=gen),
+    }
+    return g
+
+
 def measure(group: Group, rounds: int) -> list[dict[str, Any]]:
     names = list(group.steps)
     times: dict[str, list[float]] = {n: [] for n in names}
@@ -254,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--json", help="where to write the rows as JSON")
     args = parser.parse_args(argv)
-    makers: list[Callable[[], Group]] = [numpy_group]
+    makers: list[Callable[[], Group]] = [numpy_group, numpy_cifar_group]
     try:
         import torch
 
