@@ -433,6 +433,53 @@ def test_numpy_walk_in_pieces_equals_the_reference(monkeypatch, data, dtype, per
                                atol=tolerance(dtype, float(np.abs(xnp).max(initial=0))))
 
 
+@settings(max_examples=20)
+@given(data=st.data(), batch=st.integers(1, 12), per_sample=st.booleans(), seed=SEEDS)
+def test_a_batch_of_scalars_blends_like_the_reference(backend, threshold, data, batch,
+                                                      per_sample, seed):
+    """A batch of shape ``(B,)``: each sample a single value (0-d), which the
+    walk must see as a view to write through (NumPy hands out scalars when a
+    1-d array is iterated or indexed by one integer). New, buffer and in
+    place, equal to the array API path and within rounding of the float64
+    reference."""
+    names = [n for n in (*FLOATS, *INTS) if n in backend.dtypes]
+    dtype = data.draw(st.sampled_from(names), label="dtype")
+    gen = np.random.default_rng(seed)
+    xnp = random_batch(gen, (batch,), dtype)
+    lam_np = gen.uniform(size=batch if per_sample else ())
+    perm_np = gen.permutation(batch)
+    xp = backend.xp
+    x = backend.asarray(xnp, dtype)
+    params = arraymix.MixParams(lam=backend.asarray(lam_np, "float32"),
+                                perm=backend.asarray(perm_np, "int64"))
+    want = _blend._blend(xp, x, params.lam, params.perm, _blend.compute_dtype(xp, x.dtype))
+    if not arraymix._compat.is_writeable_array(x):
+        results = [arraymix.blend(x, params)]
+    else:
+        buffer = backend.asarray(np.zeros(batch), dtype)
+        same = backend.asarray(xnp, dtype)
+        results = [arraymix.blend(x, params), arraymix.blend(x, params, out=buffer),
+                   arraymix.blend(same, params, out=same)]
+    if not backend.has_values:
+        return
+    scale = float(np.abs(xnp).max(initial=0))
+    exact = ref_blend(xnp, backend.numpy(params.lam), perm_np)
+    if dtype in INTS:
+        info = np.iinfo(dtype)
+        exact = np.clip(np.rint(exact), info.min, info.max)
+    # torch's lerp rounds once; JAX computes half precision in float32
+    within_ulp = dtype in FLOATS and (rounds_once(backend) or _fast.widen_usable(x))
+    for got in results:
+        check_like(backend, got, (batch,), x.dtype)
+        if within_ulp:
+            np.testing.assert_allclose(backend.numpy(got), backend.numpy(want), rtol=0,
+                                       atol=tolerance(dtype, scale))
+        else:
+            np.testing.assert_array_equal(backend.numpy(got), backend.numpy(want))
+        np.testing.assert_allclose(backend.numpy(got).astype(np.float64), exact, rtol=0,
+                                   atol=tolerance(dtype, scale))
+
+
 def test_small_samples_in_place_need_no_batch_of_scratch():
     """In place, NumPy's block walk allocates a block and a sample, not a batch,
     above the size it copies back (NumPy reports its buffers to tracemalloc)."""

@@ -299,31 +299,65 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
     exact = ctype == x.dtype
     if batch == 0:
         return target
-    saved = ops.empty(x[0]) if in_place else None
+    saved = ops.empty(x[0, ...]) if in_place else None
     if ops.torch is not None and exact:
         _lerp_walk(ops.torch, x, target, order, om_l, saved)
         return target
     # torch (integers, float8): whole samples, as the four
     # views a piece would need cost about a microsecond each
     pieces = _pieces(x) if ops.torch is None else []
-    part = x[0][pieces[0][0]] if pieces else x[0]
+    part = x[0][pieces[0][0]] if pieces else x[0, ...]
     tmp = ops.empty(part, dtype=None if exact else ctype)
+    if ops.torch is None and exact and ops.wide is None:
+        _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp)
+        return target
     acc = None if exact else ops.empty(part, dtype=ctype)
+    # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
     for cycle in _cycles(order):
         if in_place and len(cycle) > 1:
-            ops.copy(saved, x[cycle[0]])
+            ops.copy(saved, x[cycle[0], ...])
         for m, i in enumerate(cycle):
             j = order[i]
             closes = m == len(cycle) - 1 and len(cycle) > 1
-            partner = saved if closes and saved is not None else x[j]
+            partner = saved if closes and saved is not None else x[j, ...]
             if not pieces:
-                ops.blend(x[i], partner, lam_l[i], om_l[i], target[i], tmp, acc)
+                ops.blend(x[i, ...], partner, lam_l[i], om_l[i], target[i, ...], tmp, acc)
                 continue
             a, dst = x[i], target[i]
             for s, t in pieces:
                 ops.blend(a[s], partner[s], lam_l[i], om_l[i], dst[s], tmp[t],
                           None if acc is None else acc[t])
     return target
+
+
+def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_l: list[Any],
+                saved: Array | None, pieces: list[tuple[Index, Index]], tmp: Array) -> None:
+    """:func:`blend` for NumPy floats blended in their own dtype: the same
+    three ufunc calls a piece as ``_Ops.blend`` (``(1 − λ)·b`` into scratch
+    first, then ``λ·a`` into the target, then their sum), so the same values,
+    called directly: the samples' views made once, the scratch's
+    pieces once a call, no method calls between the ufuncs. 64x3x224x224
+    float32 against the general walk (``bench/ab.py``): 0.98x the time into
+    a new batch, 0.97x into a buffer, 0.96x in place; ``(64, 1, 160000)``
+    audio in place 0.95x. In place, ``saved`` holds each cycle's first
+    sample for its last.
+    """
+    src = [x[i, ...] for i in range(x.shape[0])]  # views, 0-d ones too (list(x) gives scalars)
+    dst = src if target is x else [target[i, ...] for i in range(x.shape[0])]
+    cuts: list[tuple[Any, Array]] = [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
+    multiply, add = np.multiply, np.add
+    for cycle in _cycles(order):
+        last = len(cycle) - 1
+        if saved is not None and last:
+            np.copyto(saved, src[cycle[0]])
+        for m, i in enumerate(cycle):
+            b = saved if saved is not None and last and m == last else src[order[i]]
+            a, d, lam, om = src[i], dst[i], lam_l[i], om_l[i]
+            for s, t in cuts:
+                multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
+                piece = d[s]
+                multiply(a[s], lam, out=piece)
+                add(piece, t, out=piece)
 
 
 def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: list[Any],
