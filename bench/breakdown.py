@@ -178,8 +178,7 @@ def torch_cifar_group(torch: Any) -> Group:
     mix = arraymix.sample_mixup(gen, CIFAR[0])
     cut = arraymix.sample_cutmix(gen, CIFAR[0], CIFAR[2:])
     weight = 1 - mix.lam.to(x.dtype)
-    box = (slice(None), slice(None),
-           *(slice(a, b) for a, b in zip(cut.lower.tolist(), cut.upper.tolist(), strict=True)))
+    box = _box(cut)
     target = torch.empty_like(x)
 
     def gather_lerp() -> None:
@@ -201,15 +200,7 @@ def torch_cifar_group(torch: Any) -> Group:
         "MixUp's image step: gathered, then lerp into them": gather_lerp,
         "CutMix's image step: the batch copied (copy_)": lambda: target.copy_(x),
         "CutMix's image step: copied, then the boxes gathered into it": copy_then_boxes,
-        "blend(x, params)": lambda: arraymix.blend(x, mix),
-        "paste(x, params)": lambda: arraymix.paste(x, cut),
-        # what both calls do with integer labels on the host: rows built from the ids
-        "MixUp's labels: mixed one-hot rows from the ids": (
-            lambda: _fast.mix_ids(y, mix.lam, mix.perm, CLASSES, 0.0, torch.float32)),
-        "CutMix's labels: mixed one-hot rows from the ids": (
-            lambda: _fast.mix_ids(y, cut.lam, cut.perm, CLASSES, 0.0, torch.float32)),
-        "arraymix.mixup(x, y)": lambda: arraymix.mixup(x, y, num_classes=CLASSES, rng=gen),
-        "arraymix.cutmix(x, y)": lambda: arraymix.cutmix(x, y, num_classes=CLASSES, rng=gen),
+        **_calls(x, y, gen, mix, cut, torch.float32),
     }
     return g
 
@@ -221,8 +212,7 @@ def numpy_cifar_group() -> Group:
     gen = np.random.default_rng(1)
     mix = arraymix.sample_mixup(gen, CIFAR[0])
     cut = arraymix.sample_cutmix(gen, CIFAR[0], CIFAR[2:])
-    box = (slice(None), slice(None),
-           *(slice(a, b) for a, b in zip(cut.lower.tolist(), cut.upper.tolist(), strict=True)))
+    box = _box(cut)
     target = np.empty_like(x)
 
     def copy_then_boxes() -> None:
@@ -237,17 +227,32 @@ def numpy_cifar_group() -> Group:
             lambda: arraymix.sample_cutmix(gen, CIFAR[0], CIFAR[2:])),
         "CutMix's image step: the batch copied (np.copyto)": lambda: np.copyto(target, x),
         "CutMix's image step: copied, then the boxes gathered into it": copy_then_boxes,
-        "blend(x, params): blocks of samples through cached scratch": (
-            lambda: arraymix.blend(x, mix)),
+        **_calls(x, y, gen, mix, cut, np.float32),
+    }
+    return g
+
+
+def _box(cut: Any) -> tuple[slice, ...]:
+    """The batch's one CutMix box as an index of an NCHW batch."""
+    sides = zip(cut.lower.tolist(), cut.upper.tolist(), strict=True)
+    return (slice(None), slice(None), *(slice(a, b) for a, b in sides))
+
+
+def _calls(x: Any, y: Any, gen: Any, mix: Any, cut: Any,
+           labels: Any) -> dict[str, Callable[[], Any]]:
+    """The steps both CIFAR-sized groups end with: the public blend and paste
+    on the params drawn beforehand, the labels as both calls make them from
+    integer ids on the host (``labels``: their dtype), and the public calls."""
+    return {
+        "blend(x, params)": lambda: arraymix.blend(x, mix),
         "paste(x, params)": lambda: arraymix.paste(x, cut),
         "MixUp's labels: mixed one-hot rows from the ids": (
-            lambda: _fast.mix_ids(y, mix.lam, mix.perm, CLASSES, 0.0, np.float32)),
+            lambda: _fast.mix_ids(y, mix.lam, mix.perm, CLASSES, 0.0, labels)),
         "CutMix's labels: mixed one-hot rows from the ids": (
-            lambda: _fast.mix_ids(y, cut.lam, cut.perm, CLASSES, 0.0, np.float32)),
+            lambda: _fast.mix_ids(y, cut.lam, cut.perm, CLASSES, 0.0, labels)),
         "arraymix.mixup(x, y)": lambda: arraymix.mixup(x, y, num_classes=CLASSES, rng=gen),
         "arraymix.cutmix(x, y)": lambda: arraymix.cutmix(x, y, num_classes=CLASSES, rng=gen),
     }
-    return g
 
 
 def measure(group: Group, rounds: int) -> list[dict[str, Any]]:
