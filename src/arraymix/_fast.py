@@ -177,6 +177,20 @@ def _cycles(perm: list[int]) -> Iterator[list[int]]:
             yield cycle
 
 
+def _walk(order: list[int], in_place: bool) -> Iterator[tuple[int | None, int, int | None]]:
+    """The walk's steps along the cycles of ``order``: ``(save, i, j)``, blend
+    sample ``i`` with its partner ``j``, having first copied sample ``save``
+    (when not None) into the one sample of scratch. In place a cycle's first
+    sample is saved before it is overwritten, and its last sample takes the
+    saved copy as partner (``j`` is None)."""
+    for cycle in _cycles(order):
+        last = len(cycle) - 1
+        closes = in_place and last > 0
+        for m, i in enumerate(cycle):
+            save = cycle[0] if closes and m == 0 else None
+            yield save, i, None if closes and m == last else order[i]
+
+
 def _host_list(a: Array) -> list[Any]:
     values: list[Any] = a.tolist()
     return values
@@ -299,7 +313,7 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
     exact = ctype == x.dtype
     if batch == 0:
         return target
-    saved = ops.empty(x[0, ...]) if in_place else None
+    saved: Array = ops.empty(x[0, ...]) if in_place else None  # read only in place
     if ops.torch is not None and exact:
         _lerp_walk(ops.torch, x, target, order, om_l, saved)
         return target
@@ -313,25 +327,22 @@ def blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any) -> A
         return target
     acc = None if exact else ops.empty(part, dtype=ctype)
     # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
-    for cycle in _cycles(order):
-        if in_place and len(cycle) > 1:
-            ops.copy(saved, x[cycle[0], ...])
-        for m, i in enumerate(cycle):
-            j = order[i]
-            closes = m == len(cycle) - 1 and len(cycle) > 1
-            partner = saved if closes and saved is not None else x[j, ...]
-            if not pieces:
-                ops.blend(x[i, ...], partner, lam_l[i], om_l[i], target[i, ...], tmp, acc)
-                continue
-            a, dst = x[i], target[i]
-            for s, t in pieces:
-                ops.blend(a[s], partner[s], lam_l[i], om_l[i], dst[s], tmp[t],
-                          None if acc is None else acc[t])
+    for save, i, j in _walk(order, in_place):
+        if save is not None:
+            ops.copy(saved, x[save, ...])
+        partner = saved if j is None else x[j, ...]
+        if not pieces:
+            ops.blend(x[i, ...], partner, lam_l[i], om_l[i], target[i, ...], tmp, acc)
+            continue
+        a, dst = x[i], target[i]
+        for s, t in pieces:
+            ops.blend(a[s], partner[s], lam_l[i], om_l[i], dst[s], tmp[t],
+                      None if acc is None else acc[t])
     return target
 
 
 def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_l: list[Any],
-                saved: Array | None, pieces: list[tuple[Index, Index]], tmp: Array) -> None:
+                saved: Array, pieces: list[tuple[Index, Index]], tmp: Array) -> None:
     """:func:`blend` for NumPy floats blended in their own dtype: the same
     three ufunc calls a piece as ``_Ops.blend`` (``(1 − λ)·b`` into scratch
     first, then ``λ·a`` into the target, then their sum), so the same values,
@@ -346,22 +357,20 @@ def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_
     dst = src if target is x else [target[i, ...] for i in range(x.shape[0])]
     cuts: list[tuple[Any, Array]] = [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
     multiply, add = np.multiply, np.add
-    for cycle in _cycles(order):
-        last = len(cycle) - 1
-        if saved is not None and last:
-            np.copyto(saved, src[cycle[0]])
-        for m, i in enumerate(cycle):
-            b = saved if saved is not None and last and m == last else src[order[i]]
-            a, d, lam, om = src[i], dst[i], lam_l[i], om_l[i]
-            for s, t in cuts:
-                multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
-                piece = d[s]
-                multiply(a[s], lam, out=piece)
-                add(piece, t, out=piece)
+    for save, i, j in _walk(order, target is x):
+        if save is not None:
+            np.copyto(saved, src[save])
+        b = saved if j is None else src[j]
+        a, d, lam, om = src[i], dst[i], lam_l[i], om_l[i]
+        for s, t in cuts:
+            multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
+            piece = d[s]
+            multiply(a[s], lam, out=piece)
+            add(piece, t, out=piece)
 
 
 def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: list[Any],
-               saved: Array | None) -> None:
+               saved: Array) -> None:
     """:func:`blend` for torch floats: one ``lerp`` a sample, along the cycles.
 
     The samples' views are made in one ``unbind`` each for ``x`` and the
@@ -375,13 +384,10 @@ def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: l
     src = x.unbind(0)
     dst = src if target is x else target.unbind(0)
     lerp = torch.lerp
-    for cycle in _cycles(order):
-        last = len(cycle) - 1
-        if saved is not None and last:
-            saved.copy_(src[cycle[0]])
-        for m, i in enumerate(cycle):
-            partner = saved if saved is not None and last and m == last else src[order[i]]
-            lerp(src[i], partner, weights[i], out=dst[i])
+    for save, i, j in _walk(order, target is x):
+        if save is not None:
+            saved.copy_(src[save])
+        lerp(src[i], saved if j is None else src[j], weights[i], out=dst[i])
 
 
 #: Elements in a piece of a NumPy sample that :func:`blend` takes at a time:
