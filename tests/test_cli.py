@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from arraymix._cli import main
+from arraymix.cli import main
 
 
 def _png_size(path) -> tuple[int, int]:
@@ -69,7 +69,7 @@ def test_experiment_quick(tmp_path):
 
 
 def test_metrics_against_hand_computed_values():
-    from arraymix._experiment import metrics
+    from arraymix.cli.experiment import metrics
 
     probs = np.asarray([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
     labels = np.asarray([0, 1, 1, 1])
@@ -114,7 +114,7 @@ def test_missing_optional_dependency_names_the_extra(tmp_path):
     code = (
         "import sys\n"
         "sys.modules['matplotlib'] = None\n"  # as if it were not installed
-        "from arraymix._cli import main\n"
+        "from arraymix.cli import main\n"
         f"sys.exit(main(['demo', '--backend', 'numpy', '--out', {str(tmp_path)!r}]))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

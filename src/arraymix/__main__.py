@@ -1,7 +1,7 @@
-"""``python -m arraymix``: the command line (see :mod:`arraymix._cli`)."""
+"""``python -m arraymix``: the command line (see :mod:`arraymix.cli`)."""
 
 import sys
 
-from ._cli import main
+from .cli import main
 
 sys.exit(main())

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._cli import _need, _out_dir
+from . import _need, _out_dir
 
 METHODS = ("erm", "mixup", "cutmix", "mixer")
 DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0, "mixer": 0.8}
