@@ -60,15 +60,10 @@ def torch_floors(x: Any) -> dict[str, Fn]:
     import torch
 
     buf = torch.empty_like(x)
-    rows = {
+    return {
         "copy into buffer (floor)": lambda x, y: buf.copy_(x),
         "x.clone()": lambda x, y: x.clone(),
     }
-    if x.device.type == "cpu":  # what a fresh output costs on the pages arraymix asks for
-        from arraymix._fast import fresh_torch
-
-        rows["x.clone() on huge pages"] = lambda x, y: fresh_torch(x).copy_(x)
-    return rows
 
 
 def torch_hand(num_classes: int) -> Fn:

@@ -2,7 +2,7 @@
 # On a machine with an NVIDIA GPU: the CUDA and CuPy tests, then the JAX GPU
 # tests, the GPU benchmark with device syncs (torch), host transfers (JAX)
 # and synchronizations (CuPy) inside arraymix calls made errors, and
-# bench/gpu_probe.py (where the device time of one call goes); the compile
+# dev/gpu_probe.py (where the device time of one call goes); the compile
 # tests run too, on the GPU machine's torch. Under 8 minutes (an H200 took
 # 6.1). Writes gpu-tests.log, gpu.md, gpu.json, gpu-bench.err and
 # gpu-probe.txt to $OUT (default: bench/). Each step stops at its time limit
@@ -26,6 +26,6 @@ tests 100 "jax-gpu" || status=1
 timeout -s INT 170 python3 bench/run.py --strict-sync --backends torch-cuda jax-gpu cupy \
     --sizes "imagenet f32" "small 128x16" "cifar f32" "imagenet bf16" "imagenet256 f32" \
     --rounds 7 --json "$out/gpu.json" > "$out/gpu.md" 2> >(tee "$out/gpu-bench.err" >&2) || status=1
-timeout -s INT 60 python3 bench/gpu_probe.py > "$out/gpu-probe.txt" 2>&1 || status=1
+timeout -s INT 60 python3 dev/gpu_probe.py > "$out/gpu-probe.txt" 2>&1 || status=1
 cat "$out/gpu-probe.txt" "$out/gpu.md"
 exit $status

@@ -1,17 +1,13 @@
 """Instructions per thread of the fused paste kernel, without a GPU.
 
-    python bench/kernel_size.py
+    python dev/kernel_size.py
 
-Compiles ``paste_kernel`` (arraymix._triton) for sm_90 as the dispatch
+Compiles ``paste_kernel`` (arraymix._backends._triton) for sm_90 as the dispatch
 launches it on a 64x3x224x224 batch cut on (H, W), float32 and bfloat16
 (with tests/scripts/fused_compile.py's ``build``), and counts the SASS
 instructions of each (Triton's own nvdisasm). On a GPU the paste is
 compute-bound at 2-byte dtypes, so fewer instructions per element is what a
-GPU run would time. To compare with an earlier revision R (from 8856047 on):
-
-    git worktree add /tmp/r R && cp bench/kernel_size.py /tmp/r/bench/ &&
-    cp tests/scripts/fused_compile.py /tmp/r/tests/scripts/ &&
-    (cd /tmp/r && PYTHONPATH=src python bench/kernel_size.py)
+GPU run would time.
 
 Needs Triton (CUDA builds of torch bring it; the test extras install it).
 """
@@ -26,7 +22,8 @@ from pathlib import Path
 import torch
 from triton.tools.disasm import get_sass
 
-from arraymix import _fast, _triton
+from arraymix._backends import _triton
+from arraymix._backends import torch_cuda as _fast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "scripts"))
 from fused_compile import build
@@ -35,10 +32,8 @@ INNER = 3 * 224 * 224
 
 
 def main() -> None:
-    constexprs = {"k": 2, "block": _fast._block(INNER)}
-    ways = getattr(_fast, "_axis_ways", None)  # absent before the quotients were shared
-    constexprs.update(ways([224, 1], [224, 224]) if ways else {})
-    per_thread = _fast._block(INNER) // (4 * 32)
+    constexprs = {"k": 2, "block": _fast.block_for(INNER), **_fast.axis_ways([224, 1], [224, 224])}
+    per_thread = _fast.block_for(INNER) // (4 * 32)
     for dtype in (torch.float32, torch.bfloat16):
         compiled = build(_triton.paste_kernel, dtype, INNER, constexprs, 4, 90)
         code = [line.split("\t", 1)[1] for line in get_sass(compiled.asm["cubin"]).splitlines()

@@ -1,6 +1,6 @@
 """Where the device time of one arraymix call goes on a CUDA GPU.
 
-    python bench/gpu_probe.py
+    python dev/gpu_probe.py
 
 For a 64x3x224x224 float32 batch with 1000 classes: the kernels one
 ``mixup`` and one ``cutmix`` launch (torch profiler), with parameters drawn
@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import anchors
 import run
 
 import arraymix
-from arraymix import _fast
+from arraymix._backends import tuned
 
 SHAPE = (64, 3, 224, 224)
 
@@ -85,11 +85,8 @@ def main() -> None:
 
     def unfused(fn: Any) -> Any:
         def call() -> Any:
-            _fast.FUSED = False
-            try:
+            with tuned(force="lerp"):  # torch's own operations, not the kernels
                 return fn()
-            finally:
-                _fast.FUSED = True
         return call
 
     rows = {

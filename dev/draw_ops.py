@@ -2,7 +2,7 @@
 on a GPU takes, counted on a machine without one.
 
 On a CUDA device each torch operation is a kernel launch, about 2 us of device
-time however few numbers it touches (bench/gpu_probe.py lists them on a GPU),
+time however few numbers it touches (dev/gpu_probe.py lists them on a GPU),
 so the count is what the draws cost there. This runs the device path on a
 CPU generator (the host shortcut, which a CUDA generator never takes, turned
 off) with torch's own operations, then with the draws kernel in Triton's
@@ -12,7 +12,7 @@ torch column's randperm is what a CPU generator draws its partners with
 (and a CUDA one did, about five kernels); on a GPU, without the kernel, they
 are now a stable argsort of uniform keys, which the kernel ranks instead.
 
-    TRITON_INTERPRET=1 python bench/draw_ops.py
+    TRITON_INTERPRET=1 python dev/draw_ops.py
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import arraymix
-from arraymix import _fast, _random
+from arraymix import _random
+from arraymix._backends import routed, torch_cuda
 
 #: Operations that launch nothing on a GPU, or only the interpreter makes.
 SILENT = {"empty", "empty_like", "new_empty", "set_", "select", "view", "unsqueeze",
@@ -54,7 +55,7 @@ class Launches:
 
     def __init__(self) -> None:
         self.count = 0
-        self.kernel = _fast.fused_draws
+        self.kernel = torch_cuda.fused_draws
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.count += 1
@@ -63,16 +64,17 @@ class Launches:
 
 def launches(call: Any, fused: bool) -> tuple[int, str]:
     """Launching operations of one call (after a first one), and their names."""
-    _fast.FUSED = fused
     gen = torch.Generator().manual_seed(0)
-    call(gen)
     kernel = Launches()
-    _fast.fused_draws = kernel
-    try:
-        with Ops() as ops:
-            call(gen)
-    finally:
-        _fast.fused_draws = kernel.kernel
+    # host tensors through the CUDA backend (its draws kernel), or the generic one
+    with routed("cpu", "cuda" if fused else "meta"):
+        call(gen)
+        torch_cuda.fused_draws = kernel
+        try:
+            with Ops() as ops:
+                call(gen)
+        finally:
+            torch_cuda.fused_draws = kernel.kernel
     if fused:  # the interpreter's copies are the kernel's loads and stores
         ops.names.pop("copy_", None)
     names = {k: v for k, v in ops.names.items() if k not in SILENT}
@@ -83,7 +85,6 @@ def launches(call: Any, fused: bool) -> tuple[int, str]:
 
 def main() -> None:
     _random._TorchSource.host = lambda self, a: None  # type: ignore[method-assign]
-    _fast.FUSED_DEVICES = ("cuda", "cpu")
     calls = {
         "sample_mixup(gen, 64)": lambda g: arraymix.sample_mixup(g, 64),
         "sample_mixup(gen, 64, lam_mode='sample')":

@@ -1,7 +1,7 @@
 """Huge pages for new torch CPU batches, measured in a training loop.
 
-    python bench/pages.py              # 3 pairs of runs, 50 steps each
-    python bench/pages.py --pairs 5
+    python dev/pages.py              # 3 pairs of runs, 50 steps each
+    python dev/pages.py --pairs 5
 
 Whether a new 38 MB array is page-faulted in depends on what the allocator
 holds at that moment, which bench/run.py's interleaved rows disturb: there

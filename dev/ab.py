@@ -1,7 +1,7 @@
 """A/B: this tree's arraymix against the one at a git revision, in one process.
 
-    python bench/ab.py REV                 # every case, 300 interleaved rounds
-    python bench/ab.py REV --cases torch-cifar-cutmix numpy-1024-in-place
+    python dev/ab.py REV                 # every case, 300 interleaved rounds
+    python dev/ab.py REV --cases torch-cifar-cutmix numpy-1024-in-place
 
 The package at ``REV`` is extracted with ``git archive`` into a temporary
 folder and imported as ``arraymix_old`` beside this tree's ``arraymix``;

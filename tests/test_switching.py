@@ -1,28 +1,28 @@
 """What the other libraries' mixup computes, reproduced with arraymix.
 
-For each of timm, torchvision v2, kornia and Keras 3 on its JAX backend
-(those installed), run its MixUp and CutMix once on a batch whose sample
-``i`` has class ``i``, read back the
-weights and partners it drew (from its labels) and its boxes (from the
-pixels it changed), then apply exactly those parameters with
-:func:`arraymix.blend` and :func:`arraymix.paste` and report the largest
-difference from the library's own output. A row at 0 (or an ulp) means the
-README's table "Switching from ..." maps that call onto arraymix's
-parameters correctly: which partner, which way λ weights, one box or one per
-sample. Keras's CutMix labels are also compared with the fraction of each
-sample its box left (printed to stderr), and the boxes timm's
-``cutmix_minmax`` draws with the ones ``minmax=`` draws here (same law).
-Run it where the libraries are,
-e.g. ``.venv-bench/bin/python bench/switching.py`` (``arraymix[bench]`` brings Keras).
+For each of timm, torchvision v2, kornia and Keras 3 on its JAX backend,
+run its MixUp and CutMix once on a batch whose sample ``i`` has class
+``i``, read back the weights and partners it drew (from its labels) and its
+boxes (from the pixels it changed), then apply exactly those parameters
+with :func:`arraymix.blend` and :func:`arraymix.paste`: the result must be
+the library's own output (to an ulp). That proves the migration tables
+(docs) map each call onto arraymix's parameters correctly: which partner,
+which way λ weights, one box or one per sample. The boxes timm's
+``cutmix_minmax`` draws follow the law of the ones ``minmax=`` draws here.
+Each library's test is skipped, with the reason, where it is not installed
+(``pip install ".[bench]"`` brings them all).
 """
 
 from __future__ import annotations
 
-import sys
+import importlib
+import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 B, C, H, W = 8, 8, 24, 20
 
@@ -74,9 +74,7 @@ def _same_minmax_law(minmax: tuple[float, float], n: int = 50_000) -> None:
                                ("widths", right - left, p.upper[:, 1] - p.lower[:, 1]),
                                ("tops", top, p.lower[:, 0]), ("lefts", left, p.lower[:, 1])):
         d = _ks_distance(np.asarray(theirs), np.asarray(ours))
-        print(f"cutmix_minmax={minmax} {name}: KS distance {d:.4f} (critical {critical:.4f})",
-              file=sys.stderr)
-        assert d < critical, f"{name} follow another law than timm's"
+        assert d < critical, f"{name} follow another law than timm's: KS distance {d:.4f}"
 
 
 def _check(torch: Any, x: Any, out: Any, lam: np.ndarray, perm: np.ndarray,
@@ -94,7 +92,19 @@ def _check(torch: Any, x: Any, out: Any, lam: np.ndarray, perm: np.ndarray,
     return float((mine - out).abs().max())
 
 
-def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
+Row = tuple[str, str, Callable[[], float]]
+
+
+def _need(module: str) -> Any:
+    """``module``, or a skip naming why it cannot be imported (a broken
+    install raises more than ImportError: torchvision beside another torch)."""
+    try:
+        return importlib.import_module(module)
+    except Exception as e:
+        pytest.skip(f"{module} is not usable here: {type(e).__name__}: {e}")
+
+
+def _rows(torch: Any, library: str) -> list[Row]:
     gen = torch.Generator().manual_seed(0)
     x0 = torch.randn(B, 3, H, W, generator=gen)
     ids = torch.arange(B)
@@ -104,7 +114,8 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
         xn, on = x0.numpy(), out.numpy()
         lower, upper = _boxes(xn, on)
         kept = 1.0 - np.prod(upper - lower, axis=1) / (H * W)
-        assert np.allclose(kept, lam, atol=1e-6), "λ is not the kept fraction"
+        moved = perm != np.arange(B)  # a sample pasted from itself shows no box
+        assert np.allclose(kept[moved], lam[moved], atol=1e-6), "λ is not the kept fraction"
         return _check(torch, x0, out, kept, perm, (lower, upper))
 
     def _timm(mixup: Any) -> tuple[Any, Any]:
@@ -114,11 +125,8 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
         got = mixup(x, ids)
         return (got if isinstance(got, tuple) else (x, got))
 
-    try:
-        from timm.data import Mixup
-    except ImportError as e:
-        print(f"timm: not checked ({e})", file=sys.stderr)
-    else:
+    if library == "timm":
+        Mixup = _need("timm.data").Mixup  # noqa: N806  (timm's class)
         for mode, what in (("batch", "lam_mode='batch'"), ("elem", "lam_mode='sample'")):
             def timm_mix(mode: str = mode) -> float:
                 out, y = _timm(Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode=mode,
@@ -172,11 +180,9 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
                      "cutmix(..., minmax=(0.2, 0.8), lam_mode='sample', pairing='flip')",
                      timm_minmax))
 
-    try:
-        from torchvision.transforms import v2
-    except ImportError as e:
-        print(f"torchvision: not checked ({e})", file=sys.stderr)
-    else:
+    if library == "torchvision":
+        v2 = _need("torchvision.transforms.v2")
+
         def tv_mix() -> float:
             out, y = v2.MixUp(alpha=1.0, num_classes=C)(x0, ids)
             lam, perm = _partners(y.numpy())
@@ -191,15 +197,14 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
         rows += [("torchvision v2.MixUp", "mixup(..., pairing='roll')", tv_mix),
                  ("torchvision v2.CutMix", "cutmix(..., pairing='roll')", tv_cut)]
 
-    try:
-        import kornia.augmentation as kornia_aug
-    except ImportError as e:
-        print(f"kornia: not checked ({e})", file=sys.stderr)
-    else:
-        def k_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:
-            """kornia's labels are (y, y[partner], w) rows, w the partner's weight."""
+    if library == "kornia":
+        kornia_aug = _need("kornia.augmentation")
+
+        def k_labels(y: Any, kept: bool = False) -> tuple[np.ndarray, np.ndarray]:
+            """kornia's labels are (y, y[partner], w) rows, w the partner's
+            weight (the original's with CutMix's ``use_correct_lambda``)."""
             rows = y.reshape(-1, 3).numpy()
-            return 1.0 - rows[:, 2], rows[:, 1].astype(np.int64)
+            return rows[:, 2] if kept else 1.0 - rows[:, 2], rows[:, 1].astype(np.int64)
 
         def k_mix() -> float:
             out, y = kornia_aug.RandomMixUpV2(data_keys=["input", "class"])(x0, ids)
@@ -207,8 +212,13 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
             return _check(torch, x0, out, lam, perm, None)
 
         def k_cut() -> float:
-            out, y = kornia_aug.RandomCutMixV2(data_keys=["input", "class"])(x0, ids)
-            lam, perm = k_labels(y)
+            kw: dict[str, Any] = {"data_keys": ["input", "class"]}
+            correct = "use_correct_lambda" in inspect.signature(
+                kornia_aug.RandomCutMixV2).parameters
+            if correct:  # kornia 0.9 and later: weigh the original by the kept fraction
+                kw["use_correct_lambda"] = True
+            out, y = kornia_aug.RandomCutMixV2(**kw)(x0, ids)
+            lam, perm = k_labels(y, kept=correct)
             return cutmix_box_check(out, lam, perm)
 
         rows += [("kornia RandomMixUpV2", "mixup(..., alpha=1.0, lam_mode='sample'), "
@@ -218,27 +228,24 @@ def _rows(torch: Any) -> list[tuple[str, str, Callable[[], float]]]:
     return rows
 
 
-def _keras_rows() -> list[tuple[str, str, Callable[[], float]]]:
+def _keras_rows(monkeypatch: pytest.MonkeyPatch) -> list[Row]:
     """Keras 3 on its JAX backend (set before keras is imported), on an NHWC
     NumPy batch with one-hot labels, as its layers want them."""
-    import os
-
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras
-    except ImportError as e:
-        print(f"keras: not checked ({e})", file=sys.stderr)
-        return []
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    keras = _need("keras")
+    if keras.backend.backend() != "jax":
+        pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
     if not (hasattr(keras.layers, "MixUp") and hasattr(keras.layers, "CutMix")):
-        print(f"keras {keras.__version__}: not checked (no MixUp/CutMix layers)", file=sys.stderr)
-        return []
+        pytest.skip(f"keras {keras.__version__} has no MixUp/CutMix layers")
     import arraymix
 
     x = np.random.default_rng(0).normal(size=(B, H, W, 3)).astype(np.float32)
     onehot = np.eye(C, dtype=np.float32)
 
     def run(layer: Any) -> tuple[np.ndarray, np.ndarray]:
-        got = layer({"images": x, "labels": onehot}, training=True)
+        with warnings.catch_warnings():  # keras warns of its own int64 arange on 32-bit JAX
+            warnings.simplefilter("ignore", UserWarning)
+            got = layer({"images": x, "labels": onehot}, training=True)
         return np.asarray(got["images"]), np.asarray(got["labels"])
 
     def k_mix() -> float:
@@ -249,12 +256,9 @@ def _keras_rows() -> list[tuple[str, str, Callable[[], float]]]:
 
     def k_cut() -> float:
         out, y = run(keras.layers.CutMix(factor=1.0, seed=0))
-        lam, perm = _partners(y)
+        _, perm = _partners(y)
         lower, upper = _boxes(x, out, channels=-1)
         kept = 1.0 - np.prod(upper - lower, axis=1) / (H * W)
-        moved = perm != np.arange(B)
-        print(f"keras CutMix: label weight minus the fraction kept, per sample: "
-              f"{np.round(lam - kept, 4)[moved].tolist()}", file=sys.stderr)
         mine = arraymix.paste(x, arraymix.CutMixParams(kept, perm, lower, upper), axes=(1, 2))
         return float(np.abs(mine - out).max())
 
@@ -263,19 +267,14 @@ def _keras_rows() -> list[tuple[str, str, Callable[[], float]]]:
              k_cut)]
 
 
-def main() -> int:
-    import torch
-
+@pytest.mark.parametrize("library", ["timm", "torchvision", "kornia", "keras"])
+def test_their_output_is_arraymix_with_their_draws(library, monkeypatch):
+    """Every MixUp and CutMix call of ``library`` equals arraymix's blend or
+    paste with the parameters it drew."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
     torch.manual_seed(0)
-    print("| library call | arraymix | max abs diff |")
-    print("|---|---|---|")
-    failed = False
-    for name, equivalent, check in _rows(torch) + _keras_rows():
+    rows = _keras_rows(monkeypatch) if library == "keras" else _rows(torch, library)
+    assert rows
+    for name, equivalent, check in rows:
         diff = check()
-        failed |= not diff <= 1e-6
-        print(f"| {name} | `{equivalent}` | {diff:.1e} |")
-    return int(failed)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        assert diff <= 1e-6, f"{name} is not {equivalent}: largest difference {diff:.1e}"
