@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arraymix
-from arraymix import _blend, _fast
+from arraymix._backends import PATHS, current, reference, select, tuned, walk
 from reference import (
     FLOAT8,
     FLOATS,
@@ -39,21 +39,21 @@ def _params(backend, seed, shape, lam_mode, pairing, axes):
     return mix, cut
 
 
-@pytest.fixture(params=["array-api", "walk", "blocks"])
-def threshold(request, monkeypatch):
-    """Run with the fast paths off and on: the host walk at every sample size
-    and the fused GPU kernels ("walk"), or NumPy's blocks of samples under 64
-    elements, several per block, and the walk above ("blocks")."""
-    fast = request.param != "array-api"
-    sizes = {"array-api": 2**62, "walk": 1, "blocks": 64}
-    monkeypatch.setattr(_fast, "MIN_SAMPLE", sizes[request.param])
-    monkeypatch.setattr(_fast, "PASTE_MIN_SAMPLE", sizes[request.param])
-    monkeypatch.setattr(_fast, "FUSED", fast)
-    monkeypatch.setattr(_fast, "BLOCKS", fast)
-    monkeypatch.setattr(_fast, "COPY_BACK_BYTES", 0)  # in place along the cycles
-    monkeypatch.setattr(_fast, "PIECE", 8 if fast else 2**62)  # the walk: samples in pieces
-    monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", 0 if fast else 2**62)  # torch: blocks
-    return request.param
+@pytest.fixture(params=["reference", "walk", "blocks"])
+def threshold(request):
+    """Run with the array API reference forced on every backend, and with
+    the fast paths on: the host walk at every sample size, in pieces, and
+    the fused GPU kernels ("walk"), or NumPy's blocks of samples under 64
+    elements, several per block, and the walk above ("blocks"); in place
+    along the cycles (no batch copied back), CPU tensors in NumPy's blocks."""
+    if request.param == "reference":
+        with tuned(force="reference"):
+            yield request.param
+        return
+    size = 1 if request.param == "walk" else 64
+    with tuned(walk_min_sample=size, paste_min_sample=size, copy_back_bytes=0, piece=8,
+               torch_scratch_bytes=0):
+        yield request.param
 
 
 @settings(max_examples=15)
@@ -72,8 +72,9 @@ def test_out_and_in_place_equal_the_reference(backend, threshold, data, shape, s
     mix, cut = _params(backend, seed, shape, lam_mode, pairing, axes)
     x = backend.asarray(xnp, dtype)
     xp = backend.xp
-    expected = (_blend._blend(xp, x, mix.lam, mix.perm, _blend.compute_dtype(xp, x.dtype)),
-                xp.where(_blend.box_mask(xp, x, cut.lower, cut.upper,
+    ctype = reference.compute_dtype(xp, x.dtype)
+    expected = (reference.blend_arrays(xp, x, mix.lam, mix.perm, ctype),
+                xp.where(reference.box_mask(xp, x, cut.lower, cut.upper,
                                              tuple(a % len(shape) for a in axes)),
                          xp.take(x, cut.perm, axis=0), x))
     if not arraymix._compat.is_writeable_array(x):
@@ -259,7 +260,7 @@ def test_half_precision_paths_are_within_an_ulp_of_the_reference(backend, data, 
                                 xp=backend.xp, device=backend.device)
     xp = backend.xp
     got = backend.call(arraymix.blend, x, mix)
-    want = backend.call(lambda a, p: _blend._blend(xp, a, p.lam, p.perm, a.dtype), x, mix)
+    want = backend.call(lambda a, p: reference.blend_arrays(xp, a, p.lam, p.perm, a.dtype), x, mix)
     check_like(backend, got, shape, x.dtype)
     if backend.has_values:
         scale = float(np.abs(backend.numpy(x)).max(initial=0))
@@ -326,9 +327,9 @@ def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, la
     p = arraymix.sample_mixup(seed, batch, lam_mode=lam_mode, pairing=pairing,
                               xp=backend.xp, device=backend.device)
     t = check_targets(x, y, classes, smoothing)
-    got = backend.call(lambda y_, p_: mix_targets(t._replace(y=y_), p_), y, p)
+    got = backend.call(lambda y_, p_: mix_targets(select(y_), t._replace(y=y_), p_, 1), y, p)
     xp = backend.xp
-    want = backend.call(lambda y_, p_: _blend._blend(  # the array API reference
+    want = backend.call(lambda y_, p_: reference.blend_arrays(  # the array API reference
         xp, arraymix.one_hot(y_, classes, smoothing=smoothing, dtype=t.dtype), p_.lam,
         p_.perm, t.dtype), y, p)
     check_like(backend, got, (batch, classes), t.dtype)
@@ -346,7 +347,7 @@ def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, la
 @given(data=st.data(), inner=st.integers(1, 40),
        dtype=st.sampled_from(["float32", "uint8", "float16", "int32"]),
        per_sample=st.booleans(), seed=SEEDS)
-def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, inner, dtype,
+def test_small_samples_in_place_follow_the_cycles(library, data, inner, dtype,
                                                   per_sample, seed):
     """The in-place block walk on any permutation: cycles inside a block,
     across several blocks, fixed points; a batch copied back; equal to the
@@ -354,11 +355,8 @@ def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, in
     CPU torch tensors take it on a NumPy view of their memory above
     ``TORCH_SCRATCH_BYTES`` (here: 0), and gather into scratch below."""
     min_sample = data.draw(st.integers(inner, 4 * inner + 8), label="MIN_SAMPLE")
-    monkeypatch.setattr(_fast, "MIN_SAMPLE", min_sample)
-    monkeypatch.setattr(_fast, "COPY_BACK_BYTES", data.draw(st.sampled_from([0, 2**40]),
-                                                            label="COPY_BACK_BYTES"))
-    scratch = data.draw(st.sampled_from([0, 2**40]), label="TORCH_SCRATCH_BYTES")
-    monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", scratch)
+    copy_back = data.draw(st.sampled_from([0, 2**40]), label="copy_back_bytes")
+    scratch = data.draw(st.sampled_from([0, 2**40]), label="torch_scratch_bytes")
     batch = data.draw(st.integers(1, 30), label="batch")
     perm = np.asarray(data.draw(st.permutations(range(batch)), label="perm"), dtype=np.int64)
     gen = np.random.default_rng(seed)
@@ -375,10 +373,12 @@ def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, in
         put = np.asarray
     params = arraymix.MixParams(lam=put(lam), perm=put(perm))
     x = put(xnp.copy())
-    got = arraymix.blend(x, params, out=x)
+    with tuned(walk_min_sample=min_sample, copy_back_bytes=copy_back,
+               torch_scratch_bytes=scratch):
+        got = arraymix.blend(x, params, out=x)
     assert got is x
-    want = _blend._blend(xp, put(xnp), params.lam, params.perm,
-                         _blend.compute_dtype(xp, x.dtype))
+    want = reference.blend_arrays(xp, put(xnp), params.lam, params.perm,
+                         reference.compute_dtype(xp, x.dtype))
     got, want = np.asarray(got), np.asarray(want)
     torch_blocks = library == "torch" and scratch == 0 and inner < min_sample
     if library == "numpy" or torch_blocks or dtype not in FLOATS:  # the reference's roundings
@@ -395,7 +395,7 @@ def test_small_samples_in_place_follow_the_cycles(monkeypatch, library, data, in
 @settings(max_examples=40)
 @given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "float16", "uint8"]),
        per_sample=st.booleans(), seed=SEEDS)
-def test_numpy_walk_in_pieces_equals_the_reference(monkeypatch, data, dtype, per_sample, seed):
+def test_numpy_walk_in_pieces_equals_the_reference(data, dtype, per_sample, seed):
     """The NumPy walk cuts a sample along its first axis longer than one
     (after any axes of length one, as in ``(B, 1, T)`` audio) into pieces,
     the last one shorter: every element is blended once, into a new batch,
@@ -407,10 +407,8 @@ def test_numpy_walk_in_pieces_equals_the_reference(monkeypatch, data, dtype, per
     rows = data.draw(st.integers(2, 9), label="rows")
     rest = data.draw(st.lists(st.integers(1, 4), max_size=2), label="inner axes")
     shape = (data.draw(st.integers(1, 12), label="batch"), *([1] * ones), rows, *rest)
-    monkeypatch.setattr(_fast, "MIN_SAMPLE", 1)
-    monkeypatch.setattr(_fast, "PIECE", data.draw(st.integers(1, math.prod(shape[1:])),
-                                                  label="PIECE"))
-    pieces = _fast._pieces(np.empty(shape, dtype))
+    piece = data.draw(st.integers(1, math.prod(shape[1:])), label="piece")
+    pieces = walk._pieces(np.empty(shape, dtype), piece)
     covered = np.zeros(shape[1:], dtype=np.int64)
     for index, _ in pieces:
         covered[index] += 1
@@ -420,11 +418,13 @@ def test_numpy_walk_in_pieces_equals_the_reference(monkeypatch, data, dtype, per
     lam = gen.uniform(size=shape[0] if per_sample else ()).astype(np.float32)
     perm = gen.permutation(shape[0])
     params = arraymix.MixParams(lam=lam, perm=perm)
-    want = _blend._blend(xp, xnp, lam, perm, _blend.compute_dtype(xp, xnp.dtype))
+    want = reference.blend_arrays(xp, xnp, lam, perm, reference.compute_dtype(xp, xnp.dtype))
     buffer = np.zeros_like(xnp)
     same = xnp.copy()
-    for got in (arraymix.blend(xnp, params), arraymix.blend(xnp, params, out=buffer),
-                arraymix.blend(same, params, out=same)):
+    with tuned(walk_min_sample=1, piece=piece):
+        results = (arraymix.blend(xnp, params), arraymix.blend(xnp, params, out=buffer),
+                   arraymix.blend(same, params, out=same))
+    for got in results:
         np.testing.assert_array_equal(got, want)
     exact = ref_blend(xnp, lam, perm)
     if dtype == "uint8":
@@ -452,7 +452,8 @@ def test_a_batch_of_scalars_blends_like_the_reference(backend, threshold, data, 
     x = backend.asarray(xnp, dtype)
     params = arraymix.MixParams(lam=backend.asarray(lam_np, "float32"),
                                 perm=backend.asarray(perm_np, "int64"))
-    want = _blend._blend(xp, x, params.lam, params.perm, _blend.compute_dtype(xp, x.dtype))
+    want = reference.blend_arrays(xp, x, params.lam, params.perm,
+                                  reference.compute_dtype(xp, x.dtype))
     if not arraymix._compat.is_writeable_array(x):
         results = [arraymix.blend(x, params)]
     else:
@@ -468,7 +469,8 @@ def test_a_batch_of_scalars_blends_like_the_reference(backend, threshold, data, 
         info = np.iinfo(dtype)
         exact = np.clip(np.rint(exact), info.min, info.max)
     # torch's lerp rounds once; JAX computes half precision in float32
-    within_ulp = dtype in FLOATS and (rounds_once(backend) or _fast.widen_usable(x))
+    within_ulp = dtype in FLOATS and (rounds_once(backend) or (
+        select(x).name == "jax" and dtype in ("float16", "bfloat16")))
     for got in results:
         check_like(backend, got, (batch,), x.dtype)
         if within_ulp:
@@ -484,9 +486,9 @@ def test_small_samples_in_place_need_no_batch_of_scratch():
     """In place, NumPy's block walk allocates a block and a sample, not a batch,
     above the size it copies back (NumPy reports its buffers to tracemalloc)."""
     x = np.random.default_rng(0).normal(size=(512, 3, 32, 32)).astype(np.float32)
-    assert x.nbytes > _fast.COPY_BACK_BYTES
+    assert x.nbytes > current().copy_back_bytes
     params = arraymix.sample_mixup(1, 512, lam_mode="sample")
-    block = 4 * _fast.MIN_SAMPLE * x.itemsize  # the samples of a block, and their partners
+    block = 4 * current().walk_min_sample * x.itemsize  # the samples of a block, and their partners
     tracemalloc.start()
     try:
         arraymix.blend(x, params, out=x)
@@ -496,32 +498,28 @@ def test_small_samples_in_place_need_no_batch_of_scratch():
     assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
 
 
-def test_large_torch_batches_in_place_need_no_batch_of_scratch(monkeypatch):
-    """Above ``TORCH_SCRATCH_BYTES`` a CPU tensor of small samples is blended
-    in place by the block walk on its own memory: no partner batch is
-    gathered, and the walk's NumPy scratch is a block and a sample."""
+def test_large_torch_batches_in_place_need_no_batch_of_scratch():
+    """Above ``torch_scratch_bytes`` a CPU tensor of small samples is blended
+    in place by NumPy's block walk on its own memory: the reference's
+    roundings, bitwise (gathering the partners and one ``lerp`` would round
+    once), and the walk's NumPy scratch is a block and a sample."""
     torch = pytest.importorskip("torch", reason="torch is not installed")
+    import array_api_compat.torch as xp
+
     x = torch.randn(512, 3, 32, 32)
     params = arraymix.sample_mixup(1, 512, lam_mode="sample", xp=torch, device="cpu")
-    want = arraymix.blend(x, params)  # out of place: torch's lerp, within an ulp
-    bf16 = x.bfloat16()  # a dtype NumPy lacks keeps torch's path
-    assert not _fast.torch_blocks_usable(bf16, bf16, params.lam, params.perm)
-    monkeypatch.setattr(_fast, "TORCH_SCRATCH_BYTES", x.nbytes // 2)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the partner batch was gathered into scratch")
-
-    monkeypatch.setattr(_fast, "gather_lerp", refuse)
-    block = 4 * _fast.MIN_SAMPLE * x.element_size()
-    tracemalloc.start()
-    try:
-        got = arraymix.blend(x, params, out=x)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    want = reference.blend_arrays(xp, x, params.lam, params.perm, x.dtype)
+    block = 4 * current().walk_min_sample * x.element_size()
+    with tuned(torch_scratch_bytes=x.nbytes // 2):
+        tracemalloc.start()
+        try:
+            got = arraymix.blend(x, params, out=x)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
     assert got is x
     assert peak < 2 * block + 2 * x[0].nbytes + 65536 < x.nbytes // 4
-    torch.testing.assert_close(x, want, rtol=2**-23, atol=2**-23 * 8)
+    assert torch.equal(x, want)
 
 
 def test_a_box_per_sample_is_pasted_without_a_batch_of_scratch():
@@ -530,7 +528,7 @@ def test_a_box_per_sample_is_pasted_without_a_batch_of_scratch():
     (the mask and ``where`` took two batches either way); smaller samples
     take one batch in place."""
     x = np.random.default_rng(0).normal(size=(256, 3, 32, 32)).astype(np.float32)
-    assert math.prod(x.shape[1:]) >= _fast.PASTE_MIN_SAMPLE
+    assert math.prod(x.shape[1:]) >= current().paste_min_sample
     params = arraymix.sample_cutmix(0, 256, (32, 32), lam_mode="sample")
     want = arraymix.paste(x, params)
     peaks = []
@@ -546,7 +544,7 @@ def test_a_box_per_sample_is_pasted_without_a_batch_of_scratch():
     assert peaks[1] < x[0].nbytes + 65536
     # smaller samples: the partner batch through the boxes' mask, one batch in place
     small = np.random.default_rng(1).normal(size=(256, 3, 16, 16)).astype(np.float32)
-    assert math.prod(small.shape[1:]) < _fast.PASTE_MIN_SAMPLE
+    assert math.prod(small.shape[1:]) < current().paste_min_sample
     params = arraymix.sample_cutmix(0, 256, (16, 16), lam_mode="sample")
     want = arraymix.paste(small, params)
     tracemalloc.start()
@@ -584,3 +582,52 @@ def test_out_itself_is_returned_for_a_tensor_subclass():
                 assert torch.equal(got.as_subclass(torch.Tensor), expected)
         x = base.clone().as_subclass(Plain)
         assert arraymix.Mixer(seed=0)(x, out=x)[0] is x
+
+
+HOST_PATHS = [(library, op, path) for library in ("numpy", "torch-cpu")
+              for op, paths in PATHS[library].items() for path in paths]
+
+
+@pytest.mark.parametrize(("library", "op", "path"), HOST_PATHS)
+@settings(max_examples=12)
+@given(shape=batch_shapes(12).filter(lambda s: len(s) >= 3), seed=SEEDS,
+       dtype=st.sampled_from(["float32", "float64", "float16", "uint8", "int32"]),
+       lam_mode=MODES, where=st.sampled_from(["new", "buffer", "in place"]))
+def test_each_registered_host_path_equals_the_float64_reference(library, op, path, shape,
+                                                                seed, dtype, lam_mode, where):
+    """Every path the host backends register, forced by name (where it
+    applies; elsewhere the backend's own choice), into a new batch, a buffer
+    and in place: within rounding of the float64 reference, the box copies
+    exactly, ``x`` unchanged unless it is ``out``."""
+    if library == "torch-cpu":
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        put, get, xp = torch.from_numpy, (lambda t: t.numpy()), torch
+    else:
+        put, get, xp = np.asarray, np.asarray, np
+    xnp = random_batch(np.random.default_rng(seed), shape, dtype)
+    x = put(xnp.copy())
+    kw = {"lam_mode": lam_mode, "xp": xp, "device": "cpu"}
+    if op == "blend":
+        p = arraymix.sample_mixup(seed, shape[0], alpha=0.7, **kw)
+        want = ref_blend(xnp, get(p.lam), get(p.perm))
+        if dtype in INTS or dtype == "int32":
+            info = np.iinfo(dtype)
+            want = np.clip(np.rint(want), info.min, info.max)
+    else:
+        p = arraymix.sample_cutmix(seed, shape[0], shape[-2:], **kw)
+        want = ref_paste(xnp, get(p.perm), get(p.lower), get(p.upper), (-2, -1))
+    out = {"new": None, "buffer": put(np.zeros_like(xnp)), "in place": x}[where]
+    kw = {"axes": (-2, -1)} if op == "paste" else {}
+    with tuned(force=path):
+        got = getattr(arraymix, op)(x, p, out=out, **kw)
+    assert got is out or out is None
+    assert got.dtype == x.dtype
+    assert tuple(got.shape) == shape
+    scale = float(np.abs(xnp).max(initial=0))
+    if op == "paste":
+        np.testing.assert_array_equal(get(got), want)
+    else:
+        np.testing.assert_allclose(get(got).astype(np.float64), want, rtol=0,
+                                   atol=tolerance(dtype, scale))
+    if where != "in place":
+        np.testing.assert_array_equal(get(x), xnp)

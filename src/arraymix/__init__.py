@@ -12,7 +12,7 @@ code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
 """
 
 from ._api import cutmix, mixup
-from ._blend import blend, paste
+from ._apply import blend, paste
 from ._labels import one_hot
 from ._mixer import Mixer
 from ._params import CutMixParams, MixParams

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._blend import DEFAULT_AXES, apply_blend, apply_paste, check_axes
+from ._backends import Reference
 from ._compat import Array, device, is_traced
 from ._labels import Targets, check_not_dense, check_targets, mix_targets
-from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup
+from ._random import Source, source
+from ._sample import (
+    LamMode,
+    Pairing,
+    check_cut_range,
+    check_sizes,
+    check_target,
+    draw_cutmix,
+    draw_mixup,
+)
 from ._validate import (
+    DEFAULT_AXES,
     LAM_MODES,
     check_alpha,
+    check_axes,
     check_batch,
+    check_bool,
     check_choice,
     check_groups,
     check_out,
@@ -25,11 +37,23 @@ from ._validate import (
 __all__ = ["cutmix", "mixup"]
 
 
+class _Call(NamedTuple):
+    """What the one-call functions have checked: the backend of ``x`` and
+    the arguments as they are used."""
+
+    backend: Reference
+    batch: int
+    alpha: float
+    groups: int
+    targets: Targets | None
+    source: Source
+    device: Any
+
+
 def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, lam_mode: Any,
-                pairing: Any, groups: Any, out: Any,
-                rng: Any) -> tuple[Any, int, float, Targets | None]:
+                pairing: Any, groups: Any, out: Any, rng: Any) -> _Call:
     """Everything the one-call functions check before they draw or compute."""
-    xp, batch = check_batch(x)
+    backend, batch = check_batch(x)
     if is_traced(x) and (rng is None or isinstance(rng, np.random.Generator)):
         raise TypeError(
             f"rng={'None' if rng is None else 'a numpy.random.Generator'} draws on the host, "
@@ -41,11 +65,13 @@ def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, la
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch)
     check_pair_mode(lam_mode, pairing)
-    check_groups(groups, batch, pairing)
+    count = check_groups(groups, batch, pairing)
     soft = check_targets(x, y, num_classes, smoothing)
     if out is not None:
         check_out(x, out)
-    return xp, batch, alpha, soft
+    src = source(rng)
+    _, dev = check_target(src, backend.xp, device(x))
+    return _Call(backend, batch, alpha, count, soft, src, dev)
 
 
 def mixup(
@@ -130,11 +156,12 @@ def mixup(
     >>> np.allclose(ym.sum(axis=1), 1)
     True
     """
-    xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
-                                         pairing, groups, out, rng)
-    params = sample_mixup(rng, batch, alpha=alpha, lam_mode=lam_mode, pairing=pairing,
-                          groups=groups, xp=xp, device=device(x))
-    return apply_blend(x, params, out, groups, trusted=True), mix_targets(soft, params, groups)
+    c = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode, pairing, groups, out,
+                    rng)
+    p = draw_mixup(c.source, c.batch, c.alpha, lam_mode, pairing, c.groups, c.backend.xp,
+                   c.device)
+    return (c.backend.blend(x, p.lam, p.perm, out, c.groups),
+            mix_targets(c.backend, c.targets, p, c.groups))
 
 
 def cutmix(
@@ -216,13 +243,14 @@ def cutmix(
     >>> xm.shape, xm.dtype, ym.shape
     ((8, 32, 32, 3), dtype('uint8'), (8, 10))
     """
-    xp, batch, alpha, soft = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode,
-                                         pairing, groups, out, rng)
+    c = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode, pairing, groups, out,
+                    rng)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
-    sizes = [x.shape[a] for a in cut_axes]
-    check_not_dense(soft, sizes, cut_axes)
-    params = sample_cutmix(rng, batch, sizes, alpha=alpha,
-                           lam_mode=lam_mode, pairing=pairing, correct_lam=correct_lam,
-                           minmax=minmax, groups=groups, xp=xp, device=device(x))
-    x_mixed = apply_paste(x, params, cut_axes, out, groups, trusted=True)
-    return x_mixed, mix_targets(soft, params, groups)
+    check_bool(correct_lam, "correct_lam")
+    box_range = check_cut_range(minmax, correct_lam)
+    sizes = check_sizes([x.shape[a] for a in cut_axes], c.backend.xp, c.device)
+    check_not_dense(c.targets, sizes, cut_axes)
+    p = draw_cutmix(c.source, c.batch, sizes, c.alpha, lam_mode, pairing, correct_lam,
+                    box_range, c.groups, c.backend.xp, c.device)
+    return (c.backend.paste(x, p.perm, p.lower, p.upper, cut_axes, out, c.groups),
+            mix_targets(c.backend, c.targets, p, c.groups))

@@ -73,6 +73,8 @@ def is_torch_array(x: Any) -> bool:
 
 def is_numpy_array(x: Any) -> bool:
     """``array_api_compat.is_numpy_array``."""
+    if type(x) is np.ndarray:  # the common case, answered first
+        return True
     return not is_torch_array(x) and _compat.is_numpy_array(x)
 
 
@@ -83,7 +85,7 @@ def is_jax_array(x: Any) -> bool:
 
 def is_array_api_obj(x: Any) -> bool:
     """``array_api_compat.is_array_api_obj``."""
-    return is_torch_array(x) or _compat.is_array_api_obj(x)
+    return type(x) is np.ndarray or is_torch_array(x) or _compat.is_array_api_obj(x)
 
 
 def is_writeable_array(x: Any) -> bool:
@@ -161,6 +163,22 @@ def isdtype(xp: Any, dtype: Any, kind: str | tuple[str, ...]) -> bool:
     return extension in kinds or "numeric" in kinds
 
 
+_KINDS: dict[tuple[int, Any], str] = {}
+
+
+def dtype_kind(xp: Any, dtype: Any) -> str:
+    """``"real floating"``, ``"integral"``, ``"bool"`` or ``"other"``
+    (complex, strings...): the kind of ``dtype`` in ``xp``, remembered per
+    library and dtype."""
+    key = (id(xp), dtype)
+    kind = _KINDS.get(key)
+    if kind is None:
+        kind = next((k for k in ("real floating", "integral", "bool") if isdtype(xp, dtype, k)),
+                    "other")
+        _KINDS[key] = kind
+    return kind
+
+
 def dtype_bits(xp: Any, dtype: Any) -> int:
     """The width of a real dtype in bits (a 4-bit type stored in a byte counts 8)."""
     size = getattr(dtype, "itemsize", None)
@@ -182,12 +200,29 @@ def device(x: Array) -> Any:
 
 def default_float(xp: Any, dev: Any) -> Any:
     """The default real floating dtype of ``xp`` on ``dev``."""
-    return xp.__array_namespace_info__().default_dtypes(device=dev)["real floating"]
+    return _default_dtypes(xp, dev)["real floating"]
 
 
 def default_index(xp: Any, dev: Any) -> Any:
     """The default indexing dtype of ``xp`` on ``dev``."""
-    return xp.__array_namespace_info__().default_dtypes(device=dev)["indexing"]
+    return _default_dtypes(xp, dev)["indexing"]
+
+
+_DEFAULTS: dict[tuple[int, Any], dict[str, Any]] = {}
+
+
+def _default_dtypes(xp: Any, dev: Any) -> dict[str, Any]:
+    """``xp``'s default dtypes on ``dev``, remembered per library and device
+    for NumPy; other libraries' may change at run time (torch's
+    ``set_default_dtype``, JAX's x64 mode), so they are asked each time)."""
+    if getattr(xp, "__name__", None) != "array_api_compat.numpy":
+        found: dict[str, Any] = xp.__array_namespace_info__().default_dtypes(device=dev)
+        return found
+    key = (id(xp), dev)
+    cached = _DEFAULTS.get(key)
+    if cached is None:
+        cached = _DEFAULTS[key] = xp.__array_namespace_info__().default_dtypes(device=dev)
+    return cached
 
 
 def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
@@ -241,7 +276,7 @@ def to_device(xp: Any, a: Array, dev: Any) -> Array:
 def is_traced(a: Any) -> bool:
     """Whether ``a`` is a JAX tracer: a value inside ``jax.jit``, ``vmap`` or
     ``grad``, whose Python code runs once, when the function is traced."""
-    if not is_jax_array(a):
+    if type(a) is np.ndarray or not is_jax_array(a):
         return False
     return isinstance(a, sys.modules["jax"].core.Tracer)
 
@@ -253,7 +288,7 @@ def host_readable(a: Array) -> bool:
     ``torch.compile`` trace; False for everything else (GPU memory, the
     ``meta`` device, JAX tracers, lazy Dask graphs).
     """
-    if is_numpy_array(a):
+    if type(a) is np.ndarray or is_numpy_array(a):
         return True
     if is_torch_array(a):
         torch = torch_module()

@@ -1,21 +1,12 @@
-"""Targets: class ids to one-hot rows, label smoothing. Array API only."""
+"""Targets: class ids to one-hot rows, label smoothing, and their mixing."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from . import _fast
-from ._blend import apply_blend
-from ._compat import (
-    Array,
-    default_float,
-    default_index,
-    device,
-    is_array_api_obj,
-    isdtype,
-    namespace,
-)
+from ._backends import Reference, select
+from ._compat import Array, default_float, device, dtype_kind, is_array_api_obj, isdtype
 from ._params import CutMixParams, MixParams
 from ._validate import (
     check_class_ids,
@@ -77,7 +68,8 @@ def one_hot(
     >>> arraymix.one_hot(np.asarray([1]), 4, smoothing=0.2)
     array([[0.05, 0.85, 0.05, 0.05]])
     """
-    xp = _int_labels(labels, "labels")
+    backend = _int_labels(labels, "labels")
+    xp = backend.xp
     num_classes = check_count(num_classes, "num_classes", minimum=1)
     smoothing = check_real(smoothing, "smoothing", low=0.0, high=1.0, high_open=True)
     dev = device(labels)
@@ -88,7 +80,7 @@ def one_hot(
             f"dtype must be a real floating dtype of the labels' library, got {dtype!r}"
         )
     check_class_ids(labels, num_classes, "labels")
-    return _one_hot(xp, labels, num_classes, smoothing, dtype)
+    return backend.one_hot(labels, num_classes, smoothing, dtype)
 
 
 def _is_real_float(xp: Any, dtype: Any) -> bool:
@@ -100,34 +92,16 @@ def _is_real_float(xp: Any, dtype: Any) -> bool:
         return False
 
 
-def _int_labels(labels: Any, name: str) -> Any:
+def _int_labels(labels: Any, name: str) -> Reference:
+    """The backend of integer class ids ``labels``."""
     if not is_array_api_obj(labels):
         raise TypeError(f"{name} must be an integer array, got {type(labels).__name__}")
     refuse_unsupported(labels, name)
-    xp = namespace(labels)
-    check_revision(xp, name)
-    if not isdtype(xp, labels.dtype, "integral"):
+    backend = select(labels)
+    check_revision(backend.xp, name)
+    if not isdtype(backend.xp, labels.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype, got {labels.dtype}")
-    return xp
-
-
-def _one_hot(xp: Any, labels: Array, num_classes: int, smoothing: float, dtype: Any) -> Array:
-    """One-hot rows of ``labels``, whose ids were checked where they can be read."""
-    rows = _fast.one_hot_ids(labels, num_classes, smoothing, dtype)
-    if rows is not None:
-        return rows
-    # compare in the wide index dtype: uint8 ids against 1000 classes must not wrap
-    wide = default_index(xp, device(labels))
-    classes = xp.arange(num_classes, dtype=wide, device=device(labels))
-    ids = xp.astype(labels, wide)[..., None]
-    on, off = _fast.one_hot_values(num_classes, smoothing)
-
-    def scalar(value: float) -> Array:  # filled on the device: no host-to-device copy
-        return xp.full((), value, dtype=dtype, device=device(labels))
-
-    rows = xp.where(ids == classes, scalar(on), scalar(off))
-    valid = (ids >= 0) & (ids < num_classes)
-    return xp.where(valid, rows, scalar(float("nan")))
+    return backend
 
 
 class Targets(NamedTuple):
@@ -153,7 +127,8 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
     if y is None:
         return None
     xp = check_partner(x, y, "y")
-    if isdtype(xp, y.dtype, "integral"):
+    kind = dtype_kind(xp, y.dtype)
+    if kind == "integral":
         if num_classes is None:
             raise ValueError(
                 "num_classes is required when y holds integer class ids (it sets "
@@ -164,9 +139,9 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
         check_class_ids(y, num_classes)
         dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
         return Targets(y, num_classes, smoothing, dtype)
-    if not isdtype(xp, y.dtype, "real floating"):
+    if kind != "real floating":
         hint = ("; boolean multi-hot targets are mixed as floats (pass them as a floating "
-                "array), binary class ids as integers") if isdtype(xp, y.dtype, "bool") else ""
+                "array), binary class ids as integers") if kind == "bool" else ""
         raise TypeError(
             f"y must hold integer class ids or real floating soft targets, got {y.dtype}{hint}"
         )
@@ -212,23 +187,19 @@ def check_not_dense(t: Targets | None, sizes: Sequence[int], axes: tuple[int, ..
         )
 
 
-def mix_targets(t: Targets | None, params: MixParams | CutMixParams | None,
-                groups: int | None = None) -> Array | None:
-    """The mixed targets: ``blend(one_hot(y), params)``, or the unmixed rows
-    when ``params`` is None (a batch the Mixer left alone)."""
+def mix_targets(backend: Reference, t: Targets | None,
+                params: MixParams | CutMixParams | None, groups: int) -> Array | None:
+    """The mixed targets by ``x``'s backend: ``blend(one_hot(y), params)``,
+    or the unmixed rows when ``params`` is None (a batch the Mixer left
+    alone)."""
     if t is None:
         return None
-    xp = namespace(t.y)
     if t.num_classes is None:
         y = t.y
         if t.smoothing:
             y = (1 - t.smoothing) * y + t.smoothing / y.shape[-1]
-    else:
-        if params is not None and _fast.usable_ids(t.y, params.lam, params.perm):
-            return _fast.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
-                                 t.dtype)
-        if params is not None and _fast.fused_ids_usable(t.y, params.lam, t.dtype):
-            return _fast.fused_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing,
-                                   groups or 1)
-        y = _one_hot(xp, t.y, t.num_classes, t.smoothing, t.dtype)
-    return y if params is None else apply_blend(y, params, None, groups, trusted=True)
+        return y if params is None else backend.blend(y, params.lam, params.perm, None, groups)
+    if params is None:
+        return backend.one_hot(t.y, t.num_classes, t.smoothing, t.dtype)
+    return backend.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing, t.dtype,
+                           groups)

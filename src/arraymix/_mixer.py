@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._blend import (
-    DEFAULT_AXES,
-    apply_blend,
-    apply_paste,
-    axes_tuple,
-    box_mask,
-    check_axes,
-    partners,
-)
+from ._backends import Reference
+from ._backends.reference import box_mask, partners
 from ._compat import (
     Array,
     default_float,
@@ -28,11 +21,22 @@ from ._compat import (
 )
 from ._labels import check_not_dense, check_targets, mix_targets
 from ._params import CutMixParams, MixParams
-from ._sample import LamMode, Pairing, sample_cutmix, sample_mixup, shared_in_pairs
+from ._random import Source, source
+from ._sample import (
+    LamMode,
+    Pairing,
+    check_sizes,
+    draw_cutmix,
+    draw_mixup,
+    shared_in_pairs,
+)
 from ._validate import (
+    DEFAULT_AXES,
     LAM_MODES,
     PAIRINGS,
+    axes_tuple,
     check_alpha,
+    check_axes,
     check_batch,
     check_bool,
     check_choice,
@@ -310,7 +314,7 @@ class Mixer:
             targets as in :func:`mixup`, one-hot and smoothed even when
             nothing was mixed.
         """
-        xp, batch = check_batch(x)
+        backend, batch = check_batch(x)
         if is_traced(x) or is_traced(y):
             raise TypeError(
                 "a Mixer draws on the host, once, when jax.jit (or vmap) traces it, so every "
@@ -322,21 +326,23 @@ class Mixer:
         axes = (check_axes(self.cutmix_axes, x.ndim, "cutmix_axes", shape=x.shape)
                 if may_cut else ())
         check_pairing(self.pairing, batch)
-        check_groups(self.groups, batch, self.pairing)
+        groups = check_groups(self.groups, batch, self.pairing)
         soft = check_targets(x, y, self.num_classes, self.label_smoothing)
         if out is not None:
             check_out(x, out)
-        sizes = [x.shape[a] for a in axes]
+        dev = device(x)
+        sizes = check_sizes([x.shape[a] for a in axes], backend.xp, dev) if axes else ()
         check_not_dense(soft, sizes, axes, "cutmix_axes")
         self._follow_worker()
+        call = _Call(backend, batch, sizes, axes, groups, dev)
         if self.lam_mode == "batch":
-            x_out, params = self._batch_mode(x, xp, batch, sizes, axes, out)
+            x_out, params = self._batch_mode(x, call, out)
         else:
-            x_out, params = self._sample_mode(x, xp, batch, sizes, axes)
+            x_out, params = self._sample_mode(x, call)
             if out is not None:  # blend and paste both read x: the result is whole first
                 out[...] = x_out
                 x_out = out
-        return x_out, mix_targets(soft, params, self.groups)
+        return x_out, mix_targets(backend, soft, params, groups)
 
     def _follow_worker(self) -> None:
         """In a torch DataLoader worker, draw from that worker's own stream.
@@ -364,8 +370,7 @@ class Mixer:
             return u < -1  # never
         return u < self.switch_prob
 
-    def _batch_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
-                    axes: tuple[int, ...], out: Array | None
+    def _batch_mode(self, x: Array, c: _Call, out: Array | None
                     ) -> tuple[Array, MixParams | CutMixParams | None]:
         u_mix, u_cut = self._gen.random(2)
         if u_mix >= self.prob:
@@ -373,52 +378,64 @@ class Mixer:
                 return x, None
             out[...] = x
             return out, None
-        dev = device(x)
+        src, xp = self._source(), c.backend.xp
         if self._use_cutmix(u_cut):
             # cutmix_alpha may be 0 where cutmix_minmax turns CutMix on: alpha is unused there
-            cut = sample_cutmix(self._gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,
-                                pairing=self.pairing, correct_lam=self.correct_lam,
-                                minmax=self.cutmix_minmax, groups=self.groups, xp=xp,
-                                device=dev)
-            return apply_paste(x, cut, axes, out, self.groups, trusted=True), cut
-        mix = sample_mixup(self._gen, batch, alpha=self.mixup_alpha, pairing=self.pairing,
-                           groups=self.groups, xp=xp, device=dev)
-        return apply_blend(x, mix, out, self.groups, trusted=True), mix
+            cut = draw_cutmix(src, c.batch, c.sizes, self.cutmix_alpha or 1.0, "batch",
+                              self.pairing, self.correct_lam, self.cutmix_minmax, c.groups,
+                              xp, c.device)
+            return c.backend.paste(x, cut.perm, cut.lower, cut.upper, c.axes, out,
+                                   c.groups), cut
+        mix = draw_mixup(src, c.batch, self.mixup_alpha, "batch", self.pairing, c.groups, xp,
+                         c.device)
+        return c.backend.blend(x, mix.lam, mix.perm, out, c.groups), mix
 
-    def _sample_mode(self, x: Array, xp: Any, batch: int, sizes: list[int],
-                    axes: tuple[int, ...]) -> tuple[Array, MixParams]:
-        gen = self._gen
+    def _sample_mode(self, x: Array, c: _Call) -> tuple[Array, MixParams]:
+        gen, src, host = self._gen, self._source(), namespace_of(np)
+        batch, axes = c.batch, c.axes
         mixed = gen.random(batch) < self.prob
         cut = mixed & self._use_cutmix(gen.random(batch))
-        mix = sample_mixup(gen, batch, alpha=self.mixup_alpha or 1.0, lam_mode="sample",
-                           pairing=self.pairing, groups=self.groups)
+        mix = draw_mixup(src, batch, self.mixup_alpha or 1.0, "sample", self.pairing, c.groups,
+                         host, "cpu")
         # MixUp samples blend with their λ and paste an empty box; CutMix
         # samples blend with λ = 1 (keep themselves) and paste their box;
         # untouched samples do neither.
         lam_blend = np.where(mixed & ~cut, mix.lam, 1.0)
         lam_label = lam_blend
         if axes:
-            box = sample_cutmix(gen, batch, sizes, alpha=self.cutmix_alpha or 1.0,  # as above
-                                lam_mode="sample", pairing="flip",
-                                correct_lam=self.correct_lam, minmax=self.cutmix_minmax)
+            box = draw_cutmix(src, batch, c.sizes, self.cutmix_alpha or 1.0,  # as above
+                              "sample", "flip", self.correct_lam, self.cutmix_minmax, 1, host,
+                              "cpu")
             lower = np.where(cut[:, None], box.lower, 0)
             upper = np.where(cut[:, None], box.upper, 0)
             lam_label = np.where(cut, box.lam, lam_blend)
         if self.lam_mode == "pair":  # each pair takes its first member's draws
-            host = namespace_of(np)
             lam_blend, lam_label = shared_in_pairs(host, mix.perm, lam_blend, lam_label)
             if axes:
                 lower, upper = shared_in_pairs(host, mix.perm, lower, upper)
-        dev = device(x)
+        xp, dev = c.backend.xp, c.device
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = from_host(xp, mix.perm, idt, dev)
-        x_out = apply_blend(x, MixParams(from_host(xp, lam_blend, fdt, dev), perm), None,
-                            self.groups, trusted=True)
+        x_out = c.backend.blend(x, from_host(xp, lam_blend, fdt, dev), perm, None, c.groups)
         if axes:
             mask = box_mask(xp, x, from_host(xp, lower, idt, dev),
                             from_host(xp, upper, idt, dev), axes)
-            x_out = xp.where(mask, partners(xp, x, perm, self.groups or 1), x_out)
+            x_out = xp.where(mask, partners(xp, x, perm, c.groups), x_out)
         return x_out, MixParams(from_host(xp, lam_label, fdt, dev), perm)
+
+    def _source(self) -> Source:
+        return source(self._gen)
+
+
+class _Call(NamedTuple):
+    """What a Mixer call has checked of its batch."""
+
+    backend: Reference
+    batch: int
+    sizes: tuple[int, ...]
+    axes: tuple[int, ...]
+    groups: int
+    device: Any
 
 
 def _optional_count(name: str, minimum: int) -> Any:

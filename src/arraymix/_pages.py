@@ -2,9 +2,8 @@
 
 A new batch-sized array is memory the process has never touched: the
 kernel maps and zeroes it a page at a time as it is first written. With
-4 KiB pages that costs more than the blend itself (bench/run.py, torch CPU,
-64x3x224x224 float32: a fresh ``x.clone()`` takes 3-4x a copy into an
-existing buffer). Linux maps 2 MiB pages instead where the program asks
+4 KiB pages that costs more than the blend itself (docs/performance.md).
+Linux maps 2 MiB pages instead where the program asks
 with ``madvise(MADV_HUGEPAGE)`` (the default "madvise" mode of
 ``/sys/kernel/mm/transparent_hugepage/enabled``), 512 times fewer faults.
 NumPy asks for every array from 4 MiB up; torch does not (only with

@@ -98,7 +98,7 @@ class _TorchSource:
         """What :meth:`beta` is made of, drawn in the same order: ``g`` ~
         Gamma(α + 1) and ``e`` ~ Exp(1), float64 of shape ``(2, *shape)``;
         row 0 gives X, row 1 Y, as ``log X = log g − e / α``. The fused
-        kernel (``_fast.fused_draws``) takes them from here."""
+        kernel (``_backends.torch_cuda.fused_draws``) takes them from here."""
         torch = self.torch
         pair = (2, *shape)
         a = torch.full(pair, alpha + 1.0, dtype=torch.float64, device=self.device)
@@ -115,7 +115,7 @@ class _TorchSource:
         if self.device.type != "cuda":
             return self.torch.randperm(n, device=self.device, generator=self.gen)
         # On CUDA the stable argsort of uniform keys, which the draws kernel
-        # (_fast.fused_draws) ranks in the same launch as λ: randperm is a
+        # (_backends.torch_cuda.fused_draws) ranks in the same launch as λ: randperm is a
         # few kernels of its own there, and the two ways give one permutation
         return self.torch.argsort(self.uniform((n,)), stable=True)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _fast
+from ._backends import current, torch_cuda
 from ._compat import (
     Array,
     default_float,
@@ -39,13 +39,14 @@ from ._validate import (
     check_revision,
 )
 
-__all__ = ["sample_cutmix", "sample_mixup"]
+__all__ = ["check_cut_range", "check_sizes", "check_target", "draw_cutmix", "draw_mixup",
+           "sample_cutmix", "sample_mixup", "shared_in_pairs"]
 
 LamMode = Literal["batch", "sample", "pair"]
 Pairing = Literal["permute", "derange", "flip", "roll"]
 
 
-def _target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
+def check_target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
     """The namespace and device the parameters go to (default: the source's)."""
     if xp is None:
         _check_device(src.xp, device)
@@ -229,9 +230,15 @@ def sample_mixup(
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
     check_pair_mode(lam_mode, pairing)
-    groups = check_groups(groups, batch_size, pairing)
+    count = check_groups(groups, batch_size, pairing)
     src = source(rng)
-    xp, device = _target(src, xp, device)
+    xp, device = check_target(src, xp, device)
+    return draw_mixup(src, batch_size, alpha, lam_mode, pairing, count, xp, device)
+
+
+def draw_mixup(src: Source, batch_size: int, alpha: float, lam_mode: str, pairing: str,
+               groups: int, xp: Any, device: Any) -> MixParams:
+    """:func:`sample_mixup` with its arguments checked, from ``src``."""
     lead = () if lam_mode == "batch" else (batch_size,)
     fused = _in_one_kernel(src, batch_size, alpha, lam_mode, pairing, groups, xp, device)
     if fused is not None:
@@ -333,17 +340,33 @@ def sample_cutmix(
     check_choice(lam_mode, "lam_mode", LAM_MODES)
     check_pairing(pairing, batch_size)
     check_pair_mode(lam_mode, pairing)
-    groups = check_groups(groups, batch_size, pairing)
+    count = check_groups(groups, batch_size, pairing)
     check_bool(correct_lam, "correct_lam")
-    minmax = check_minmax(minmax)
-    if minmax is not None and not correct_lam:
-        raise ValueError(
-            "correct_lam=False asks for lam = λ₀, and boxes drawn from minmax have no λ₀: "
-            "their lam is always the kept fraction; leave correct_lam=True"
-        )
+    box_range = check_cut_range(minmax, correct_lam)
     src = source(rng)
-    xp, device = _target(src, xp, device)
-    sizes = _check_sizes(sizes, xp, device)
+    xp, device = check_target(src, xp, device)
+    checked = check_sizes(sizes, xp, device)
+    return draw_cutmix(src, batch_size, checked, alpha, lam_mode, pairing, correct_lam,
+                       box_range, count, xp, device)
+
+
+def check_cut_range(minmax: Any, correct_lam: bool, name: str = "minmax",
+                    lam_name: str = "correct_lam") -> tuple[float, float] | None:
+    """``minmax`` checked, and consistent with ``correct_lam``."""
+    box_range = check_minmax(minmax, name)
+    if box_range is not None and not correct_lam:
+        raise ValueError(
+            f"{lam_name}=False asks for lam = λ₀, and boxes drawn from {name} have no λ₀: "
+            f"their lam is always the kept fraction; leave {lam_name}=True"
+        )
+    return box_range
+
+
+def draw_cutmix(src: Source, batch_size: int, sizes: tuple[int, ...], alpha: float,
+                lam_mode: str, pairing: str, correct_lam: bool,
+                minmax: tuple[float, float] | None, groups: int, xp: Any,
+                device: Any) -> CutMixParams:
+    """:func:`sample_cutmix` with its arguments checked, from ``src``."""
     lead, k = (() if lam_mode == "batch" else (batch_size,)), len(sizes)
     fused = None if minmax is not None else _in_one_kernel(
         src, batch_size, alpha, lam_mode, pairing, groups, xp, device, sizes, correct_lam)
@@ -356,8 +379,8 @@ def sample_cutmix(
         draws = [src.uniform((*lead, 2, k))]
     # The boxes are a few numbers: where the draws lie in host memory they
     # are computed there (a torch kernel's dispatch costs more than the
-    # arithmetic: 31 kernels were a third of a CIFAR-sized cutmix call), one
-    # box from λ₀ in Python floats (a NumPy call per number cost 10 us more).
+    # arithmetic), one box from λ₀ in Python floats (cheaper than a NumPy
+    # call per number).
     # Elsewhere, on the draws' device, with nothing copied from the host.
     host = [src.host(a) for a in draws]
     on_host = all(h is not None for h in host)
@@ -389,21 +412,22 @@ def _in_one_kernel(src: Source, batch_size: int, alpha: float, lam_mode: str, pa
                    correct_lam: bool = True) -> tuple[Array, Any, Any, Array] | None:
     """λ, the boxes' bounds (None without ``sizes``) and the partners, where
     one kernel can make them from a torch.Generator's draws
-    (``_fast.draws_usable``: on a GPU, the arrays asked on its device); else
+    (``torch_cuda.draws_usable``: on a GPU, the arrays asked on its device); else
     None, and nothing is drawn. The draws are the ones torch's operations
     take, in their order: the Beta's parts, the boxes' uniforms, then the
     keys a permutation sorts, which the kernel ranks for pairing
-    ``"permute"`` up to ``_fast.RANK_MAX`` samples (others: :func:`_pairs`,
+    ``"permute"`` up to ``Tuning.rank_max`` samples (others: :func:`_pairs`,
     after). Pairs share their draws through the array API path."""
     parts = getattr(src, "beta_parts", None)
-    if parts is None or lam_mode == "pair" or not _fast.draws_usable(src.device, device, sizes):
+    if (parts is None or lam_mode == "pair"
+            or not torch_cuda.draws_usable(src.device, device, sizes)):
         return None
     lead = () if lam_mode == "batch" else (batch_size,)
     gamma, expo = parts(alpha, lead)
     unit = src.uniform((*lead, len(sizes))) if sizes else None
-    ranked = pairing == "permute" and 0 < batch_size <= _fast.RANK_MAX
+    ranked = pairing == "permute" and 0 < batch_size <= current().rank_max
     keys = src.uniform((batch_size,)) if ranked else None
-    lam, lower, upper, perm = _fast.fused_draws(
+    lam, lower, upper, perm = torch_cuda.fused_draws(
         gamma, expo, alpha, default_float(xp, device), default_index(xp, device), unit, sizes,
         correct_lam, keys, groups)
     if perm is None:
@@ -456,7 +480,7 @@ def _boxes(sxp: Any, sdev: Any, lam0: Array, unit: Array, size: Array,
     ratio = (1.0 - lam0) ** (1.0 / len(sizes))
     cut = sxp.floor(size * ratio[..., None])
     centre = sxp.floor(unit * size)
-    start = centre - sxp.floor(cut / 2)  # exact for whole numbers (NumPy's // is 5x slower)
+    start = centre - sxp.floor(cut / 2)  # exact for whole numbers, cheaper than //
     zero = sxp.zeros((), dtype=lam0.dtype, device=sdev)  # no host scalar to copy
     # 0 <= centre < size and 0 <= cut <= size, so a box starts below size and
     # ends at or above 0: each end has one bound to clip to (a clip with both
@@ -506,7 +530,7 @@ def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
 MAX_SIZE = 2**53
 
 
-def _check_sizes(sizes: Any, xp: Any, device: Any) -> tuple[int, ...]:
+def check_sizes(sizes: Any, xp: Any, device: Any) -> tuple[int, ...]:
     """One to three axis lengths, each at most :data:`MAX_SIZE` and at most
     what the index dtype of ``xp`` on ``device`` holds (int32 for JAX
     without x64, where a bound would wrap)."""
@@ -533,8 +557,8 @@ def _paired(src: Source, pairing: str, groups: int, sxp: Any, sdev: Any,
     """``lam_mode="pair"``: per-sample ``values`` (each of shape ``(B, ...)``,
     in ``sxp`` on ``sdev``) with the second member of each pair given the
     first's, as timm's ``mode="pair"`` draws once per pair. Done before the
-    values move: on the host a few NumPy calls, where torch kernels on the
-    moved CPU tensors made a CIFAR-sized cutmix 1.08x sample mode's time."""
+    values move: on the host a few NumPy calls, cheaper than torch kernels
+    on the moved CPU tensors."""
     perm = _pairs(src, values[0].shape[0], pairing, groups, sxp, sdev)  # flip: nothing drawn
     return shared_in_pairs(sxp, perm, *values)
 

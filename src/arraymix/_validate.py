@@ -17,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from ._backends import Reference, select
 from ._compat import (
     Array,
     api_revision,
+    default_index,
     device,
+    dtype_kind,
     host_readable,
     is_array_api_obj,
     is_numpy_array,
@@ -28,10 +31,19 @@ from ._compat import (
     is_writeable_array,
     isdtype,
     namespace,
+    namespace_of,
     torch_module,
 )
 
+__all__ = ["DEFAULT_AXES", "LAM_MODES", "PAIRINGS", "axes_tuple", "check_alpha", "check_axes",
+           "check_batch", "check_bool", "check_box_params", "check_box_values",
+           "check_choice", "check_class_ids", "check_count", "check_groups",
+           "check_lam_values", "check_minmax", "check_mix_params", "check_out",
+           "check_pair_mode", "check_pairing", "check_partner", "check_perm_values",
+           "check_real", "check_revision", "is_bool", "refuse_unsupported"]
+
 LAM_MODES = ("batch", "sample", "pair")
+_NP = namespace_of(np)
 PAIRINGS = ("permute", "derange", "flip", "roll")
 
 
@@ -58,7 +70,8 @@ def is_bool(value: Any) -> bool:
 def check_real(value: Any, name: str, *, low: float, high: float,
                low_open: bool = False, high_open: bool = False) -> float:
     """A finite real Python number in the given interval, as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (isinstance(value, bool)
+                                     or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {_kind(value)}")
     v = float(value)
     lo_bad = v <= low if low_open else v < low
@@ -175,27 +188,29 @@ def check_groups(groups: Any, batch_size: int, pairing: str | None = None) -> in
     return count
 
 
-def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Any, int]:
+def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Reference, int]:
     """``x`` is a real array with a batch axis (or a boolean one, where
-    ``bool_ok``: pasting selects, it does no arithmetic): return its
-    namespace and size."""
+    ``bool_ok``: pasting selects, it does no arithmetic): return its backend
+    (the one decision of the call, :func:`arraymix._backends.select`) and
+    its batch size."""
     if not is_array_api_obj(x):
         raise TypeError(
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
             f"library), got {_kind(x)}{_array_hint(x, name)}"
         )
     refuse_unsupported(x, name)
-    xp = namespace(x)
-    check_revision(xp, name)
+    backend = select(x)
+    check_revision(backend.xp, name)
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch axis (ndim >= 1), got a 0-d array")
-    if not isdtype(xp, x.dtype, ("real floating", "integral", *(("bool",) if bool_ok else ()))):
+    kind = dtype_kind(backend.xp, x.dtype)
+    if kind not in ("real floating", "integral") and not (bool_ok and kind == "bool"):
         kinds = "real floating, integer or bool" if bool_ok else "real floating or integer"
         raise TypeError(f"{name} must have a {kinds} dtype, got {x.dtype}")
     batch = x.shape[0]
     if batch is None or (isinstance(batch, float) and math.isnan(batch)):
         raise ValueError(f"{name} must have a known batch size (shape[0]), got {batch}")
-    return xp, int(batch)
+    return backend, int(batch)
 
 
 #: The array API revision arraymix needs: 2023.12 brought
@@ -244,6 +259,8 @@ def _devices_differ(a: Array, b: Array) -> bool:
 def _joined(x: Array, a: Any, name: str, what: str, hint: str = "") -> Any:
     """``a`` is an array of ``x``'s library on ``x``'s device: their namespace
     (``hint`` ends the message where it is not)."""
+    if type(a) is np.ndarray and type(x) is np.ndarray:  # the common host case
+        return _NP
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be {what}, got {_kind(a)}")
     refuse_unsupported(a, name)
@@ -280,7 +297,9 @@ def check_param(x: Array, a: Any, name: str, shapes: Sequence[tuple[int, ...]],
     """
     xp = _joined(x, a, name, "an array", "; draw the params for x with sample_mixup(...) "
                  "or sample_cutmix(..., xp=array_namespace(x), device=device(x))")
-    if tuple(a.shape) not in shapes or not isdtype(xp, a.dtype, kind):
+    found = dtype_kind(xp, a.dtype)
+    if tuple(a.shape) not in shapes or not (
+            found == kind or (kind == "numeric" and found not in ("bool", "other"))):
         wanted = " or ".join(str(s) for s in shapes)
         what = "an integer" if kind == "integral" else f"a {kind}"
         raise ValueError(
@@ -377,6 +396,8 @@ def _values(a: Array) -> np.ndarray[Any, Any] | None:
     """The values of ``a`` as a NumPy array where reading them costs no sync
     (a CPU tensor's zero-copy view; bfloat16, which NumPy lacks, as float32);
     None elsewhere or when ``a`` is empty."""
+    if type(a) is np.ndarray:
+        return a if a.size else None
     if not (math.prod(a.shape) and host_readable(a)):
         return None
     if is_torch_array(a):
@@ -396,6 +417,11 @@ def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") 
     values = _values(a)
     if values is None:
         return False
+    bits = 8 * values.dtype.itemsize
+    # one reduction: seen unsigned, a negative value is at least 2**(bits - 1)
+    if (values.dtype.kind == "i" and isinstance(stop, int) and stop <= 2 ** (bits - 1)
+            and int(values.view(f"u{bits // 8}").max()) < stop):
+        return True
     low, high = int(values.min()), int(values.max())
     if low < 0 or high >= stop:
         raise ValueError(
@@ -448,7 +474,10 @@ def check_lam_values(lam: Array, name: str = "params.lam") -> None:
     values = _values(lam)
     if values is None:
         return
-    low, high = float(values.min()), float(values.max())
+    if values.ndim == 0:  # one weight: compared as a Python float
+        low = high = float(values)
+    else:
+        low, high = float(values.min()), float(values.max())
     if not (low >= 0.0 and high <= 1.0):  # NaN fails both
         raise ValueError(f"{name} must hold weights in [0, 1], found values in [{low}, {high}]")
 
@@ -466,3 +495,129 @@ def check_box_values(lower: Array, upper: Array, sizes: Sequence[int]) -> None:
             f"[{int(low.min())}, {int(low.max())}] and upper in "
             f"[{int(high.min())}, {int(high.max())}]"
         )
+
+
+def check_mix_params(x: Array, params: Any, batch: int) -> tuple[Array, Array]:
+    """The ``lam`` and ``perm`` of hand-made params for ``x``: arrays of its
+    library on its device, of the right shapes and kinds (``perm`` in the
+    default index dtype)."""
+    if not (hasattr(params, "lam") and hasattr(params, "perm")):
+        raise TypeError(
+            "params must be MixParams or CutMixParams (from sample_mixup or "
+            f"sample_cutmix), got {type(params).__name__}"
+        )
+    lam = check_param(x, params.lam, "params.lam", ((), (batch,)), "real floating")
+    perm = check_param(x, params.perm, "params.perm", ((batch,),), "integral")
+    return lam, _as_index(perm)
+
+
+def _as_index(a: Array) -> Array:
+    """Hand-made partners or box bounds of any integer dtype in the default
+    index dtype: torch indexes with int32 and int64 only, some libraries'
+    ``take`` with int64 only, and the positions a box is compared with are
+    made in the bounds' dtype (uint8 ones would wrap past 255)."""
+    xp = namespace(a)
+    index = default_index(xp, device(a))
+    return a if a.dtype == index else xp.astype(a, index)
+
+
+def _is_index(a: Any) -> bool:
+    """An integer (Python's, NumPy's: anything ``operator.index`` takes), not a bool."""
+    if is_bool(a):
+        return False
+    try:
+        operator.index(a)
+    except TypeError:
+        return False
+    return True
+
+
+class DefaultAxes(tuple[int, ...]):
+    """``(-2, -1)`` as the default: told apart from the same axes passed on
+    purpose (by type, so a pickled Mixer keeps it), because only the default
+    refuses a batch that looks channels-last."""
+
+    __slots__ = ()
+
+
+#: The default cut axes of :func:`paste`, :func:`~arraymix.cutmix` and the
+#: Mixer: the last two, NCHW images.
+DEFAULT_AXES: tuple[int, ...] = DefaultAxes((-2, -1))
+
+
+def _looks_channels_last(shape: Sequence[Any]) -> bool:
+    """``(B, H, W, C)``-like: a last axis of at most 4 (grey, RGB, RGBA)
+    after larger ones. Shapes a compiler keeps symbolic are not judged."""
+    if len(shape) < 4 or not all(isinstance(n, int) for n in shape[1:]):
+        return False
+    return bool(shape[-1] <= 4 < min(shape[1], shape[-2]))
+
+
+def axes_tuple(axes: Any, name: str) -> tuple[int, ...]:
+    """One to three axes as a tuple of Python ints (an int alone, NumPy ints
+    taken), before ``x``'s ndim is known. Only the items of a sequence are
+    tried as ints: torch.compile's tracer (torch 2.11) failed on the
+    TypeError ``operator.index`` raises for a tuple."""
+    many = axes if isinstance(axes, Sequence) else (axes,)  # an int alone
+    if not all(_is_index(a) for a in many):
+        raise TypeError(f"{name} must be a tuple of ints, got {axes!r}")
+    out = tuple(operator.index(a) for a in many)  # NumPy ints as Python ints
+    if not 1 <= len(out) <= 3:
+        raise ValueError(f"{name} must name one to three axes, got {out}")
+    return out
+
+
+def check_axes(axes: Any, ndim: int, name: str = "axes", *,
+               shape: Sequence[int] | None = None, drawn: bool = True) -> tuple[int, ...]:
+    """Cut axes: one to three distinct axes of ``x``, never the batch axis;
+    given ``x``'s ``shape``, none of length 0 where a box is to be ``drawn``.
+    The default axes refuse a ``shape`` that looks channels-last: they would
+    cut the width and the channels (torchvision's CutMix does so silently)."""
+    if isinstance(axes, DefaultAxes) and shape is not None and _looks_channels_last(shape):
+        layout, spatial = ("NHWC", (1, 2)) if len(shape) == 4 else ("NDHWC", (1, 2, 3))
+        raise ValueError(
+            f"x of shape {tuple(shape)} looks channels-last ({layout}): the default "
+            f"{name}=(-2, -1) would cut its last two axes, the width and the channel "
+            f"axis (length {shape[-1]}). Pass {name}={spatial} for channels-last data, or "
+            f"{name}=(-2, -1) to cut the last two axes of this layout on purpose"
+        )
+    axes = axes_tuple(axes, name)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{name} has axis {a}, out of range for an array of ndim {ndim}")
+        a %= ndim
+        if a == 0:
+            raise ValueError(
+                f"{name} must not include the batch axis 0, got {tuple(axes)} for an array "
+                f"of ndim {ndim}"
+            )
+        out.append(a)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat an axis, got {tuple(axes)}")
+    if drawn and shape is not None and any(shape[a] == 0 for a in out):
+        raise ValueError(
+            f"x must have length >= 1 on each cut axis to draw a box in; {name}="
+            f"{tuple(axes)} have lengths {tuple(shape[a] for a in out)}"
+        )
+    return tuple(out)
+
+
+def check_box_params(x: Array, params: Any, batch: int, k: int) -> tuple[Array, Array]:
+    """The boxes of hand-made CutMix params for ``k`` cut axes of ``x``, in
+    the default index dtype."""
+    if not (hasattr(params, "lower") and hasattr(params, "upper")):
+        raise TypeError(
+            f"params must be CutMixParams (from sample_cutmix), got {type(params).__name__}"
+        )
+    shapes = ((k,), (batch, k))
+    lower = check_param(x, params.lower, "params.lower", shapes, "integral")
+    upper = check_param(x, params.upper, "params.upper", shapes, "integral")
+    if lower.shape != upper.shape:
+        raise ValueError(
+            f"params.lower and params.upper must have the same shape, ({k},) for one box "
+            f"or ({batch}, {k}) for a box per sample; got {tuple(lower.shape)} and "
+            f"{tuple(upper.shape)}"
+        )
+    return _as_index(lower), _as_index(upper)
+

@@ -1,12 +1,12 @@
-"""The fused CUDA kernels (arraymix._triton) compiled for NVIDIA GPUs, without one.
+"""The fused CUDA kernels (arraymix._backends._triton) compiled for NVIDIA GPUs, without one.
 
 Triton compiles a kernel for a named target on any machine: to Triton's IR,
 LLVM, PTX, and with the ptxas it ships a cubin. This script compiles every
 kernel for sm_80 (A100) and sm_90 (H100/H200) with the arguments the
-dispatch in arraymix._fast gives it (tile shapes and warps from the same
+dispatch in arraymix._backends.torch_cuda gives it (tile shapes and warps from the same
 helpers, dtypes, the cut axes), and asks ptxas for each kernel's registers
 and spills. It fails on a compile error, a spill or a float product or sum
-that ptxas may fuse (see _fast._COMPILE), and prints "ok" and the
+that ptxas may fuse (see torch_cuda.COMPILE), and prints "ok" and the
 number of kernels compiled. tests/test_fused.py runs it where Triton is
 installed; the interpreter checks the values, this checks what only a
 compiler sees (types, layouts, tl.gather's lowering, register pressure).
@@ -26,7 +26,8 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from arraymix import _fast, _triton
+from arraymix._backends import _triton, current
+from arraymix._backends import torch_cuda as _fast
 
 ARCHS = (80, 90)
 DATA = {"x_ptr", "out_ptr", "src_ptr", "dst_ptr"}
@@ -77,7 +78,7 @@ def build(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any
             attrs[(i,)] = [["tt.divisibility", 16]]
     source = ASTSource(fn=kernel, signature=signature, constexprs=constexprs, attrs=attrs)
     return triton.compile(source, target=GPUTarget("cuda", arch, 32),
-                          options={"num_warps": warps, **_fast._COMPILE})
+                          options={"num_warps": warps, **_fast.COMPILE})
 
 
 def compile_one(kernel: Any, dtype: torch.dtype, inner: int, constexprs: dict[str, Any],
@@ -112,7 +113,7 @@ def columns(batch: int, inner: int, dtype: torch.dtype) -> tuple[int, int, int]:
     """The dispatch's in-place tile for this batch (on a host tensor: the
     choice reads only shapes and addresses)."""
     x = torch.empty((batch, inner), dtype=dtype)
-    tile = _fast._columns(x, x)
+    tile = _fast.columns(x, x)
     assert tile is not None, (batch, inner)
     return tile
 
@@ -124,27 +125,27 @@ def main() -> None:
         for dtype in floats:
             cdt = tl.float64 if dtype == torch.float64 else tl.float32
             for inner in (150528, 7):
-                block = _fast._block(inner)
+                block = _fast.block_for(inner)
                 compile_one(_triton.blend_kernel, dtype, inner, {"block": block, "cdt": cdt},
                             4, arch)
-            for batch in (1, 64, _fast._COLUMN_ROWS):
+            for batch in (1, 64, current().cuda_column_rows):
                 rows, cols, warps = columns(batch, 150528, dtype)
                 compile_one(_triton.blend_columns_kernel, dtype, 150528,
                             {"rows": rows, "cols": cols, "cdt": cdt}, warps, arch)
         for ids in (torch.uint8, torch.int64):
             for classes in (1000, 10):
                 compile_one(_triton.ids_kernel, torch.float32, classes,
-                            {"block": _fast._block(classes)}, 4, arch, ids)
+                            {"block": _fast.block_for(classes)}, 4, arch, ids)
         # the cut axes of a 3x224x224 sample as the dispatch finds them: W;
         # (H, W) of NCHW; (H, W) of channels-last (C innermost: W divides);
         # (C, H, W); (C, W, H), where C and H divide
-        cuts = [{"k": len(steps), **_fast._axis_ways(steps, sizes)} for steps, sizes in (
+        cuts = [{"k": len(steps), **_fast.axis_ways(steps, sizes)} for steps, sizes in (
             ([1], [224]), ([224, 1], [224, 224]), ([672, 3], [224, 224]),
             ([50176, 224, 1], [3, 224, 224]), ([50176, 1, 224], [3, 224, 224]))]
         assert [(c["h0"], c["h1"], c["h2"]) for c in cuts] == [
             (1, 0, 0), (2, 1, 0), (2, 0, 0), (2, 2, 1), (0, 1, 0)]
         for dtype in (torch.uint8, torch.float32, torch.int64):
-            block = _fast._block(150528)
+            block = _fast.block_for(150528)
             for cut in cuts:
                 compile_one(_triton.paste_kernel, dtype, 150528, {**cut, "block": block}, 4,
                             arch)
@@ -152,7 +153,7 @@ def main() -> None:
                 for from_partner in (True, False):
                     compile_one(_triton.box_kernel, dtype, 150528,
                                 {**cut, "block": block, "from_partner": from_partner}, 4, arch)
-                for batch in (3, 64, _fast._COLUMN_ROWS):
+                for batch in (3, 64, current().cuda_column_rows):
                     rows, cols, warps = columns(batch, 150528, dtype)
                     compile_one(_triton.paste_columns_kernel, dtype, 150528,
                                 {"rows": rows, "cols": cols, **cut}, warps, arch)
@@ -162,7 +163,7 @@ def main() -> None:
 
 
 def draws(arch: int, lam: str, k: int) -> None:
-    """The draws kernel as :func:`arraymix._fast.fused_draws` launches it,
+    """The draws kernel as :func:`arraymix._backends.torch_cuda.fused_draws` launches it,
     with float64 arithmetic that rounds as the array API path's: divisions
     and the square root correctly rounded (``.rn``), log and exp CUDA's
     libdevice functions (torch's, on the GPU), nothing approximated."""
@@ -171,10 +172,10 @@ def draws(arch: int, lam: str, k: int) -> None:
              "upper_ptr": "*i64", "perm_ptr": "*i64", "scale_bits": "i64"}
     # as fused_draws picks the block: ranking partners or not
     for count, rank in ((1, True), (64, True), (64, False), (65536, False)):
-        block = _fast._RANK_BLOCK if rank else _fast._draws_block(count)
+        block = _fast.RANK_BLOCK if rank else _fast.draws_block(count)
         ptx = compile_one(_triton.draws_kernel, torch.float64, count,
                           {"k": k, "correct": True, "rank": rank, "block": block,
-                           "cols": _fast._RANK_COLS}, 4, arch, types=types)
+                           "cols": _fast.RANK_COLS}, 4, arch, types=types)
         where = f"draws_kernel k={k} lam={lam} rank={rank} sm_{arch}"
         # (libdevice's log and exp refine an approximate reciprocal exactly:
         # only Triton's own fast exp2/log2 or approximate divisions and roots

@@ -1,4 +1,4 @@
-"""The fused CUDA kernels (arraymix._triton) on host tensors, in Triton's interpreter.
+"""The fused CUDA kernels (arraymix._backends._triton) on host tensors, in Triton's interpreter.
 
 Run with TRITON_INTERPRET=1 set before Triton is imported (tests/test_fused.py
 does): the kernels then run on CPU tensors, so their indexing, grouping,
@@ -24,7 +24,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arraymix
-from arraymix import _fast, _random, _triton
+from arraymix import _random
+from arraymix._backends import _triton, routed, tuned
+from arraymix._backends import torch_cuda as _fast
 
 DTYPES = {"float32": (torch.float32, 1e-6), "float64": (torch.float64, 1e-12),
           "float16": (torch.float16, 2e-3), "bfloat16": (torch.bfloat16, 1.6e-2)}
@@ -46,11 +48,17 @@ def batches(draw: st.DrawFn) -> tuple[tuple[int, ...], int]:
        tile=st.sampled_from([2, 16, 64, 8192]), columns=st.booleans(), data=st.data())
 def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: str,
           pairing: str, tile: int, columns: bool, data: st.DataObject) -> None:
-    shape, groups = case
     # in place: column tiles of `tile` elements (several programs, a ragged
     # last one), or the batch too large for a tile (scratch, then copied back)
-    _fast._COLUMN_TILE = tile
-    _fast._COLUMN_ROWS = 512 if columns else shape[0] - 1
+    rows = 512 if columns else case[0][0] - 1
+    with tuned(cuda_column_tile=tile, cuda_column_rows=rows):
+        check_kernels(case, dtype, seed, lam_mode, pairing, data)
+
+
+def check_kernels(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: str,
+                  pairing: str, data: st.DataObject) -> None:
+    """The kernels called directly, against float64 NumPy references."""
+    shape, groups = case
     batch = shape[0]
     tdtype, tol = DTYPES[dtype]
     gen = np.random.default_rng(seed)
@@ -158,12 +166,8 @@ def check(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_mode: st
 def fused_on_host() -> Iterator[None]:
     """The public functions take the fused kernels for host tensors, and no
     host shortcut, as they do for CUDA tensors."""
-    saved = _fast.FUSED_DEVICES, _fast.host_readable
-    _fast.FUSED_DEVICES, _fast.host_readable = ("cuda", "cpu"), (lambda a: False)
-    try:
+    with routed("cpu", "cuda"):
         yield
-    finally:
-        _fast.FUSED_DEVICES, _fast.host_readable = saved
 
 
 @contextlib.contextmanager
@@ -207,7 +211,6 @@ def check_public(case: tuple[tuple[int, ...], int], dtype: str, seed: int, lam_m
     """mixup and cutmix through the dispatch to the kernels (out of place,
     into a buffer, in place), against the host paths' result for one seed; a
     channels-last batch takes the kernels too and keeps its layout."""
-    _fast._COLUMN_TILE, _fast._COLUMN_ROWS = 2048, 512
     shape, groups = case
     gen = np.random.default_rng(seed)
     x = torch.asarray(gen.integers(0, 256, size=shape)).to(getattr(torch, dtype))
@@ -267,7 +270,7 @@ def check_quotient() -> None:
         n = np.array([v for v in near + gen.integers(0, 2**31, size=200).tolist()
                       if 0 <= v < 2**31], dtype=np.int32)
         out = torch.empty(len(n), dtype=torch.int32)
-        quotients[(1,)](torch.asarray(n), out, _fast._magic(d), len(n), block=256)
+        quotients[(1,)](torch.asarray(n), out, _fast.magic(d), len(n), block=256)
         np.testing.assert_array_equal(out.numpy(), n // d, err_msg=f"d={d}")
     COUNT[0] += 1
 
@@ -288,7 +291,7 @@ def check_draws(groups: int, each: int, k: int, lam_mode: str, pairing: str, alp
     partners' keys, in the order the torch ops take them), against a float64
     NumPy computation of sample_cutmix's definition on the same draws and a
     stable NumPy argsort of each group's keys: equal, bitwise. Batches over
-    RANK_MAX (here sometimes 5) and pairings other than "permute" leave the
+    rank_max (here sometimes 5) and pairings other than "permute" leave the
     partners to torch's operations, drawn after the same draws."""
     batch = groups * each
     if pairing == "derange" and each < 2:
@@ -296,20 +299,18 @@ def check_draws(groups: int, each: int, k: int, lam_mode: str, pairing: str, alp
     gen = torch.Generator().manual_seed(seed)
     state = gen.get_state()
     cut = tuple(sizes[:k])
-    saved = torch.get_default_dtype(), _fast.RANK_MAX
+    saved = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64 if wide else torch.float32)  # λ's dtype
-    _fast.RANK_MAX = rank_max
     kw: dict[str, Any] = {"alpha": alpha, "lam_mode": lam_mode, "pairing": pairing,
                           "groups": groups if batch else None}
     try:
-        with fused_on_host(), counting(("fused_draws",)) as calls:
+        with fused_on_host(), tuned(rank_max=rank_max), counting(("fused_draws",)) as calls:
             if k:
                 p = arraymix.sample_cutmix(gen, batch, cut, correct_lam=correct, **kw)
             else:
                 p = arraymix.sample_mixup(gen, batch, **kw)
     finally:
-        torch.set_default_dtype(saved[0])
-        _fast.RANK_MAX = saved[1]
+        torch.set_default_dtype(saved)
     assert calls[0] == 1
     lead = () if lam_mode == "batch" else (batch,)
     again = torch.Generator()

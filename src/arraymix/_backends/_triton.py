@@ -1,4 +1,4 @@
-"""The fused GPU kernels of :mod:`._fast`, in Triton's kernel language.
+"""The fused GPU kernels of :mod:`.torch_cuda`, in Triton's kernel language.
 
 Imported only when Triton is (it ships with CUDA builds of torch); mypy
 skips this module, as Triton's language is not typed Python. Out of place,
@@ -6,7 +6,7 @@ each program covers ``block`` elements of one sample ``s`` (grid: samples x
 blocks). In place, each program covers ``cols`` elements of every sample
 (grid: column tiles), see :func:`blend_columns_kernel`.
 Offsets within a sample are 32-bit (a sample has fewer than 2**31
-elements, see ``_fast.fused_usable``): the paste finds each element's
+elements, see ``torch_cuda.fused_usable``): the paste finds each element's
 place on the cut axes from its offset with 32-bit products (``quotient``),
 where a 64-bit division costs many times a 32-bit one on a GPU, and
 compares it with box bounds clamped to the axis (any int64 a caller passes)
@@ -73,7 +73,7 @@ def ids_kernel(
 def quotient(n, packed):
     # n // d for 0 <= n < 2**31 without a division: the high word of n * m,
     # shifted right by l, with d's multiplier m <= 2**33 and l packed as
-    # m | l << 34 (see _fast._magic). The high word is umulhi(n, m's low
+    # m | l << 34 (see torch_cuda.magic). The high word is umulhi(n, m's low
     # word) + n * m's high bits: three 32-bit instructions where an integer
     # division takes a few dozen, per element.
     packed = packed.to(tl.int64)
@@ -157,10 +157,8 @@ def paste_kernel(
                         size1, step1, span1, size2, step2, span2, k, h0, h1, h2)
     # Both samples read whole, then selected: contiguous loads that vectorize,
     # where reading each element from the one sample it takes (addresses or
-    # masks chosen per element) loads a word at a time. On an H200, 64x3x224x224
-    # float32, timed side by side (docs/bench-gpu.md): 24.5 us this way, as
-    # fast as the blend; 32.2 us through addresses per element, 26.3 us
-    # through two masked loads.
+    # masks chosen per element) loads a word at a time (the variants timed
+    # side by side are in docs/bench-gpu.md).
     own = tl.load(x_ptr + s * inner + offs, mask=mask)
     theirs = tl.load(x_ptr + p * inner + offs, mask=mask)
     tl.store(out_ptr + s * inner + offs, tl.where(inside, theirs, own), mask=mask)
@@ -237,9 +235,9 @@ def paste_columns_kernel(
                         step0, span0, size1, step1, span1, size2, step2, span2, k, h0,
                         h1, h2)
     # The whole tile is read and written back, each element outside the
-    # boxes as it was read: loads and stores that vectorize, as the blend's
-    # (22.7 us in place on an H200, 64x3x224x224 float32), where reading and
-    # writing only the boxes, masked per element, took 47 to 50 us.
+    # boxes as it was read: loads and stores that vectorize, as the blend's,
+    # where reading and writing only the boxes, masked per element, took
+    # twice as long (docs/bench-gpu.md).
     a = tl.load(x_ptr + offs, mask=mask)
     b = tl.gather(a, tl.broadcast_to(p[:, None].to(tl.int32), (rows, cols)), 0)
     tl.store(x_ptr + offs, tl.where(inside, b, a), mask=mask)
@@ -248,11 +246,11 @@ def paste_columns_kernel(
 # --- the parameters, from a torch.Generator's draws on the GPU ---------------
 #
 # Turning a few dozen numbers into λ and boxes with torch's own operations
-# takes a kernel per operation, each a launch of about 2 us on a GPU
+# takes a kernel per operation, each a launch on a GPU
 # (sample_cutmix: about 33 of them). One program does it for `block`
 # samples, in float64, with the operations of the array API path
 # (_sample._boxes) in the same order; a product or sum is rounded on its own
-# (no contraction, _fast._COMPILE), as there.
+# (no contraction, torch_cuda.COMPILE), as there.
 
 
 @triton.jit
@@ -282,7 +280,7 @@ def rank_into(keys_ptr, perm_ptr, i, batch, group, block: tl.constexpr, cols: tl
     # A stable argsort of each group's keys, as a scatter: key i's rank r
     # among its group's (ties by index) puts i at perm[first + r]. Each
     # program compares its block of keys with every key of their groups,
-    # `cols` at a time: batch**2 comparisons (_fast.RANK_MAX bounds it).
+    # `cols` at a time: batch**2 comparisons (Tuning.rank_max bounds it).
     live = i < batch
     mine = tl.load(keys_ptr + i, mask=live, other=0.0)
     first = (i // group) * group

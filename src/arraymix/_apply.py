@@ -1,0 +1,164 @@
+"""Applying drawn parameters: :func:`blend` (MixUp) and :func:`paste` (CutMix).
+
+Each function checks its arguments once, then hands them to the backend
+of ``x`` (:mod:`arraymix._backends`), which mixes them without a host read
+of array values, so both run under ``jax.jit`` and
+``torch.compile(fullgraph=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._compat import Array
+from ._params import CutMixParams, MixParams
+from ._validate import (
+    DEFAULT_AXES,
+    check_axes,
+    check_batch,
+    check_box_params,
+    check_box_values,
+    check_groups,
+    check_lam_values,
+    check_mix_params,
+    check_out,
+    check_perm_values,
+)
+
+__all__ = ["blend", "paste"]
+
+
+def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = None,
+          groups: int | None = None) -> Array:
+    """Mix each sample with its partner: ``λ·x + (1 − λ)·x[perm]``.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, real floating or integer. Integer data
+        (uint8 images) is blended in float32 (float64 from 32 bits) and
+        rounded back.
+    params : MixParams or CutMixParams
+        From :func:`sample_mixup` (or :func:`sample_cutmix`: its ``lam`` and
+        ``perm`` mix the labels of a CutMix), in ``x``'s library and on its
+        device. ``lam`` of shape ``(B,)`` is broadcast over the trailing axes.
+    out : array, optional
+        Where to write the result: an array of ``x``'s shape, dtype, library
+        and device, which may be ``x`` itself (in place: safe although
+        partners overlap) but must not overlap it otherwise (a ValueError;
+        inside ``torch.compile``, which cannot trace storage addresses, this
+        is not checked). JAX arrays are immutable: there, donate ``x`` with
+        ``jax.jit(..., donate_argnums=...)`` instead.
+    groups : int, optional
+        The ``groups`` the params were drawn with: each partner is then read
+        within its group, so a batch sharded over ``groups`` devices (or
+        chunks) is mixed without reading another device's data.
+
+    Returns
+    -------
+    array
+        ``out`` if given, else a new array of ``x``'s shape, dtype, library
+        and device. ``x`` is modified only if it is passed as ``out``.
+
+    Notes
+    -----
+    Pure array API: no randomness and no host reads, so it runs inside
+    ``jax.jit``, ``jax.vmap`` and ``torch.compile(fullgraph=True)``, and
+    gradients flow through it (manifold mixup on hidden activations). λ is
+    cast to ``x``'s dtype before it touches the batch, so a float16 batch is
+    never promoted; float8 batches are blended in float32 and rounded once,
+    integer ones in float32 or float64 and rounded to the nearest. Partner
+    indices out of ``[0, B)`` or outside their group, and λ outside
+    ``[0, 1]``, raise a ValueError where they are host arrays (NumPy, CPU
+    torch); on other devices checking them would cost a sync.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> x = np.asarray([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    >>> p = arraymix.MixParams(lam=np.asarray(0.75), perm=np.asarray([2, 0, 1]))
+    >>> arraymix.blend(x, p)
+    array([[0.5 , 0.5 ],
+           [0.75, 0.75],
+           [1.75, 1.75]])
+    """
+    backend, batch = check_batch(x)
+    lam, perm = check_mix_params(x, params, batch)
+    if out is not None:
+        check_out(x, out)
+    count = check_groups(groups, batch)
+    check_perm_values(perm, batch, count)
+    check_lam_values(lam)
+    return backend.blend(x, lam, perm, out, count)
+
+
+
+def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AXES,
+          out: Array | None = None, groups: int | None = None) -> Array:
+    """Paste each sample's box from its partner: CutMix on the ``axes`` of ``x``.
+
+    Inside the box ``lower[j] <= index_j < upper[j]`` (on the ``j``-th axis of
+    ``axes``) the values come from ``x[perm]``; everywhere else from ``x``.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, any real or bool dtype: values are
+        copied, never computed, so uint8 images and integer or boolean masks
+        stay exact.
+    params : CutMixParams
+        From :func:`sample_cutmix`, in ``x``'s library and on its device.
+    axes : sequence of int, default (-2, -1)
+        The cut axes, as many as the box has: ``(-2, -1)`` for NCHW images,
+        ``(1, 2)`` for NHWC, ``(-1,)`` for audio, ``(-3, -2, -1)`` for volumes.
+        The same params with each array's own axes keep an image batch and its
+        dense targets (segmentation masks, depth) aligned. Left at the
+        default, a batch that looks channels-last (``(B, H, W, C)``, ``C <= 4``
+        after larger axes) raises a ValueError rather than being cut across
+        its channels; ``axes=(-2, -1)`` passed explicitly cuts it anyway.
+    out : array, optional
+        Where to write the result, as in :func:`blend`; may be ``x`` itself,
+        and then only the boxes change.
+    groups : int, optional
+        The ``groups`` the params were drawn with, as in :func:`blend`.
+
+    Returns
+    -------
+    array
+        ``out`` if given, else a new array of ``x``'s shape, dtype, library
+        and device. ``x`` is modified only if it is passed as ``out``.
+
+    Notes
+    -----
+    The box is a mask of broadcast comparisons against ``arange``: no slicing
+    by array values, so shapes never depend on the draw and the function
+    runs under ``jax.jit`` and ``torch.compile(fullgraph=True)``. Where the
+    params are host arrays (NumPy, CPU torch), partners out of ``[0, B)`` or
+    outside their group and boxes outside ``0 <= lower <= upper <= length``
+    raise a ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> x = np.stack([np.zeros((4, 4), dtype=np.uint8), np.ones((4, 4), dtype=np.uint8)])
+    >>> p = arraymix.CutMixParams(lam=np.asarray(0.75), perm=np.asarray([1, 0]),
+    ...                           lower=np.asarray([1, 1]), upper=np.asarray([3, 3]))
+    >>> arraymix.paste(x, p)[0]
+    array([[0, 0, 0, 0],
+           [0, 1, 1, 0],
+           [0, 1, 1, 0],
+           [0, 0, 0, 0]], dtype=uint8)
+    """
+    backend, batch = check_batch(x, bool_ok=True)
+    cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)  # boxes may be empty
+    _, perm = check_mix_params(x, params, batch)
+    lower, upper = check_box_params(x, params, batch, len(cut_axes))
+    if out is not None:
+        check_out(x, out)
+    count = check_groups(groups, batch)
+    check_perm_values(perm, batch, count)
+    check_box_values(lower, upper, [x.shape[a] for a in cut_axes])
+    return backend.paste(x, perm, lower, upper, cut_axes, out, count)
+

@@ -1,0 +1,178 @@
+"""The array API reference: every operation in whole-batch array API calls.
+
+The backend of every library without one of its own (array-api-strict,
+Dask, CuPy, ndonnx, libraries arraymix has never seen), the base class of
+the others, and what every other path is tested equal to. It imports no
+framework, reads no array value on the host, makes no shape that depends
+on values, and creates every array on the input's device, so it runs under
+``jax.jit``, ``torch.compile(fullgraph=True)`` and on lazy or remote arrays.
+Arguments arrive checked (:mod:`arraymix._validate`): nothing here checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
+
+__all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "into",
+           "one_hot_values", "partners", "per_sample"]
+
+
+def compute_dtype(xp: Any, dtype: Any) -> Any:
+    """The dtype arithmetic on ``dtype`` data happens in.
+
+    Floating data of 16 bits and more keeps its own dtype (float16 is not
+    promoted). Narrower floats (float8, float4: a few bits of mantissa, and
+    no arithmetic at all in torch) are blended in float32 and rounded once.
+    Integers are blended in float32 if float32 holds them exactly (8 and 16
+    bits: uint8 images), else in float64.
+    """
+    bits = dtype_bits(xp, dtype)
+    if isdtype(xp, dtype, "real floating"):
+        return dtype if bits >= 16 else xp.float32
+    return xp.float32 if bits <= 16 else xp.float64
+
+
+_CTYPES: dict[tuple[int, Any], Any] = {}
+
+
+def ctype_of(xp: Any, dtype: Any) -> Any:
+    """:func:`compute_dtype`, remembered per library and dtype."""
+    key = (id(xp), dtype)
+    ctype = _CTYPES.get(key)
+    if ctype is None:
+        ctype = _CTYPES[key] = compute_dtype(xp, dtype)
+    return ctype
+
+
+def per_sample(xp: Any, a: Array, ndim: int) -> Array:
+    """A ``(B,)`` parameter reshaped to broadcast against a ``(B, ...)`` array."""
+    return xp.reshape(a, (a.shape[0],) + (1,) * (ndim - 1))
+
+
+def partners(xp: Any, x: Array, perm: Array, groups: int = 1) -> Array:
+    """``x[perm]``; with groups, gathered inside each group.
+
+    Within groups the gather has the groups as a batch axis
+    (``take_along_axis`` on a ``(groups, n, ...)`` view), which a compiler
+    can split along a sharded batch without moving data between devices.
+    Libraries without ``take_along_axis`` (Dask), or whose
+    ``take_along_axis`` does not broadcast the index over the sample's axes as
+    the standard asks (ndonnx: the result keeps the index's shape), take each
+    group's slice on its own, which keeps chunk-aligned groups inside their
+    chunks.
+    """
+    if groups == 1 or x.shape[0] == 0:
+        return xp.take(x, perm, axis=0)
+    n = x.shape[0] // groups
+    local = xp.reshape(perm % n, (groups, n))
+    if hasattr(xp, "take_along_axis") and api_revision(xp) >= "2024.12":  # new in 2024.12
+        grouped = xp.reshape(x, (groups, n, *x.shape[1:]))
+        index = xp.reshape(local, (groups, n) + (1,) * (x.ndim - 1))
+        taken = xp.take_along_axis(grouped, index, axis=1)
+        if tuple(taken.shape) == tuple(grouped.shape):
+            return xp.reshape(taken, x.shape)
+    return xp.concat([xp.take(x[g * n:(g + 1) * n, ...], local[g, ...], axis=0)
+                      for g in range(groups)], axis=0)
+
+
+def blend_arrays(xp: Any, x: Array, lam: Array, perm: Array, ctype: Any,
+                 groups: int = 1) -> Array:
+    """``λ·x + (1 − λ)·x[perm]`` in whole-batch operations, in ``ctype``:
+    λ rounded to it, the two products and their sum each rounded there,
+    integer data rounded to the nearest and cast back."""
+    lam = xp.astype(lam, ctype)
+    if lam.ndim:
+        lam = per_sample(xp, lam, x.ndim)
+    partner = partners(xp, x, perm, groups)
+    if ctype == x.dtype:
+        return lam * x + (1 - lam) * partner
+    mixed = lam * xp.astype(x, ctype) + (1 - lam) * xp.astype(partner, ctype)
+    if isdtype(xp, x.dtype, "integral"):
+        mixed = xp.round(mixed)
+    return xp.astype(mixed, x.dtype)
+
+
+def box_mask(xp: Any, x: Array, lower: Array, upper: Array, axes: tuple[int, ...]) -> Array:
+    """Boolean mask, broadcastable to ``x``: True inside each sample's box."""
+    mask = None
+    for j, ax in enumerate(axes):
+        shape = [1] * x.ndim
+        shape[ax] = x.shape[ax]
+        pos = xp.arange(x.shape[ax], dtype=lower.dtype, device=device(x))
+        pos = xp.reshape(pos, tuple(shape))
+        lo, hi = lower[..., j], upper[..., j]
+        if lo.ndim:
+            lo, hi = per_sample(xp, lo, x.ndim), per_sample(xp, hi, x.ndim)
+        inside = (pos >= lo) & (pos < hi)
+        mask = inside if mask is None else mask & inside
+    return mask
+
+
+def one_hot_values(num_classes: int, smoothing: float) -> tuple[float, float]:
+    """A one-hot row's values (``on`` at its class, ``off`` elsewhere) with
+    label smoothing ``s`` over ``C`` classes, as timm: ``1 − s + s/C``, ``s/C``."""
+    off = smoothing / num_classes
+    return 1.0 - smoothing + off, off
+
+
+def into(xp: Any, result: Array, out: Array | None) -> Array:
+    """``result`` written into ``out``, or ``result`` itself without one."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+class Reference:
+    """The operations of arraymix for one array API namespace ``xp``.
+
+    Subclasses (the backends of :mod:`arraymix._backends`) override the
+    operations they have faster paths for, and call these for the rest.
+    Every method returns ``out`` itself when one is given.
+    """
+
+    name = "reference"
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    def __repr__(self) -> str:
+        return f"<arraymix backend {self.name} for {self.xp.__name__}>"
+
+    def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
+              groups: int) -> Array:
+        """``λ·x + (1 − λ)·x[perm]``, into ``out`` (new if None; may be ``x``)."""
+        xp = self.xp
+        return into(xp, blend_arrays(xp, x, lam, perm, ctype_of(xp, x.dtype), groups), out)
+
+    def paste(self, x: Array, perm: Array, lower: Array, upper: Array,
+              axes: tuple[int, ...], out: Array | None, groups: int) -> Array:
+        """Each sample's box taken from its partner, into ``out`` (new if None)."""
+        xp = self.xp
+        mask = box_mask(xp, x, lower, upper, axes)
+        return into(xp, xp.where(mask, partners(xp, x, perm, groups), x), out)
+
+    def one_hot(self, labels: Array, num_classes: int, smoothing: float,
+                dtype: Any) -> Array:
+        """One-hot rows of class ids; an id out of range gives a row of NaN."""
+        xp, dev = self.xp, device(labels)
+        # compare in the wide index dtype: uint8 ids against 1000 classes must not wrap
+        wide = default_index(xp, dev)
+        classes = xp.arange(num_classes, dtype=wide, device=dev)
+        ids = xp.astype(labels, wide)[..., None]
+        on, off = one_hot_values(num_classes, smoothing)
+
+        def scalar(value: float) -> Array:  # filled on the device: no host-to-device copy
+            return xp.full((), value, dtype=dtype, device=dev)
+
+        rows = xp.where(ids == classes, scalar(on), scalar(off))
+        valid = (ids >= 0) & (ids < num_classes)
+        return xp.where(valid, rows, scalar(float("nan")))
+
+    def mix_ids(self, y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
+                dtype: Any, groups: int) -> Array:
+        """``blend(one_hot(y, C, smoothing=s), (lam, perm))``."""
+        return self.blend(self.one_hot(y, num_classes, smoothing, dtype), lam, perm, None,
+                          groups)

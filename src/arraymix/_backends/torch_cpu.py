@@ -1,0 +1,153 @@
+"""The torch backends: :class:`Torch` for tensors on any device, and
+:class:`TorchCPU` for tensors in host memory.
+
+:class:`Torch` blends floating tensors with torch's ``lerp`` (one kernel,
+one rounding, differentiable, traceable by ``torch.compile``) and leaves
+the rest to the reference: it is what the ``meta`` device, CUDA without
+Triton, other accelerators, autograd and ``torch.compile`` get.
+:class:`TorchCPU` adds the host paths for plain tensors (no autograd, no
+trace): the walk and NumPy's blocks on the tensor's own memory
+(:mod:`.walk`), box copies (:mod:`.boxes`), and class ids through NumPy
+views.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._compat import Array, numpy_twins, torch_module
+from . import boxes, walk
+from .numpy_host import NUMPY, host_paste_path
+from .reference import Reference, ctype_of, one_hot_values, partners
+from .tuning import current
+from .walk import fresh_torch, tracks_grad
+
+__all__ = ["Torch", "TorchCPU", "lerp"]
+
+
+class Torch(Reference):
+    """torch tensors on any device: ``lerp`` for floating blends."""
+
+    name = "torch"
+
+    def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
+              groups: int) -> Array:
+        if current().force == "reference" or ctype_of(self.xp, x.dtype) != x.dtype:
+            return super().blend(x, lam, perm, out, groups)
+        result = lerp(x, lam, partners(self.xp, x, perm, groups), out)
+        # out itself, as documented: a tensor subclass's out= op may hand
+        # back a new plain tensor viewing the same memory
+        return result if out is None else out
+
+
+def plain(*arrays: Array | None) -> bool:
+    """Whether host paths may take these tensors: outside ``torch.compile``
+    and with no autograd recording any (the host paths read values and
+    write through ``out=``, which would drop the gradient)."""
+    return not (torch_module().compiler.is_compiling() or tracks_grad(*arrays))
+
+
+class TorchCPU(Torch):
+    """torch tensors in host memory: the walk, blocks and box copies."""
+
+    name = "torch-cpu"
+
+    def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
+              groups: int) -> Array:
+        t = current()
+        if t.force == "reference" or not x.shape[0] or not plain(x, out, lam):
+            return super().blend(x, lam, perm, out, groups)
+        ctype = ctype_of(self.xp, x.dtype)
+        size = math.prod(x.shape[1:])
+        if t.force == "walk" or (t.force is None and size >= t.walk_min_sample):
+            return walk.walk_blend(x, lam, perm, out, ctype, t.piece)
+        twins = numpy_twins(torch_module())
+        in_place = out is x
+        if (in_place and x.dtype in twins and lam.dtype in twins
+                and (t.force == "blocks" or (
+                    t.force is None and x.element_size() * x.numel() > t.torch_scratch_bytes))):
+            view = x.numpy()  # NumPy's in-place blocks on the tensor's memory
+            walk.blend_blocks(view, lam.numpy(), perm.numpy(), view, twins[ctype], t)
+            return x
+        if (ctype == x.dtype and groups == 1 and t.force in (None, "gather-lerp")
+                and (out is None or out.is_contiguous())):
+            result = gather_lerp(x, lam, perm, out)
+            return result if out is None else out
+        return super().blend(x, lam, perm, out, groups)
+
+    def paste(self, x: Array, perm: Array, lower: Array, upper: Array,
+              axes: tuple[int, ...], out: Array | None, groups: int) -> Array:
+        path = "reference"
+        if plain(x, out):
+            numpy_view = out is not None and x.dtype in numpy_twins(torch_module())
+            path = host_paste_path(x, lower, out, numpy_view)
+        if path == "boxes":
+            return boxes.paste_boxes(x, perm, lower, upper, axes, out)
+        if path == "slice":
+            return boxes.paste_box(x, perm, lower, upper, axes, out)
+        if path == "mask-copy":
+            return boxes.paste_masked(x, perm, lower, upper, axes, out)
+        return super().paste(x, perm, lower, upper, axes, out, groups)
+
+    def one_hot(self, labels: Array, num_classes: int, smoothing: float,
+                dtype: Any) -> Array:
+        if current().force == "reference" or not plain():
+            return super().one_hot(labels, num_classes, smoothing, dtype)
+        on, off = one_hot_values(num_classes, smoothing)
+        rows = torch_module().full((*labels.shape, num_classes), off, dtype=dtype)
+        result: Array = rows.scatter_(-1, labels[..., None].long(), on)
+        return result
+
+    def mix_ids(self, y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
+                dtype: Any, groups: int) -> Array:
+        torch = torch_module()
+        twins = numpy_twins(torch)
+        if (current().force == "reference" or y.ndim != 1 or not plain(lam)
+                or dtype not in twins or lam.dtype not in twins):
+            return super().mix_ids(y, lam, perm, num_classes, smoothing, dtype, groups)
+        # NumPy's operations on the tensors' views cost less than torch's on small arrays
+        return torch.from_numpy(NUMPY.mix_ids(y.numpy(), lam.numpy(), perm.numpy(),
+                                              num_classes, smoothing, twins[dtype], groups))
+
+
+def lerp(x: Array, lam: Array, partner: Array, out: Array | None) -> Array:
+    """``λ·x + (1 − λ)·partner`` as one torch kernel: ``lerp(x, partner, 1 − λ)``.
+
+    Whole-batch torch (CUDA, or CPU samples too small to walk): one pass and
+    one temporary fewer than the reference's three kernels, no host read, and
+    differentiable, traceable by ``torch.compile``. It rounds once, so it is
+    within an ulp of the reference rather than equal to it.
+    """
+    weight = _lerp_weight(x, lam)
+    torch = torch_module()
+    if out is None:
+        return torch.lerp(x, partner, weight)
+    if tracks_grad(x, lam, out):  # out= kernels refuse autograd; copy_ records it
+        result: Array = out.copy_(torch.lerp(x, partner, weight))
+        return result
+    return torch.lerp(x, partner, weight, out=out)
+
+
+def _lerp_weight(x: Array, lam: Array) -> Array:
+    weight = 1 - lam.to(x.dtype)
+    if weight.ndim:
+        weight = weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 1))
+    return weight
+
+
+def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
+    """:func:`lerp` with the partners gathered into the result itself, then
+    blended in place: one batch-sized allocation (none with ``out=``) where
+    gather-then-lerp makes two. Fresh batch-sized buffers page-fault when the
+    allocator has handed their memory back, which on CIFAR-sized batches cost
+    more than the arithmetic. Same kernels, so the same values as :func:`lerp`.
+    In place (``out`` is ``x``) the partners are gathered into scratch first.
+    """
+    torch = torch_module()
+    weight = _lerp_weight(x, lam)
+    if out is x:
+        return torch.lerp(x, torch.index_select(x, 0, perm), weight, out=x)
+    target = torch.index_select(x, 0, perm, out=fresh_torch(x) if out is None else out)
+    return torch.lerp(x, target, weight, out=target)
+
