@@ -182,3 +182,37 @@ def jax_hand(num_classes: int) -> Fn:
     step = jax_hand_step(num_classes)
     keys = iter(list(jax.random.split(jax.random.key(0), 4096)))  # drawn before timing
     return lambda x, y: step(x, y, next(keys))
+
+
+# --- the per-call cost: small batches ------------------------------------------
+
+def hand_mixup(backend: str, num_classes: int) -> Fn:
+    """mixup written by hand, the tutorial's way: λ from a NumPy Generator,
+    a random permutation, ``eye[ids]``, two blends."""
+    gen = np.random.default_rng(0)
+    if backend == "numpy":
+        eye = np.eye(num_classes, dtype=np.float32)
+
+        def numpy_fn(x: Any, y: Any) -> Any:
+            lam = gen.beta(0.2, 0.2)
+            perm = gen.permutation(x.shape[0])
+            t = eye[y]
+            return lam * x + (1 - lam) * x[perm], lam * t + (1 - lam) * t[perm]
+
+        return numpy_fn
+    import torch
+
+    teye = torch.eye(num_classes)
+
+    def torch_fn(x: Any, y: Any) -> Any:
+        lam = float(gen.beta(0.2, 0.2))
+        perm = torch.randperm(x.shape[0])
+        t = teye[y]
+        return lam * x + (1 - lam) * x[perm], lam * t + (1 - lam) * t[perm]
+
+    return torch_fn
+
+
+def hand_blend(lam: float, perm: Any) -> Fn:
+    """``lam * x + (1 - lam) * x[perm]`` with ready parameters."""
+    return lambda x, y: lam * x + (1 - lam) * x[perm]

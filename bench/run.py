@@ -47,12 +47,18 @@ SIZES = {
     "imagenet f16": ((64, 3, 224, 224), "float16"),
     "imagenet bf16": ((64, 3, 224, 224), "bfloat16"),
     "imagenet u8": ((64, 3, 224, 224), "uint8"),
+    # the fixed cost of a call: 10 classes, against hand-written mixups
+    "small 128x16 c10": ((128, 16), "float32"),
+    "small 8x3x32x32 c10": ((8, 3, 32, 32), "float32"),
     # GPU only (not in the default list): a batch four times a GPU's L2 cache
     "imagenet256 f32": ((256, 3, 224, 224), "float32"),
 }
 DEFAULT = [s for s in SIZES if s != "imagenet256 f32"]
-QUICK = ("imagenet f32", "small 128x16")
+QUICK = ("imagenet f32", "small 128x16", "small 128x16 c10")
 CLASSES = 1000
+#: Sizes whose rows are the per-call cost (10 classes), each arraymix row
+#: against the hand-written call of its kind
+SMALL = {"small 128x16 c10": 10, "small 8x3x32x32 c10": 10}
 
 
 def _peak_extra(fn: Callable[[], Any]) -> int | None:
@@ -123,10 +129,51 @@ def _no_sync(backend: str, fn: Any) -> Any:
     return fn
 
 
+def _small_rows(backend: str, x: Any, classes: int) -> dict[str, tuple[str, Any]]:
+    """The per-call cost: mixup with 10 classes and blend with ready params,
+    against the same calls written by hand (the tutorial's way)."""
+    rows: dict[str, tuple[str, Any]] = {}
+    host = np.random.default_rng(0)
+    for name, fn in (anchors.numpy_floors(x) if backend == "numpy"
+                     else anchors.torch_floors(x)).items():
+        if name.endswith("(floor)"):
+            rows[name] = ("floor", fn)
+    rows["arraymix mixup, NumPy rng"] = ("arraymix", lambda x, y: arraymix.mixup(
+        x, y, num_classes=classes, rng=host))
+    params = arraymix.sample_mixup(0, x.shape[0], xp=arraymix_xp(x), device="cpu")
+    rows["arraymix blend, ready params"] = ("arraymix", lambda x, y: arraymix.blend(x, params))
+    if backend == "torch-cpu":
+        import torch
+
+        gen = torch.Generator().manual_seed(0)
+        rows["arraymix mixup, torch.Generator"] = ("arraymix", lambda x, y: arraymix.mixup(
+            x, y, num_classes=classes, rng=gen))
+    rows["hand-written mixup"] = ("anchor", anchors.hand_mixup(backend, classes))
+    rows["hand-written blend, ready params"] = ("anchor", anchors.hand_blend(
+        float(params.lam), params.perm))
+    return rows
+
+
+def arraymix_xp(x: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.array_namespace(x)
+
+
+def _anchor_of(size: str, name: str) -> str | None:
+    """The anchor a row of a small size is compared with (None: the best)."""
+    if size not in SMALL:
+        return None
+    return "hand-written blend, ready params" if "blend" in name else "hand-written mixup"
+
+
 def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...],
-          strict: bool = False) -> dict[str, tuple[str, Any]]:
+          strict: bool = False, size: str = "") -> dict[str, tuple[str, Any]]:
     """name -> (kind, fn(x, y)); kind: floor, arraymix, anchor."""
-    rows = _all_rows(backend, x, y, shape)
+    if size in SMALL:
+        rows = _small_rows(backend, x, SMALL[size]) if backend in ("numpy", "torch-cpu") else {}
+    else:
+        rows = _all_rows(backend, x, y, shape)
     if strict:
         rows = {n: (k, _no_sync(backend, f) if k == "arraymix" else f)
                 for n, (k, f) in rows.items()}
@@ -204,12 +251,13 @@ def _all_rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str,
     return rows
 
 
-def _inputs(backend: str, shape: tuple[int, ...], dtype: str) -> tuple[Any, Any]:
+def _inputs(backend: str, shape: tuple[int, ...], dtype: str,
+            size: str = "") -> tuple[Any, Any]:
     gen = np.random.default_rng(0)
     base = gen.integers(0, 256, size=shape).astype(np.float32)
     if dtype != "uint8":
         base /= 255
-    labels = gen.integers(0, CLASSES, size=shape[0])
+    labels = gen.integers(0, SMALL.get(size, CLASSES), size=shape[0])
     if backend == "numpy":
         if dtype == "bfloat16":
             raise TypeError("NumPy has no bfloat16")
@@ -328,11 +376,13 @@ def _backends() -> list[str]:
 def measure(backend: str, size: str, rounds: int, strict: bool = False) -> list[dict[str, Any]]:
     shape, dtype = SIZES[size]
     try:
-        x, y = _inputs(backend, shape, dtype)
+        x, y = _inputs(backend, shape, dtype, size)
     except (TypeError, AttributeError) as e:
         print(f"  [{backend}] {size}: {e}", file=sys.stderr)
         return []
-    rows = _rows(backend, x, y, shape, strict)
+    rows = _rows(backend, x, y, shape, strict, size)
+    if not rows:
+        return []
     times: dict[str, list[float]] = {name: [] for name in rows}
     errors: dict[str, str] = {}
     for name, (_, fn) in rows.items():  # warm-up (and compile), note failures
@@ -383,9 +433,11 @@ def measure(backend: str, size: str, rounds: int, strict: bool = False) -> list[
             entry["error"] = errors[name]
         else:
             med = statistics.median(times[name])
+            own = _anchor_of(size, name)
+            anchor = statistics.median(times[own]) if own in live else best_anchor
             entry |= {"median_ms": med * 1e3, "min_ms": min(times[name]) * 1e3,
                       "max_ms": max(times[name]) * 1e3, "x_3n_floor": med / floor,
-                      "x_best_anchor": med / best_anchor,
+                      "x_best_anchor": med / anchor,
                       "peak_extra_bytes": memory.get(name)}
             if host[name]:
                 entry["host_us_per_call"] = statistics.median(host[name]) * 1e6

@@ -69,6 +69,17 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return calls[0], calls[1]
         return make
 
+    def numpy_call(fn: str, shape: tuple[int, ...], in_place: bool) -> Callable[[], Pair]:
+        def make() -> Pair:  # the one-call function with 1000-class ids, NumPy draws
+            x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+            y = np.random.default_rng(1).integers(0, 1000, size=shape[0])
+            gens = np.random.default_rng(2), np.random.default_rng(2)
+            kw = {"num_classes": 1000, **({"out": x} if in_place else {})}
+            calls = [(lambda m=m, g=g: getattr(m, fn)(x, y, rng=g, **kw))
+                     for m, g in zip((new, old), gens, strict=True)]
+            return calls[0], calls[1]
+        return make
+
     def cutmix_sample(library: str, in_place: bool) -> Callable[[], Pair]:
         def make() -> Pair:  # a box per sample, no labels
             x = np.random.default_rng(0).normal(size=(256, 3, 32, 32)).astype(np.float32)
@@ -174,6 +185,17 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "jax-eager-sample-mixup": jax_eager_sample,
         "jax-jit-sample-mixup": jax_jit_sample,
         "jax-small-mixup": jax_jit("mixup", (128, 16)),
+        "jax-imagenet-mixup": jax_jit("mixup", (64, 3, 224, 224)),
+        "jax-imagenet-cutmix": jax_jit("cutmix", (64, 3, 224, 224)),
+        "numpy-imagenet-mixup": numpy_call("mixup", (64, 3, 224, 224), False),
+        "numpy-imagenet-mixup-in-place": numpy_call("mixup", (64, 3, 224, 224), True),
+        "numpy-imagenet-cutmix": numpy_call("cutmix", (64, 3, 224, 224), False),
+        "numpy-imagenet-cutmix-in-place": numpy_call("cutmix", (64, 3, 224, 224), True),
+        "numpy-small-mixup": numpy_call("mixup", (128, 16), False),
+        "torch-imagenet-mixup": torch_call("mixup", (64, 3, 224, 224), False),
+        "torch-imagenet-mixup-in-place": torch_call("mixup", (64, 3, 224, 224), True),
+        "torch-imagenet-cutmix": torch_call("cutmix", (64, 3, 224, 224), False),
+        "torch-imagenet-cutmix-in-place": torch_call("cutmix", (64, 3, 224, 224), True),
         "jax-cifar-mixup": jax_jit("mixup", (256, 3, 32, 32)),
         "jax-cifar-cutmix": jax_jit("cutmix", (256, 3, 32, 32)),
         "numpy-cifar-in-place": numpy_blend((256, 3, 32, 32)),
