@@ -312,11 +312,16 @@ def test_fast_path_keeps_autograd():
 @settings(max_examples=15)
 @given(batch=st.integers(0, 40), classes=st.integers(1, 30), seed=SEEDS, lam_mode=MODES,
        pairing=PAIRINGS, smoothing=st.sampled_from([0.0, 0.1, 0.25]),
-       wide=st.booleans())
+       wide=st.booleans(), path=st.sampled_from(["default", "rows", "scatter"]))
 def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, lam_mode,
-                                               pairing, smoothing, wide):
-    """The host shortcut for integer labels gives the reference's values exactly."""
+                                               pairing, smoothing, wide, path):
+    """Each host shortcut for integer labels (rows from the one-hot table,
+    built rows blended, the scatter) gives the reference's values exactly."""
+    from arraymix._backends import tuned
     from arraymix._labels import check_targets, mix_targets
+
+    tuning = {"default": {}, "rows": {"one_hot_table_max": 0},
+              "scatter": {"scatter_ids_min": 1}}[path]
 
     if pairing == "derange" and batch == 1:
         pairing = "permute"
@@ -327,7 +332,9 @@ def test_mixed_class_ids_equal_blended_one_hot(backend, batch, classes, seed, la
     p = arraymix.sample_mixup(seed, batch, lam_mode=lam_mode, pairing=pairing,
                               xp=backend.xp, device=backend.device)
     t = check_targets(x, y, classes, smoothing)
-    got = backend.call(lambda y_, p_: mix_targets(select(y_), t._replace(y=y_), p_, 1), y, p)
+    with tuned(**tuning):
+        got = backend.call(lambda y_, p_: mix_targets(select(y_), t._replace(y=y_), p_, 1),
+                           y, p)
     xp = backend.xp
     want = backend.call(lambda y_, p_: reference.blend_arrays(  # the array API reference
         xp, arraymix.one_hot(y_, classes, smoothing=smoothing, dtype=t.dtype), p_.lam,

@@ -236,13 +236,15 @@ def from_host(xp: Any, a: Any, dtype: Any, dev: Any) -> Array:
     """
     if library(xp) == "torch":
         torch = torch_module()
-        host = np.ascontiguousarray(a) if np.ndim(a) else np.asarray(a)
+        host = np.asarray(a)
+        if host.ndim:
+            host = np.ascontiguousarray(host)
         same = _numpy_twin(torch, dtype)
         if same is not None:  # cast on the NumPy side: a torch .to() costs microseconds
             t = torch.from_numpy(host.astype(same, copy=False))
         else:
             t = torch.from_numpy(host).to(dtype)
-        if dev is None or torch.device(dev).type == "cpu":
+        if dev is None or getattr(dev, "type", None) == "cpu" or torch.device(dev).type == "cpu":
             return t
         return to_device(xp, t, dev)
     return xp.asarray(a, dtype=dtype, device=dev)
@@ -288,9 +290,8 @@ def host_readable(a: Array) -> bool:
     ``torch.compile`` trace; False for everything else (GPU memory, the
     ``meta`` device, JAX tracers, lazy Dask graphs).
     """
-    if type(a) is np.ndarray or is_numpy_array(a):
+    if type(a) is np.ndarray:
         return True
     if is_torch_array(a):
-        torch = torch_module()
-        return bool(a.device.type == "cpu") and not torch.compiler.is_compiling()
-    return False
+        return bool(a.is_cpu) and not torch_module().compiler.is_compiling()
+    return is_numpy_array(a)

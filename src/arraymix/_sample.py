@@ -25,7 +25,7 @@ from ._compat import (
 )
 from ._compat import device as array_device
 from ._params import CutMixParams, MixParams
-from ._random import Source, source
+from ._random import Source, _NumpySource, source
 from ._validate import (
     LAM_MODES,
     check_alpha,
@@ -48,6 +48,8 @@ Pairing = Literal["permute", "derange", "flip", "roll"]
 
 def check_target(src: Source, xp: Any, device: Any) -> tuple[Any, Any]:
     """The namespace and device the parameters go to (default: the source's)."""
+    if xp is not None and xp is src.xp and device == src.device:
+        return xp, device  # where the source draws: nothing to check
     if xp is None:
         _check_device(src.xp, device)
         return src.xp, src.device if device is None else device
@@ -240,6 +242,11 @@ def draw_mixup(src: Source, batch_size: int, alpha: float, lam_mode: str, pairin
                groups: int, xp: Any, device: Any) -> MixParams:
     """:func:`sample_mixup` with its arguments checked, from ``src``."""
     lead = () if lam_mode == "batch" else (batch_size,)
+    if (type(src) is _NumpySource and xp is src.xp and device in (None, src.device)
+            and lam_mode != "pair" and pairing == "permute" and groups == 1):
+        # NumPy draws for NumPy arrays: already float64 (the default) where they go
+        return MixParams(lam=src.beta(alpha, lead), perm=src.permutation(batch_size).astype(
+            default_index(xp, device), copy=False))
     fused = _in_one_kernel(src, batch_size, alpha, lam_mode, pairing, groups, xp, device)
     if fused is not None:
         return MixParams(lam=fused[0], perm=fused[3])

@@ -9,6 +9,7 @@ small tensor cost several times their NumPy equivalents.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -256,11 +257,19 @@ def _devices_differ(a: Array, b: Array) -> bool:
     return da is not None and db is not None and da != db
 
 
+@functools.cache
+def _torch_namespace() -> Any:
+    return namespace_of(torch_module())
+
+
 def _joined(x: Array, a: Any, name: str, what: str, hint: str = "") -> Any:
     """``a`` is an array of ``x``'s library on ``x``'s device: their namespace
     (``hint`` ends the message where it is not)."""
     if type(a) is np.ndarray and type(x) is np.ndarray:  # the common host case
         return _NP
+    if (type(a) is type(x) and is_torch_array(x) and a.is_cpu and x.is_cpu
+            and a.layout is torch_module().strided):  # and the CPU tensors' one
+        return _torch_namespace()
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be {what}, got {_kind(a)}")
     refuse_unsupported(a, name)
@@ -398,15 +407,21 @@ def _values(a: Array) -> np.ndarray[Any, Any] | None:
     None elsewhere or when ``a`` is empty."""
     if type(a) is np.ndarray:
         return a if a.size else None
-    if not (math.prod(a.shape) and host_readable(a)):
-        return None
     if is_torch_array(a):
-        t = a.detach()
-        if t.dtype == torch_module().bfloat16:
+        torch = torch_module()
+        if not (a.is_cpu and a.numel()) or torch.compiler.is_compiling():
+            return None
+        t = a.detach() if a.requires_grad else a
+        if t.dtype is torch.bfloat16:
             t = t.float()
         view: np.ndarray[Any, Any] = t.numpy()
         return view
+    if not (math.prod(a.shape) and host_readable(a)):
+        return None
     return np.asarray(a)
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") -> bool:
@@ -417,10 +432,10 @@ def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") 
     values = _values(a)
     if values is None:
         return False
-    bits = 8 * values.dtype.itemsize
+    size = values.dtype.itemsize
     # one reduction: seen unsigned, a negative value is at least 2**(bits - 1)
-    if (values.dtype.kind == "i" and isinstance(stop, int) and stop <= 2 ** (bits - 1)
-            and int(values.view(f"u{bits // 8}").max()) < stop):
+    if (values.dtype.kind == "i" and isinstance(stop, int) and stop <= 1 << (8 * size - 1)
+            and int(values.view(_UNSIGNED[size]).max()) < stop):
         return True
     low, high = int(values.min()), int(values.max())
     if low < 0 or high >= stop:
@@ -454,7 +469,8 @@ def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.
     if counts is None or len(counts) > batch:
         _check_in_range(perm, batch, name, "sample indices")
     assert counts is not None  # the range check raised otherwise
-    if int(counts.max()) > 1:
+    # B indices in B bins: all of them hit only if none is hit twice
+    if int(np.count_nonzero(counts)) < batch:
         twice = int(np.argmax(counts > 1))
         raise ValueError(
             f"{name} must be a permutation of 0 .. {batch - 1} (each sample the partner "
@@ -516,6 +532,10 @@ def _as_index(a: Array) -> Array:
     index dtype: torch indexes with int32 and int64 only, some libraries'
     ``take`` with int64 only, and the positions a box is compared with are
     made in the bounds' dtype (uint8 ones would wrap past 255)."""
+    if type(a) is np.ndarray and a.dtype == np.intp:  # NumPy's own index dtype
+        return a
+    if is_torch_array(a) and a.dtype is torch_module().int64:  # torch's, on any device
+        return a
     xp = namespace(a)
     index = default_index(xp, device(a))
     return a if a.dtype == index else xp.astype(a, index)

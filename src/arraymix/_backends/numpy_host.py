@@ -8,6 +8,7 @@ Every path equals the array API reference bitwise.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -52,17 +53,29 @@ class Numpy(Reference):
 
     def one_hot(self, labels: Array, num_classes: int, smoothing: float,
                 dtype: Any) -> Array:
-        if current().force == "reference":
+        t = current()
+        if t.force == "reference":
             return super().one_hot(labels, num_classes, smoothing, dtype)
+        if num_classes <= t.one_hot_table_max:
+            return _table(num_classes, smoothing, np.dtype(dtype)).take(labels, axis=0)
         return one_hot_rows(labels, num_classes, smoothing, dtype)
 
     def mix_ids(self, y: Array, lam: Array, perm: Array, num_classes: int, smoothing: float,
                 dtype: Any, groups: int) -> Array:
         t = current()
-        if t.force == "reference" or y.ndim != 1:
+        if t.force == "reference":
             return super().mix_ids(y, lam, perm, num_classes, smoothing, dtype, groups)
-        if y.shape[0] * num_classes >= t.scatter_ids_min:
+        if y.ndim == 1 and y.shape[0] * num_classes >= t.scatter_ids_min:
             return scatter_ids(y, lam, perm, num_classes, smoothing, dtype)
+        if num_classes <= t.one_hot_table_max:
+            # the partners' rows are the rows of the partners' ids: two takes
+            # from the table instead of building rows and gathering them
+            table = _table(num_classes, smoothing, np.dtype(dtype))
+            lam_c, om_c = _weights(lam, dtype, y.ndim + 1)
+            return (lam_c * table.take(y, axis=0)
+                    + om_c * table.take(y.take(perm, axis=0), axis=0))
+        if y.ndim != 1:
+            return super().mix_ids(y, lam, perm, num_classes, smoothing, dtype, groups)
         return blend_whole(one_hot_rows(y, num_classes, smoothing, dtype), lam, perm, dtype)
 
 
@@ -90,13 +103,7 @@ def blend_whole(x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
     """:func:`.reference.blend_arrays` in NumPy's own calls, which cost less
     than the array API wrappers on small batches: the same operations in
     the same order, so the same values."""
-    lam_c = lam.astype(ctype, copy=False)
-    if lam_c.ndim:
-        lam_c = lam_c.reshape((lam_c.shape[0],) + (1,) * (x.ndim - 1))
-        om_c = 1 - lam_c
-    else:  # scalars of the compute dtype: the same roundings, cheaper than 0-d arrays
-        lam_c = lam_c[()]
-        om_c = lam_c.dtype.type(1) - lam_c
+    lam_c, om_c = _weights(lam, ctype, x.ndim)
     partner = x.take(perm, axis=0)
     if ctype == x.dtype:
         return lam_c * x + om_c * partner
@@ -104,6 +111,28 @@ def blend_whole(x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
     if dtype_kind(_NP, x.dtype) == "integral":
         np.rint(mixed, out=mixed)
     return mixed.astype(x.dtype)
+
+
+def _weights(lam: Array, ctype: Any, ndim: int) -> tuple[Any, Any]:
+    """λ and 1 − λ in the compute dtype, shaped to broadcast over ``ndim``
+    axes: scalars of that dtype for one λ (the same roundings as 0-d
+    arrays, at less cost)."""
+    lam_c = lam.astype(ctype, copy=False)
+    if lam_c.ndim:
+        lam_c = lam_c.reshape((lam_c.shape[0],) + (1,) * (ndim - 1))
+        return lam_c, 1 - lam_c
+    lam_c = lam_c[()]
+    return lam_c, lam_c.dtype.type(1) - lam_c
+
+
+@functools.lru_cache(maxsize=16)
+def _table(num_classes: int, smoothing: float, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    """The read-only ``C×C`` table whose row ``c`` is the one-hot row of
+    class ``c`` (the values of :func:`one_hot_rows`)."""
+    table: np.ndarray[Any, Any] = one_hot_rows(np.arange(num_classes), num_classes, smoothing,
+                                               dtype)
+    table.flags.writeable = False
+    return table
 
 
 def one_hot_rows(y: Array, num_classes: int, smoothing: float, dtype: Any) -> Array:

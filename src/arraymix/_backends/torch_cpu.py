@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .._compat import Array, numpy_twins, torch_module
 from . import boxes, walk
 from .numpy_host import NUMPY, host_paste_path
@@ -129,6 +131,22 @@ def lerp(x: Array, lam: Array, partner: Array, out: Array | None) -> Array:
     return torch.lerp(x, partner, weight, out=out)
 
 
+def _host_weight(x: Array, lam: Array) -> Any:
+    """:func:`_lerp_weight` for host tensors, by NumPy on their views (torch
+    operations on a few numbers cost more): ``1 − λ`` in ``x``'s dtype, one
+    weight as a Python float (which ``lerp`` converts to that dtype exactly),
+    or a tensor per sample."""
+    twins = numpy_twins(torch_module())
+    if x.dtype not in twins or lam.dtype not in twins:  # bfloat16: torch's own operations
+        return _lerp_weight(x, lam)
+    ctype = np.dtype(twins[x.dtype])
+    lam_c = lam.numpy().astype(ctype)
+    weight = ctype.type(1) - lam_c if lam_c.ndim == 0 else 1 - lam_c
+    if weight.ndim == 0:
+        return float(weight)
+    return torch_module().from_numpy(weight.reshape((weight.shape[0],) + (1,) * (x.ndim - 1)))
+
+
 def _lerp_weight(x: Array, lam: Array) -> Array:
     weight = 1 - lam.to(x.dtype)
     if weight.ndim:
@@ -145,7 +163,7 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
     In place (``out`` is ``x``) the partners are gathered into scratch first.
     """
     torch = torch_module()
-    weight = _lerp_weight(x, lam)
+    weight = _host_weight(x, lam)
     if out is x:
         return torch.lerp(x, torch.index_select(x, 0, perm), weight, out=x)
     target = torch.index_select(x, 0, perm, out=fresh_torch(x) if out is None else out)

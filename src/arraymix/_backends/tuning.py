@@ -44,6 +44,11 @@ class Tuning:
     #: partners' ids (one pass over ``B×C``); below it the one-hot rows are
     #: built and blended, in fewer Python-level operations.
     scatter_ids_min: int = 1 << 16
+    #: The most classes for which a host backend keeps the ``C×C`` table of
+    #: one-hot rows (per smoothing and dtype) and picks rows from it: a
+    #: small call then costs two takes instead of a fill and a scatter; the
+    #: bound keeps each table within a few hundred KiB.
+    one_hot_table_max: int = 256
     #: The largest batch whose partners the CUDA draws kernel ranks (it
     #: compares every key with every other of its group); larger ones sort.
     rank_max: int = 4096

@@ -52,7 +52,7 @@ def fresh_torch(like: Array, dtype: Any = None) -> Array:
     """``torch.empty_like``, on huge pages where the memory is the host's and
     large (:mod:`arraymix._pages`): its first writes then fault 512 times less often."""
     out = torch_module().empty_like(like, dtype=dtype)
-    if out.device.type == "cpu":
+    if out.device.type == "cpu" and out.numel() * out.element_size() >= _pages.MIN_BYTES:
         storage = out.untyped_storage()
         _pages.advise(storage.data_ptr(), storage.nbytes())
     return out
