@@ -9,7 +9,6 @@ small tensor cost several times their NumPy equivalents.
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import operator
@@ -257,11 +256,6 @@ def _devices_differ(a: Array, b: Array) -> bool:
     return da is not None and db is not None and da != db
 
 
-@functools.cache
-def _torch_namespace() -> Any:
-    return namespace_of(torch_module())
-
-
 def _joined(x: Array, a: Any, name: str, what: str, hint: str = "") -> Any:
     """``a`` is an array of ``x``'s library on ``x``'s device: their namespace
     (``hint`` ends the message where it is not)."""
@@ -269,7 +263,7 @@ def _joined(x: Array, a: Any, name: str, what: str, hint: str = "") -> Any:
         return _NP
     if (type(a) is type(x) and is_torch_array(x) and a.is_cpu and x.is_cpu
             and a.layout is torch_module().strided):  # and the CPU tensors' one
-        return _torch_namespace()
+        return namespace(x)
     if not is_array_api_obj(a):
         raise TypeError(f"{name} must be {what}, got {_kind(a)}")
     refuse_unsupported(a, name)
