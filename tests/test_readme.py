@@ -6,17 +6,16 @@ import re
 from pathlib import Path
 
 import pytest
+from markdown_blocks import python_blocks, run_block
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+BLOCKS = python_blocks(ROOT / "README.md")
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_block_runs(code):
-    for module in re.findall(r"^import (torch|jax)\b", code, flags=re.M):
-        pytest.importorskip(module, reason=f"{module} is not installed")
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    run_block(code, "README.md")
 
 
 def test_readme_has_blocks():
