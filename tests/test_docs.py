@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from markdown_blocks import python_blocks, run_block
 
 import arraymix
+from markdown_blocks import python_blocks, run_block
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from markdown_blocks import python_blocks, run_block
 
 ROOT = Path(__file__).resolve().parents[1]
