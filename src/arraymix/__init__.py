@@ -13,6 +13,7 @@ code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
 
 from ._api import cutmix, mixup
 from ._apply import blend, paste
+from ._detection import blend_boxes, paste_boxes, paste_points
 from ._labels import one_hot
 from ._mixer import Mixer
 from ._params import CutMixParams, MixParams
@@ -23,10 +24,13 @@ __all__ = [
     "MixParams",
     "Mixer",
     "blend",
+    "blend_boxes",
     "cutmix",
     "mixup",
     "one_hot",
     "paste",
+    "paste_boxes",
+    "paste_points",
     "sample_cutmix",
     "sample_mixup",
 ]

@@ -37,10 +37,11 @@ from ._compat import (
 
 __all__ = ["DEFAULT_AXES", "LAM_MODES", "PAIRINGS", "axes_tuple", "check_alpha", "check_axes",
            "check_batch", "check_bool", "check_box_params", "check_box_values",
-           "check_choice", "check_class_ids", "check_count", "check_groups",
+           "check_choice", "check_class_ids", "check_coord_values", "check_coords",
+           "check_count", "check_grid_params", "check_groups",
            "check_lam_values", "check_minmax", "check_mix_params", "check_out",
            "check_pair_mode", "check_pairing", "check_partner", "check_perm_values",
-           "check_real", "check_revision", "is_bool", "refuse_unsupported"]
+           "check_real", "check_revision", "check_valid", "is_bool", "refuse_unsupported"]
 
 LAM_MODES = ("batch", "sample", "pair")
 _NP = namespace_of(np)
@@ -635,3 +636,58 @@ def check_box_params(x: Array, params: Any, batch: int, k: int) -> tuple[Array, 
         )
     return _as_index(lower), _as_index(upper)
 
+
+
+def check_coords(a: Any, name: str, width: int) -> tuple[Reference, int]:
+    """Padded coordinates ``(B, N, width)`` (boxes: 4, points: 2) of a real
+    floating or integer dtype: their backend and batch size."""
+    backend, batch = check_batch(a, name)
+    if a.ndim != 3 or a.shape[-1] != width:
+        what = "(B, N, 4) xyxy boxes" if width == 4 else "(B, N, 2) xy points"
+        raise ValueError(f"{name} must be an array of {what}, got shape {tuple(a.shape)}")
+    return backend, batch
+
+
+def check_valid(coords: Array, valid: Any, name: str = "valid") -> Array:
+    """Which slots of ``coords`` hold a box or point: a boolean ``(B, N)``
+    array of their library on their device."""
+    return check_param(coords, valid, name, (tuple(coords.shape[:2]),), "bool")
+
+
+def check_grid_params(coords: Array, params: Any, batch: int, name: str) -> tuple[
+        Array, Array, Array, Array]:
+    """CutMix params drawn over two cut axes (height, width) for the
+    ``coords`` (boxes or points): ``lam``, ``perm``, ``lower``, ``upper``."""
+    lam, perm = check_mix_params(coords, params, batch)
+    if not (hasattr(params, "lower") and hasattr(params, "upper")):
+        raise TypeError(
+            f"params must be CutMixParams (from sample_cutmix), got {type(params).__name__}"
+        )
+    shape = getattr(params.lower, "shape", None)
+    if shape is not None and len(shape) in (1, 2) and shape[-1] != 2:
+        raise ValueError(
+            f"params must be drawn over two cut axes (height, width) for {name}: got "
+            f"boxes over {shape[-1]} axes; draw them with sample_cutmix(rng, B, (H, W))"
+        )
+    lower, upper = check_box_params(coords, params, batch, 2)
+    check_perm_values(perm, batch, 1)
+    check_lam_values(lam)
+    check_box_values(lower, upper, (np.iinfo(np.int64).max,) * 2)
+    return lam, perm, lower, upper
+
+
+def check_coord_values(coords: Array, valid: Array, name: str) -> None:
+    """Finite coordinates in the valid slots, and boxes with ``x1 <= x2`` and
+    ``y1 <= y2``, where reading them costs no sync (host arrays)."""
+    values, flags = _values(coords), _values(valid)
+    if values is None or flags is None:
+        return
+    kept = values[flags]
+    if not np.isfinite(kept).all():
+        raise ValueError(f"{name} must be finite where valid, found NaN or infinity")
+    if coords.shape[-1] == 4 and bool(((kept[:, 2] < kept[:, 0])
+                                       | (kept[:, 3] < kept[:, 1])).any()):
+        raise ValueError(
+            f"{name} must be xyxy boxes with x1 <= x2 and y1 <= y2 where valid, found "
+            "an inverted box"
+        )

@@ -1,0 +1,259 @@
+"""Detection targets: boxes and keypoints that follow a MixUp or a CutMix.
+
+Boxes are padded ``(B, N, 4)`` pixel ``xyxy`` arrays and points padded
+``(B, N, 2)`` ``xy`` arrays, each with a boolean ``valid`` ``(B, N)``: the
+shapes are static, so every function here runs under ``jax.jit`` and
+``torch.compile(fullgraph=True)``, and reads nothing back to the host.
+CutMix params drawn over two cut axes give each sample's pasted rectangle:
+the first cut axis is the height (y), the second the width (x).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._compat import Array, default_float, device, isdtype, namespace
+from ._params import CutMixParams, MixParams
+from ._validate import (
+    check_coord_values,
+    check_coords,
+    check_grid_params,
+    check_lam_values,
+    check_mix_params,
+    check_perm_values,
+    check_real,
+    check_valid,
+)
+
+__all__ = ["blend_boxes", "paste_boxes", "paste_points"]
+
+#: A box is kept when at least this fraction of its area is still seen: a
+#: tenth, as detection pipelines filter boxes after geometric augmentation;
+#: less leaves a label on a sliver the network cannot recognise.
+MIN_VISIBLE = 0.1
+
+
+def paste_boxes(boxes: Array, valid: Array, params: CutMixParams, /, *,
+                min_visible: float = MIN_VISIBLE) -> tuple[Array, Array]:
+    """The boxes of a CutMixed batch: each sample's own, and its partner's pasted ones.
+
+    Parameters
+    ----------
+    boxes : array
+        Padded boxes of shape ``(B, N, 4)``, pixel ``xyxy`` (``x1, y1, x2,
+        y2``), real floating or integer.
+    valid : array
+        Boolean ``(B, N)``: which slots of ``boxes`` hold a box.
+    params : CutMixParams
+        From :func:`sample_cutmix` drawn over the images' two cut axes
+        ``(H, W)``, in ``boxes``' library and on its device. Sample ``i``'s
+        pasted region is the rectangle ``[lower[i, 1], upper[i, 1]] ×
+        [lower[i, 0], upper[i, 0]]`` (x by y).
+    min_visible : float, default 0.1
+        The least fraction of a box's area that must remain for it to be
+        kept, in ``[0, 1]``.
+
+    Returns
+    -------
+    boxes : array
+        ``(B, 2N, 4)`` in ``boxes``' dtype: the sample's own boxes first,
+        unchanged, then the partner's, clipped to the pasted rectangle.
+        Invalid slots hold zeros.
+    valid : array
+        Boolean ``(B, 2N)``. An own box stays valid when the part of it
+        outside the pasted rectangle is at least ``min_visible`` of its area;
+        a partner's box is valid when its part inside the rectangle is.
+        Boxes of zero area are invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> boxes = np.asarray([[[0, 0, 4, 4]], [[4, 4, 8, 8]]], dtype=np.float32)
+    >>> valid = np.ones((2, 1), dtype=bool)
+    >>> p = arraymix.CutMixParams(lam=np.asarray(0.75), perm=np.asarray([1, 0]),
+    ...                           lower=np.asarray([4, 4]), upper=np.asarray([8, 8]))
+    >>> b, v = arraymix.paste_boxes(boxes, valid, p)
+    >>> b[0]  # its own box, then its partner's, which fills the pasted square
+    array([[0., 0., 4., 4.],
+           [4., 4., 8., 8.]], dtype=float32)
+    >>> v  # sample 1's own box lies under the pasted square, its partner's outside it
+    array([[ True,  True],
+           [False, False]])
+    """
+    _, batch = check_coords(boxes, "boxes", 4)
+    valid = check_valid(boxes, valid)
+    _, perm, lower, upper = check_grid_params(boxes, params, batch, "boxes")
+    fraction = check_real(min_visible, "min_visible", low=0.0, high=1.0)
+    check_coord_values(boxes, valid, "boxes")
+    xp = namespace(boxes)
+    ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, boxes.dtype)
+    work = _work_dtype(xp, boxes)
+
+    x1, y1, x2, y2 = (boxes[..., j] for j in range(4))
+    area = _area(xp, x1, y1, x2, y2, work)
+    inside = _area(xp, xp.maximum(x1, lx), xp.maximum(y1, ly), xp.minimum(x2, ux),
+                   xp.minimum(y2, uy), work)
+    own = valid & (area > 0) & (area - inside >= fraction * area)
+
+    theirs = xp.take(boxes, perm, axis=0)
+    t_valid = xp.take(valid, perm, axis=0)
+    tx1, ty1, tx2, ty2 = (theirs[..., j] for j in range(4))
+    cx1, cx2 = _clamp(xp, tx1, lx, ux), _clamp(xp, tx2, lx, ux)
+    cy1, cy2 = _clamp(xp, ty1, ly, uy), _clamp(xp, ty2, ly, uy)
+    clipped = _area(xp, cx1, cy1, cx2, cy2, work)
+    t_area = _area(xp, tx1, ty1, tx2, ty2, work)
+    pasted = t_valid & (clipped > 0) & (clipped >= fraction * t_area)
+    cut = xp.stack([cx1, cy1, cx2, cy2], axis=-1)
+    return _joined_slots(xp, boxes, own, cut, pasted)
+
+
+def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams, /) -> tuple[
+        Array, Array, Array]:
+    """The boxes of a MixUp-ed batch: both images are seen, so both sets are kept.
+
+    Parameters
+    ----------
+    boxes : array
+        Padded boxes of shape ``(B, N, 4)``, pixel ``xyxy``, real floating or
+        integer.
+    valid : array
+        Boolean ``(B, N)``: which slots of ``boxes`` hold a box.
+    params : MixParams
+        From :func:`sample_mixup` (its ``lam`` and ``perm``), in ``boxes``'
+        library and on its device.
+
+    Returns
+    -------
+    boxes : array
+        ``(B, 2N, 4)`` in ``boxes``' dtype: the sample's own boxes, then its
+        partner's. Invalid slots hold zeros.
+    valid : array
+        Boolean ``(B, 2N)``.
+    weights : array
+        ``(B, 2N)`` in ``params.lam``'s dtype: λ for the sample's own boxes
+        and ``1 − λ`` for its partner's (a detection loss weighs each box's
+        term by it, as the labels are weighed); zero in invalid slots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> boxes = np.asarray([[[0, 0, 4, 4]], [[4, 4, 8, 8]]], dtype=np.float32)
+    >>> valid = np.asarray([[True], [False]])
+    >>> p = arraymix.MixParams(lam=np.asarray(0.75), perm=np.asarray([1, 0]))
+    >>> b, v, w = arraymix.blend_boxes(boxes, valid, p)
+    >>> v
+    array([[ True, False],
+           [False,  True]])
+    >>> w
+    array([[0.75, 0.  ],
+           [0.  , 0.25]])
+    """
+    _, batch = check_coords(boxes, "boxes", 4)
+    valid = check_valid(boxes, valid)
+    lam, perm = check_mix_params(boxes, params, batch)
+    check_perm_values(perm, batch, 1)
+    check_lam_values(lam)
+    check_coord_values(boxes, valid, "boxes")
+    xp = namespace(boxes)
+    theirs = xp.take(boxes, perm, axis=0)
+    t_valid = xp.take(valid, perm, axis=0)
+    out, kept = _joined_slots(xp, boxes, valid, theirs, t_valid)
+    weight = xp.broadcast_to(xp.reshape(lam, (-1, 1)), (batch, 1))
+    weight = xp.broadcast_to(weight, tuple(valid.shape))
+    none = xp.zeros_like(weight)
+    weights = xp.concat([xp.where(valid, weight, none), xp.where(t_valid, 1 - weight, none)],
+                        axis=1)
+    return out, kept, weights
+
+
+def paste_points(points: Array, valid: Array, params: CutMixParams, /) -> tuple[Array, Array]:
+    """The keypoints of a CutMixed batch: own points under the pasted box are
+    dropped, the partner's points inside it are added.
+
+    Parameters
+    ----------
+    points : array
+        Padded points of shape ``(B, N, 2)``, pixel ``xy``, real floating or
+        integer.
+    valid : array
+        Boolean ``(B, N)``: which slots of ``points`` hold a point.
+    params : CutMixParams
+        From :func:`sample_cutmix` drawn over the images' two cut axes
+        ``(H, W)``, in ``points``' library and on its device. A point is in
+        sample ``i``'s pasted region when ``lower[i] <= (y, x) < upper[i]``.
+
+    Returns
+    -------
+    points : array
+        ``(B, 2N, 2)`` in ``points``' dtype: the sample's own points first,
+        then its partner's. Invalid slots hold zeros.
+    valid : array
+        Boolean ``(B, 2N)``: own points outside the pasted region, partner's
+        points inside it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> points = np.asarray([[[1.0, 1.0], [5.0, 5.0]], [[6.0, 2.0], [7.0, 7.0]]])
+    >>> valid = np.ones((2, 2), dtype=bool)
+    >>> p = arraymix.CutMixParams(lam=np.asarray(0.75), perm=np.asarray([1, 0]),
+    ...                           lower=np.asarray([4, 4]), upper=np.asarray([8, 8]))
+    >>> q, v = arraymix.paste_points(points, valid, p)
+    >>> v[0]  # (5, 5) is pasted over; the partner's (7, 7) comes in
+    array([ True, False, False,  True])
+    """
+    _, batch = check_coords(points, "points", 2)
+    valid = check_valid(points, valid)
+    _, perm, lower, upper = check_grid_params(points, params, batch, "points")
+    check_coord_values(points, valid, "points")
+    xp = namespace(points)
+    ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, points.dtype)
+
+    def inside(p: Array) -> Array:
+        x, y = p[..., 0], p[..., 1]
+        return (x >= lx) & (x < ux) & (y >= ly) & (y < uy)
+
+    theirs = xp.take(points, perm, axis=0)
+    t_valid = xp.take(valid, perm, axis=0)
+    return _joined_slots(xp, points, valid & ~inside(points), theirs, t_valid & inside(theirs))
+
+
+def _rectangles(xp: Any, lower: Array, upper: Array, batch: int, dtype: Any) -> tuple[
+        Array, Array, Array, Array]:
+    """Each sample's pasted rectangle as ``(B, 1)`` columns ``y0, x0, y1, x1``
+    in the coordinates' dtype (one box for the batch broadcast to every sample)."""
+    low = xp.astype(xp.broadcast_to(lower, (batch, 2)), dtype)
+    high = xp.astype(xp.broadcast_to(upper, (batch, 2)), dtype)
+    return low[:, 0:1], low[:, 1:2], high[:, 0:1], high[:, 1:2]
+
+
+def _work_dtype(xp: Any, a: Array) -> Any:
+    """Areas are compared in the boxes' own floating dtype, or the library's
+    default float for integer boxes (a product of two uint8 sides overflows)."""
+    if isdtype(xp, a.dtype, "real floating"):
+        return a.dtype
+    return default_float(xp, device(a))
+
+
+def _area(xp: Any, x1: Array, y1: Array, x2: Array, y2: Array, dtype: Any) -> Array:
+    """Area of the boxes, zero where they are empty or inverted."""
+    w = xp.astype(x2, dtype) - xp.astype(x1, dtype)
+    h = xp.astype(y2, dtype) - xp.astype(y1, dtype)
+    zero = xp.zeros_like(w)
+    return xp.maximum(w, zero) * xp.maximum(h, zero)
+
+
+def _clamp(xp: Any, a: Array, low: Array, high: Array) -> Array:
+    return xp.minimum(xp.maximum(a, low), high)
+
+
+def _joined_slots(xp: Any, own: Array, own_valid: Array, theirs: Array,
+                  their_valid: Array) -> tuple[Array, Array]:
+    """Own slots then the partner's, zeros where invalid."""
+    zero = xp.zeros_like(own)
+    mine = xp.where(own_valid[..., None], own, zero)
+    other = xp.where(their_valid[..., None], theirs, zero)
+    return xp.concat([mine, other], axis=1), xp.concat([own_valid, their_valid], axis=1)
