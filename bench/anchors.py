@@ -216,3 +216,40 @@ def hand_mixup(backend: str, num_classes: int) -> Fn:
 def hand_blend(lam: float, perm: Any) -> Fn:
     """``lam * x + (1 - lam) * x[perm]`` with ready parameters."""
     return lambda x, y: lam * x + (1 - lam) * x[perm]
+
+
+def torch_dense_loss(params: Any, backward: bool) -> Fn:
+    """The loss of a mixed batch as one writes it with soft targets: the
+    (B, C) mixed one-hot targets, then torch's cross-entropy on them."""
+    import torch
+
+    lam = params.lam[:, None]
+
+    def fn(x: Any, y: Any) -> Any:
+        z = x.detach().requires_grad_(backward)
+        t = torch.nn.functional.one_hot(y, x.shape[1]).to(x.dtype)
+        target = lam * t + (1 - lam) * t[params.perm]
+        loss = torch.nn.functional.cross_entropy(z, target)
+        if backward:
+            loss.backward()
+        return loss
+
+    return fn
+
+
+def torch_two_losses(params: Any, backward: bool) -> Fn:
+    """The loss of a mixed batch from its ids, by hand: torch's cross-entropy
+    against each label, weighted λ and 1 − λ per sample."""
+    import torch
+
+    def fn(x: Any, y: Any) -> Any:
+        z = x.detach().requires_grad_(backward)
+        ce = torch.nn.functional.cross_entropy
+        own = ce(z, y, reduction="none")
+        theirs = ce(z, y[params.perm], reduction="none")
+        loss = (params.lam * own + (1 - params.lam) * theirs).mean()
+        if backward:
+            loss.backward()
+        return loss
+
+    return fn

@@ -50,6 +50,9 @@ SIZES = {
     # the fixed cost of a call: 10 classes, against hand-written mixups
     "small 128x16 c10": ((128, 16), "float32"),
     "small 8x3x32x32 c10": ((8, 3, 32, 32), "float32"),
+    # the loss of a mixed batch from its ids (logits of B x C classes)
+    "loss 256x1000": ((256, 1000), "float32"),
+    "loss 64x100000": ((64, 100_000), "float32"),
     # GPU only (not in the default list): a batch four times a GPU's L2 cache
     "imagenet256 f32": ((256, 3, 224, 224), "float32"),
 }
@@ -59,6 +62,9 @@ CLASSES = 1000
 #: Sizes whose rows are the per-call cost (10 classes), each arraymix row
 #: against the hand-written call of its kind
 SMALL = {"small 128x16 c10": 10, "small 8x3x32x32 c10": 10}
+#: Sizes whose rows are losses of a mixed batch (torch only): arraymix's
+#: against the dense mixed targets' cross-entropy, forward and with backward
+LOSS = {"loss 256x1000", "loss 64x100000"}
 
 
 def _peak_extra(fn: Callable[[], Any]) -> int | None:
@@ -154,6 +160,34 @@ def _small_rows(backend: str, x: Any, classes: int) -> dict[str, tuple[str, Any]
     return rows
 
 
+def _loss_rows(x: Any) -> dict[str, tuple[str, Any]]:
+    """mixed_cross_entropy from the ids against the dense mixed targets'
+    cross-entropy, λ per sample, forward alone and with backward."""
+    p = arraymix.sample_mixup(0, x.shape[0], lam_mode="sample", xp=arraymix_xp(x),
+                              device=x.device)
+    rows: dict[str, tuple[str, Any]] = {}
+    for name, fn in anchors.torch_floors(x).items():
+        if name.endswith("(floor)"):
+            rows[name] = ("floor", fn)
+
+    def ours(backward: bool) -> Any:
+        def fn(x: Any, y: Any) -> Any:
+            z = x.detach().requires_grad_(backward)
+            loss = arraymix.mixed_cross_entropy(z, y, p)
+            if backward:
+                loss.backward()
+            return loss
+        return fn
+
+    for backward, tail in ((False, ""), (True, ", with backward")):
+        rows["arraymix mixed_cross_entropy" + tail] = ("arraymix", ours(backward))
+        rows["dense targets + F.cross_entropy" + tail] = (
+            "anchor", anchors.torch_dense_loss(p, backward))
+        rows["two F.cross_entropy of ids" + tail] = (
+            "anchor", anchors.torch_two_losses(p, backward))
+    return rows
+
+
 def arraymix_xp(x: Any) -> Any:
     import array_api_compat
 
@@ -161,7 +195,10 @@ def arraymix_xp(x: Any) -> Any:
 
 
 def _anchor_of(size: str, name: str) -> str | None:
-    """The anchor a row of a small size is compared with (None: the best)."""
+    """The anchor a row of a small or loss size is compared with (None: the best)."""
+    if size in LOSS:
+        return ("dense targets + F.cross_entropy, with backward" if "backward" in name
+                else "dense targets + F.cross_entropy")
     if size not in SMALL:
         return None
     return "hand-written blend, ready params" if "blend" in name else "hand-written mixup"
@@ -172,6 +209,8 @@ def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...],
     """name -> (kind, fn(x, y)); kind: floor, arraymix, anchor."""
     if size in SMALL:
         rows = _small_rows(backend, x, SMALL[size]) if backend in ("numpy", "torch-cpu") else {}
+    elif size in LOSS:
+        rows = _loss_rows(x) if backend.startswith("torch") else {}
     else:
         rows = _all_rows(backend, x, y, shape)
     if strict:
@@ -257,7 +296,8 @@ def _inputs(backend: str, shape: tuple[int, ...], dtype: str,
     base = gen.integers(0, 256, size=shape).astype(np.float32)
     if dtype != "uint8":
         base /= 255
-    labels = gen.integers(0, SMALL.get(size, CLASSES), size=shape[0])
+    labels = gen.integers(0, shape[1] if size in LOSS else SMALL.get(size, CLASSES),
+                          size=shape[0])
     if backend == "numpy":
         if dtype == "bfloat16":
             raise TypeError("NumPy has no bfloat16")

@@ -15,6 +15,7 @@ from ._api import cutmix, mixup
 from ._apply import blend, paste
 from ._detection import blend_boxes, paste_boxes, paste_points
 from ._labels import one_hot
+from ._losses import mixed_cross_entropy
 from ._mixer import Mixer
 from ._params import CutMixParams, MixParams
 from ._sample import sample_cutmix, sample_mixup
@@ -26,6 +27,7 @@ __all__ = [
     "blend",
     "blend_boxes",
     "cutmix",
+    "mixed_cross_entropy",
     "mixup",
     "one_hot",
     "paste",

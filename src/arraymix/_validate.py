@@ -440,9 +440,10 @@ def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") 
     return True
 
 
-def check_class_ids(y: Array, num_classes: int, name: str = "y") -> None:
+def check_class_ids(y: Array, num_classes: int, name: str = "y",
+                    label: str = "num_classes=") -> None:
     """Class ids in range, where reading them costs no sync; else see one_hot."""
-    _check_in_range(y, num_classes, name, "class ids", "num_classes=")
+    _check_in_range(y, num_classes, name, "class ids", label)
 
 
 def check_perm_values(perm: Array, batch: int, groups: int, name: str = "params.perm") -> None:

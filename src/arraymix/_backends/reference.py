@@ -176,3 +176,9 @@ class Reference:
         """``blend(one_hot(y, C, smoothing=s), (lam, perm))``."""
         return self.blend(self.one_hot(y, num_classes, smoothing, dtype), lam, perm, None,
                           groups)
+
+    def log_softmax(self, z: Array, axis: int) -> Array:
+        """``log(softmax(z))`` along ``axis``, the maximum subtracted first."""
+        xp = self.xp
+        shifted = z - xp.max(z, axis=axis, keepdims=True)
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))

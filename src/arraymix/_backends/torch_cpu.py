@@ -42,6 +42,13 @@ class Torch(Reference):
         # back a new plain tensor viewing the same memory
         return result if out is None else out
 
+    def log_softmax(self, z: Array, axis: int) -> Array:
+        # torch's fused kernel: one pass forward and one backward, where the
+        # reference's five operations each keep a (B, C) tensor for autograd
+        if current().force == "reference":
+            return super().log_softmax(z, axis)
+        return torch_module().nn.functional.log_softmax(z, dim=axis)
+
 
 def plain(*arrays: Array | None) -> bool:
     """Whether host paths may take these tensors: outside ``torch.compile``

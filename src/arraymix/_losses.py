@@ -1,0 +1,173 @@
+"""Loss-side mixing: the cross-entropy of a mixed batch from its class ids.
+
+The loss of a sample mixed with weight λ against one-hot targets is λ times
+its loss against its own label plus ``1 − λ`` times its loss against its
+partner's, so it needs the two labels and λ, never the ``(B, C)`` mixed
+targets. Written against the array API: it runs on every backend, under
+``jax.jit`` and ``torch.compile``, and gradients flow through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._backends import Reference, select
+from ._compat import Array, default_index, device, isdtype
+from ._params import CutMixParams, MixParams
+from ._validate import (
+    check_axes,
+    check_batch,
+    check_box_params,
+    check_box_values,
+    check_choice,
+    check_class_ids,
+    check_lam_values,
+    check_mix_params,
+    check_partner,
+    check_perm_values,
+    check_real,
+)
+
+__all__ = ["mixed_cross_entropy"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMixParams, /, *,
+                        axis: int = -1, label_smoothing: float = 0.0,
+                        reduction: str = "mean") -> Array:
+    """Cross-entropy of the logits of a mixed batch against its mixed labels,
+    from the class ids: no ``(B, C)`` targets are built.
+
+    Parameters
+    ----------
+    logits : array
+        The model's output on the mixed batch, real floating: ``(B, C)``, or
+        ``(B, C, ...)`` for dense prediction (segmentation: ``(B, C, H, W)``
+        with ``axis=1``).
+    labels : array
+        The batch's class ids *before* mixing, integer, of ``logits``' shape
+        without the class axis: ``(B,)``, or ``(B, H, W)`` per position.
+    params : MixParams or CutMixParams
+        The params the batch was mixed with, in ``logits``' library and on
+        its device.
+    axis : int, default -1
+        The class axis of ``logits`` (not the batch axis).
+    label_smoothing : float, default 0.0
+        As :func:`one_hot`: each label's target is ``1 − s + s/C`` on its
+        class and ``s/C`` elsewhere, in ``[0, 1)``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"`` returns the loss per sample ``(B,)`` or per position
+        ``(B, H, W)``; ``"mean"`` averages it over every sample and position,
+        as ``torch.nn.functional.cross_entropy`` does with probability
+        targets; ``"sum"`` adds it up.
+
+    Returns
+    -------
+    array
+        The loss in ``logits``' dtype (computed in float32 for float16 and
+        bfloat16 logits), on its device.
+
+    Notes
+    -----
+    With MixUp params, and with CutMix params for labels of shape ``(B,)``,
+    the loss is ``λ·CE(logits, y) + (1 − λ)·CE(logits, y[perm])``, λ per
+    sample or for the batch, which equals the cross-entropy against the
+    mixed one-hot targets of :func:`mixup` and :func:`cutmix`. With CutMix
+    params and dense labels, each position takes the label of the sample its
+    pixel came from: the labels are pasted with the params over their last
+    ``k`` axes (``k`` the number of cut axes), as :func:`paste` pastes the
+    mask. The log-softmax is computed stably (the maximum subtracted first).
+    Class ids out of ``[0, C)`` raise a ValueError where they are host arrays
+    (NumPy, CPU torch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> logits = np.log(np.asarray([[0.5, 0.25, 0.25], [0.25, 0.25, 0.5]]))
+    >>> p = arraymix.MixParams(lam=np.asarray(0.5), perm=np.asarray([1, 0]))
+    >>> loss = arraymix.mixed_cross_entropy(logits, np.asarray([0, 2]), p, reduction="none")
+    >>> np.allclose(loss, 0.5 * -np.log(0.5) + 0.5 * -np.log(0.25))
+    True
+    """
+    backend, batch, classes, cls = _check_logits(logits, axis)
+    xp = backend.xp
+    check_partner(logits, labels, "labels")
+    wanted = tuple(s for i, s in enumerate(logits.shape) if i != cls)
+    if not isdtype(xp, labels.dtype, "integral") or tuple(labels.shape) != wanted:
+        raise ValueError(
+            f"labels must be integer class ids of shape {wanted} (logits' shape without "
+            f"its class axis {cls}), got {labels.dtype} of shape {tuple(labels.shape)}"
+        )
+    lam, perm = check_mix_params(logits, params, batch)
+    smoothing = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0,
+                           high_open=True)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_perm_values(perm, batch, 1)
+    check_lam_values(lam)
+    box: tuple[Array, Array, tuple[int, ...]] | None = None
+    if isinstance(params, CutMixParams) and labels.ndim > 1:  # a pasted label map
+        k = params.lower.shape[-1] if getattr(params.lower, "ndim", 0) else 0
+        if not 1 <= k <= labels.ndim - 1:
+            raise ValueError(
+                f"params must be drawn over at most the {labels.ndim - 1} axes of labels "
+                f"after the batch axis, got boxes over {k}"
+            )
+        lower, upper = check_box_params(logits, params, batch, k)
+        cut_axes = tuple(range(labels.ndim - k, labels.ndim))
+        check_box_values(lower, upper, [labels.shape[a] for a in cut_axes])
+        box = lower, upper, cut_axes
+    check_class_ids(labels, classes, "labels", "")
+
+    work = logits
+    if logits.dtype not in (xp.float32, xp.float64):
+        work = xp.astype(logits, xp.float32)  # half precision: exp and sums in float32
+    logp = backend.log_softmax(work, cls)
+    hit = 1.0 - smoothing
+    if box is not None:
+        mixed = select(labels).paste(labels, perm, *box, None, 1)
+        loss = -hit * _picked(xp, logp, mixed, cls)
+    else:
+        weight = lam if lam.dtype == logp.dtype else xp.astype(lam, logp.dtype)
+        if weight.ndim and labels.ndim > 1:  # λ per sample over each position
+            weight = xp.reshape(weight, (-1,) + (1,) * (labels.ndim - 1))
+        own = _picked(xp, logp, labels, cls)
+        theirs = _picked(xp, logp, xp.take(labels, perm, axis=0), cls)
+        loss = -hit * (theirs + weight * (own - theirs))
+    if smoothing:
+        loss = loss - smoothing * xp.mean(logp, axis=cls)
+    if reduction == "mean":
+        loss = xp.mean(loss)
+    elif reduction == "sum":
+        loss = xp.sum(loss)
+    return xp.astype(loss, logits.dtype) if loss.dtype != logits.dtype else loss
+
+
+def _check_logits(logits: Any, axis: Any) -> tuple[Reference, int, int, int]:
+    """Real floating logits with a batch and a class axis: their backend,
+    batch size, number of classes and class axis (non-negative)."""
+    backend, batch = check_batch(logits, "logits")
+    if not isdtype(backend.xp, logits.dtype, "real floating"):
+        raise TypeError(f"logits must have a real floating dtype, got {logits.dtype}")
+    if logits.ndim < 2:
+        raise ValueError(
+            f"logits must have a batch and a class axis (ndim >= 2), got shape "
+            f"{tuple(logits.shape)}"
+        )
+    (cls,) = check_axes((axis,), logits.ndim, "axis", drawn=False)  # never the batch axis
+    return backend, batch, int(logits.shape[cls]), cls
+
+
+def _picked(xp: Any, z: Array, labels: Array, cls: int) -> Array:
+    """``z`` at each position's label along the class axis, without a one-hot."""
+    wide = default_index(xp, device(z))
+    index = xp.expand_dims(labels if labels.dtype == wide else xp.astype(labels, wide), axis=cls)
+    take_along = getattr(xp, "take_along_axis", None)
+    if take_along is not None:
+        return xp.squeeze(take_along(z, index, axis=cls), axis=cls)
+    shape = [1] * z.ndim
+    shape[cls] = z.shape[cls]
+    classes = xp.reshape(xp.arange(z.shape[cls], device=device(z)), tuple(shape))
+    hits = xp.where(classes == index, z, xp.zeros_like(z))
+    return xp.sum(hits, axis=cls)
