@@ -428,3 +428,43 @@ def test_seeds_are_not_lengths():
     for seed in (2**100, (2**70, 3)):
         a, b = arraymix.Mixer(num_classes=3, seed=seed), arraymix.Mixer(num_classes=3, seed=seed)
         np.testing.assert_array_equal(a(x, ids)[1], b(x, ids)[1])
+
+
+@pytest.mark.parametrize(("mode", "lam_mode"), [("batch", "batch"), ("elem", "sample"),
+                                                ("pair", "pair")])
+def test_from_timm_is_the_same_recipe(mode, lam_mode):
+    args = {"mixup_alpha": 0.8, "cutmix_alpha": 1.0, "cutmix_minmax": None, "prob": 0.9,
+            "switch_prob": 0.4, "mode": mode, "correct_lam": True, "label_smoothing": 0.2,
+            "num_classes": 7}
+    ours = arraymix.Mixer.from_timm(**args, seed=3)
+    same = arraymix.Mixer(mixup_alpha=0.8, cutmix_alpha=1.0, prob=0.9, switch_prob=0.4,
+                          lam_mode=lam_mode, pairing="flip", correct_lam=True,
+                          label_smoothing=0.2, num_classes=7, seed=3)
+    x = np.random.default_rng(0).random((9, 3, 8, 8), dtype=np.float32)   # odd works
+    for _ in range(3):
+        a, b = ours(x, np.arange(9) % 7), same(x, np.arange(9) % 7)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_from_timm_defaults_are_timms():
+    mixer = arraymix.Mixer.from_timm()
+    assert (mixer.mixup_alpha, mixer.cutmix_alpha, mixer.prob, mixer.lam_mode,
+            mixer.label_smoothing, mixer.num_classes) == (1.0, 0.0, 1.0, "batch", 0.1, 1000)
+
+
+def test_from_timm_takes_timms_arguments_and_defaults():
+    mixup = pytest.importorskip("timm.data", reason="timm is not installed").Mixup
+    import inspect
+
+    theirs = {k: v.default for k, v in inspect.signature(mixup).parameters.items()}
+    ours = {k: v.default for k, v in inspect.signature(arraymix.Mixer.from_timm).parameters.items()
+            if k != "seed"}
+    assert ours == theirs
+
+
+def test_from_timm_refuses_what_timm_refuses():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        arraymix.Mixer.from_timm(mode="elementwise")
+    with pytest.raises(TypeError):
+        arraymix.Mixer.from_timm(lam_mode="sample")  # not one of timm's arguments

@@ -51,7 +51,7 @@ class _Call(NamedTuple):
 
 
 def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, lam_mode: Any,
-                pairing: Any, groups: Any, out: Any, rng: Any) -> _Call:
+                pairing: Any, groups: Any, out: Any, rng: Any, union: Any) -> _Call:
     """Everything the one-call functions check before they draw or compute."""
     backend, batch = check_batch(x)
     if is_traced(x) and (rng is None or isinstance(rng, np.random.Generator)):
@@ -66,7 +66,7 @@ def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, la
     check_pairing(pairing, batch)
     check_pair_mode(lam_mode, pairing)
     count = check_groups(groups, batch, pairing)
-    soft = check_targets(x, y, num_classes, smoothing)
+    soft = check_targets(x, y, num_classes, smoothing, union)
     if out is not None:
         check_out(x, out)
     src = source(rng)
@@ -87,6 +87,7 @@ def mixup(
     groups: int | None = None,
     rng: Any = None,
     out: Array | None = None,
+    union: bool = False,
 ) -> tuple[Array, Array | None]:
     """MixUp a batch and its labels: ``λ·x + (1 − λ)·x[perm]``, λ ~ Beta(α, α).
 
@@ -129,15 +130,22 @@ def mixup(
         every call would repeat that mix.
     out : array, optional
         Where to write the mixed batch; may be ``x`` itself (see :func:`blend`).
+    union : bool, default False
+        Multi-label targets: a mixed sample holds both samples' content, so
+        its targets are the elementwise maximum of its own and its
+        partner's (class ids become one-hot rows first, smoothed if asked),
+        instead of their λ-weighted sum. Where λ is 1 the sample keeps its
+        own targets, where λ is 0 it takes its partner's.
 
     Returns
     -------
     x_mixed : array
         Same shape, dtype, library and device as ``x``.
     y_mixed : array or None
-        Mixed targets, each row summing to 1 for one-hot or soft rows;
-        ``None`` if ``y`` is ``None``. Integer ids give float32 targets
-        (float64 for float64 ``x``).
+        Mixed targets, each row summing to 1 for one-hot or soft rows
+        (with ``union``, the elementwise maxima instead); ``None`` if ``y``
+        is ``None``. Integer ids give float32 targets (float64 for float64
+        ``x``).
 
     Notes
     -----
@@ -157,7 +165,7 @@ def mixup(
     True
     """
     c = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode, pairing, groups, out,
-                    rng)
+                    rng, union)
     p = draw_mixup(c.source, c.batch, c.alpha, lam_mode, pairing, c.groups, c.backend.xp,
                    c.device)
     return (c.backend.blend(x, p.lam, p.perm, out, c.groups),
@@ -180,6 +188,7 @@ def cutmix(
     groups: int | None = None,
     rng: Any = None,
     out: Array | None = None,
+    union: bool = False,
 ) -> tuple[Array, Array | None]:
     """CutMix a batch and its labels: paste a box of each partner into each sample.
 
@@ -218,13 +227,18 @@ def cutmix(
     out : array, optional
         Where to write the mixed batch; may be ``x`` itself, and then only
         the boxes are written (see :func:`paste`).
+    union : bool, default False
+        Multi-label targets combined by elementwise maximum, as in
+        :func:`mixup`: a sample with a box pasted in holds both samples'
+        content.
 
     Returns
     -------
     x_mixed : array
         Same shape, dtype, library and device as ``x``.
     y_mixed : array or None
-        ``blend(targets, p)`` with the same params: rows sum to 1.
+        ``blend(targets, p)`` with the same params: rows sum to 1 (with
+        ``union``, the elementwise maxima instead).
 
     Notes
     -----
@@ -244,7 +258,7 @@ def cutmix(
     ((8, 32, 32, 3), dtype('uint8'), (8, 10))
     """
     c = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode, pairing, groups, out,
-                    rng)
+                    rng, union)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
     check_bool(correct_lam, "correct_lam")
     box_range = check_cut_range(minmax, correct_lam)

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ._backends import Reference, select
+from ._backends.reference import partners, per_sample
 from ._compat import Array, default_float, device, dtype_kind, is_array_api_obj, isdtype
 from ._params import CutMixParams, MixParams
 from ._validate import (
+    check_bool,
     check_class_ids,
     check_count,
     check_partner,
@@ -111,9 +113,11 @@ class Targets(NamedTuple):
     num_classes: int | None  # set for integer class ids
     smoothing: float
     dtype: Any
+    union: bool = False  # mixed by elementwise max (multi-label), not by weights
 
 
-def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets | None:
+def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any,
+                  union: Any = False) -> Targets | None:
     """Check the targets that go with ``x``; None if ``y`` is None.
 
     Integer ``y`` of shape ``(B, ...)`` will become one-hot rows on a new last
@@ -122,6 +126,7 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
     last axis.
     """
     smoothing = check_real(smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
+    union = check_bool(union, "union")
     if num_classes is not None:
         num_classes = check_count(num_classes, "num_classes", minimum=1)
     if y is None:
@@ -138,7 +143,7 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
             )
         check_class_ids(y, num_classes)
         dtype = xp.float64 if x.dtype == xp.float64 else xp.float32
-        return Targets(y, num_classes, smoothing, dtype)
+        return Targets(y, num_classes, smoothing, dtype, union)
     if kind != "real floating":
         hint = ("; boolean multi-hot targets are mixed as floats (pass them as a floating "
                 "array), binary class ids as integers") if kind == "bool" else ""
@@ -163,7 +168,7 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any) -> Targets
             f"num_classes={num_classes} does not match the last axis of the soft "
             f"targets y, of length {y.shape[-1]}"
         )
-    return Targets(y, None, smoothing, y.dtype)
+    return Targets(y, None, smoothing, y.dtype, union)
 
 
 def check_not_dense(t: Targets | None, sizes: Sequence[int], axes: tuple[int, ...],
@@ -198,8 +203,27 @@ def mix_targets(backend: Reference, t: Targets | None,
         y = t.y
         if t.smoothing:
             y = (1 - t.smoothing) * y + t.smoothing / y.shape[-1]
-        return y if params is None else backend.blend(y, params.lam, params.perm, None, groups)
+        if params is None:
+            return y
+        if t.union:
+            return _union(backend.xp, y, params, groups)
+        return backend.blend(y, params.lam, params.perm, None, groups)
     if params is None:
         return backend.one_hot(t.y, t.num_classes, t.smoothing, t.dtype)
+    if t.union:
+        rows = backend.one_hot(t.y, t.num_classes, t.smoothing, t.dtype)
+        return _union(backend.xp, rows, params, groups)
     return backend.mix_ids(t.y, params.lam, params.perm, t.num_classes, t.smoothing, t.dtype,
                            groups)
+
+
+def _union(xp: Any, rows: Array, params: MixParams | CutMixParams, groups: int) -> Array:
+    """Targets of a multi-label mix: the elementwise max of a sample's rows
+    and its partner's where both are seen (0 < λ < 1); a sample's own rows
+    where λ = 1 (unmixed, or nothing pasted) and its partner's where λ = 0."""
+    theirs = partners(xp, rows, params.perm, groups)
+    lam = params.lam
+    if lam.ndim:
+        lam = per_sample(xp, lam, rows.ndim)
+    both = xp.maximum(rows, theirs)
+    return xp.where(lam >= 1, rows, xp.where(lam <= 0, theirs, both))

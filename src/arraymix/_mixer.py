@@ -104,6 +104,10 @@ class Mixer:
         Seed of the random stream; ``None`` takes fresh OS entropy. A
         sequence seeds independent streams, such as ``(seed, rank)`` for each
         rank of a distributed job.
+    union : bool, default False
+        Multi-label targets: mixed samples get the elementwise maximum of
+        their own and their partner's targets (see :func:`mixup`); samples
+        left unmixed keep their own.
 
     Notes
     -----
@@ -155,6 +159,7 @@ class Mixer:
     num_classes: int | None
     cutmix_axes: tuple[int, ...]
     groups: int | None
+    union: bool
 
     def __init__(
         self,
@@ -172,6 +177,7 @@ class Mixer:
         cutmix_axes: Sequence[int] = DEFAULT_AXES,
         groups: int | None = None,
         seed: int | Sequence[int] | None = None,
+        union: bool = False,
     ) -> None:
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
@@ -186,6 +192,7 @@ class Mixer:
         self.num_classes = num_classes
         self.cutmix_axes = cutmix_axes  # type: ignore[assignment]  # checked into a tuple
         self.groups = groups
+        self.union = union
         if isinstance(seed, (list, tuple)):
             seed = [check_count(s, f"seed[{i}]", maximum=None) for i, s in enumerate(seed)]
         elif seed is not None:
@@ -194,6 +201,71 @@ class Mixer:
         self._entropy = seq.entropy  # seeds the per-worker streams
         self._worker_seed: int | None = None
         self._gen = np.random.default_rng(seq)
+
+    @classmethod
+    def from_timm(
+        cls,
+        *,
+        mixup_alpha: float = 1.0,
+        cutmix_alpha: float = 0.0,
+        cutmix_minmax: Sequence[float] | None = None,
+        prob: float = 1.0,
+        switch_prob: float = 0.5,
+        mode: str = "batch",
+        correct_lam: bool = True,
+        label_smoothing: float = 0.1,
+        num_classes: int = 1000,
+        seed: int | Sequence[int] | None = None,
+    ) -> Mixer:
+        """A Mixer made from the keyword arguments of timm's ``Mixup``.
+
+        Takes the arguments ``timm.data.Mixup`` takes, with timm's defaults
+        for those not passed, so the dict a timm training script builds
+        (``Mixer.from_timm(**mixup_args)``) gives the same recipe: partners
+        by timm's flip (sample ``i`` with ``B − 1 − i``), ``mode`` mapped to
+        ``lam_mode`` (``"batch"``, ``"elem"`` → ``"sample"``, ``"pair"``).
+
+        Parameters
+        ----------
+        mixup_alpha, cutmix_alpha, cutmix_minmax, prob, switch_prob
+            As in timm's ``Mixup`` (and :class:`Mixer`); note timm's defaults
+            differ from the Mixer's: MixUp with α = 1 alone.
+        correct_lam, label_smoothing, num_classes
+            As in timm's ``Mixup``.
+        mode : {"batch", "elem", "pair"}, default "batch"
+            timm's ``mode``.
+        seed : int or sequence of int, optional
+            The Mixer's stream (timm draws from NumPy's global one).
+
+        Returns
+        -------
+        Mixer
+
+        Notes
+        -----
+        Where the result still differs from timm: the draws come from the
+        Mixer's own seeded stream, not NumPy's global one, so the same seed
+        does not give timm's numbers; odd batches work (the middle sample is
+        its own partner) where timm's ``"elem"`` and ``"pair"`` modes refuse
+        them; batches of any array library are mixed, not only CUDA or CPU
+        tensors, and ``out=`` says whether to mix in place (timm always
+        does).
+
+        Examples
+        --------
+        >>> import arraymix
+        >>> args = {"mixup_alpha": 0.8, "cutmix_alpha": 1.0, "mode": "elem",
+        ...         "label_smoothing": 0.1, "num_classes": 100}
+        >>> mixer = arraymix.Mixer.from_timm(**args, seed=0)
+        >>> mixer.lam_mode, mixer.pairing
+        ('sample', 'flip')
+        """
+        modes: dict[str, LamMode] = {"batch": "batch", "elem": "sample", "pair": "pair"}
+        lam_mode = modes[check_choice(mode, "mode", tuple(modes))]
+        return cls(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha,
+                   cutmix_minmax=cutmix_minmax, prob=prob, switch_prob=switch_prob,
+                   lam_mode=lam_mode, pairing="flip", correct_lam=correct_lam,
+                   label_smoothing=label_smoothing, num_classes=num_classes, seed=seed)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Settings are checked when they change, as when the Mixer is made;
@@ -236,6 +308,7 @@ class Mixer:
             "pairing": self.pairing, "correct_lam": self.correct_lam,
             "label_smoothing": self.label_smoothing, "num_classes": self.num_classes,
             "cutmix_axes": list(self.cutmix_axes), "groups": self.groups,
+            "union": self.union,
         }
 
     def __repr__(self) -> str:
@@ -269,7 +342,8 @@ class Mixer:
                 or not isinstance(state["config"], dict)):
             raise ValueError("state must be a dict from Mixer.state_dict()")
         config, saved = self._config(), state["config"]
-        saved = {"cutmix_minmax": None, **saved}  # saved before the setting existed
+        # saved before these settings existed
+        saved = {"cutmix_minmax": None, "union": False, **saved}
         if saved != config:
             diff = sorted(k for k in config if saved.get(k) != config[k]) or sorted(
                 set(saved) - set(config))
@@ -327,7 +401,7 @@ class Mixer:
                 if may_cut else ())
         check_pairing(self.pairing, batch)
         groups = check_groups(self.groups, batch, self.pairing)
-        soft = check_targets(x, y, self.num_classes, self.label_smoothing)
+        soft = check_targets(x, y, self.num_classes, self.label_smoothing, self.union)
         if out is not None:
             check_out(x, out)
         dev = device(x)
@@ -457,6 +531,7 @@ _SETTINGS: dict[str, Any] = {
     "num_classes": _optional_count("num_classes", 1),
     "cutmix_axes": lambda v: _axes_spec(v),
     "groups": _optional_count("groups", 1),
+    "union": lambda v: check_bool(v, "union"),
 }
 
 
