@@ -18,6 +18,7 @@ from ._validate import (
     check_batch,
     check_box_params,
     check_box_values,
+    check_grid,
     check_groups,
     check_lam_values,
     check_mix_params,
@@ -155,10 +156,12 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
     cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)  # boxes may be empty
     _, perm = check_mix_params(x, params, batch)
     lower, upper = check_box_params(x, params, batch, len(cut_axes))
+    lengths = [x.shape[a] for a in cut_axes]
+    check_grid(params, lengths, "x", axes)
     if out is not None:
         check_out(x, out)
     count = check_groups(groups, batch)
     check_perm_values(perm, batch, count)
-    check_box_values(lower, upper, [x.shape[a] for a in cut_axes])
+    check_box_values(lower, upper, lengths)
     return backend.paste(x, perm, lower, upper, cut_axes, out, count)
 

@@ -21,6 +21,7 @@ from ._validate import (
     check_box_values,
     check_choice,
     check_class_ids,
+    check_grid,
     check_lam_values,
     check_mix_params,
     check_partner,
@@ -116,7 +117,9 @@ def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMix
             )
         lower, upper = check_box_params(logits, params, batch, k)
         cut_axes = tuple(range(labels.ndim - k, labels.ndim))
-        check_box_values(lower, upper, [labels.shape[a] for a in cut_axes])
+        lengths = [labels.shape[a] for a in cut_axes]
+        check_grid(params, lengths, "labels", cut_axes)
+        check_box_values(lower, upper, lengths)
         box = lower, upper, cut_axes
     check_class_ids(labels, classes, "labels", "")
 

@@ -2,14 +2,17 @@
 
 They are ``NamedTuple`` s of arrays, so they print, pickle, log and replay as
 they are, and pass through ``jax.jit``, ``jax.vmap`` and ``torch.compile`` as
-ordinary pytrees / tuples of tensors.
+ordinary pytrees / tuples of tensors. The grid a CutMix was drawn for is
+static metadata: a tuple of ints, which JAX keeps out of the traced leaves.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import sys
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from ._compat import Array
+from ._compat import Array, namespace
 
 __all__ = ["CutMixParams", "MixParams"]
 
@@ -55,6 +58,13 @@ class CutMixParams(NamedTuple):
         Integer arrays of shape ``(k,)`` (one box for the batch) or ``(B, k)``
         (one box per sample), ``k`` the number of cut axes: the box is
         ``lower[j] <= index_j < upper[j]`` on the ``j``-th cut axis.
+        :meth:`bounds` gives them per sample in either mode.
+    sizes : tuple of int, optional
+        The lengths of the cut axes the boxes were drawn for
+        (:func:`sample_cutmix` records them): :func:`paste` then refuses an
+        array whose cut axes have other lengths, and :meth:`rescaled` maps
+        the boxes to another grid. ``None`` for params made by hand with four
+        fields, which are pasted unchecked.
 
     Examples
     --------
@@ -71,3 +81,110 @@ class CutMixParams(NamedTuple):
     perm: Array
     lower: Array
     upper: Array
+    sizes: tuple[int, ...] | None = None
+
+    def rescaled(self, sizes: Sequence[int]) -> CutMixParams:
+        """The same mix on a grid of other ``sizes``: a mask at a quarter of
+        the images' resolution, a depth map, a feature map.
+
+        Each bound ``b`` on an axis of length ``n`` drawn for ``m`` becomes
+        ``round(b · n / m)``, halves rounded up, in integers: bounds that
+        fall on the new grid (``n`` dividing ``m``'s multiples) are exact, and
+        the boxes of neighbouring samples stay as they were relative to each
+        other. ``lam`` and ``perm`` are kept: the labels were weighed by the
+        fraction of the images kept, whatever the resolution of a target.
+
+        Parameters
+        ----------
+        sizes : sequence of int
+            The new lengths of the cut axes, one per axis the boxes span.
+
+        Returns
+        -------
+        CutMixParams
+            With ``sizes`` recorded, in the params' library and device.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import arraymix
+        >>> p = arraymix.sample_cutmix(0, 2, (32, 32), lam_mode="sample")
+        >>> q = p.rescaled((8, 8))
+        >>> q.sizes, bool((q.lower * 4 <= p.lower + 2).all())
+        ((8, 8), True)
+        """
+        if self.sizes is None:
+            raise ValueError(
+                "params made without sizes cannot be rescaled: draw them with "
+                "sample_cutmix, or make them with sizes=(the lengths they were made for)"
+            )
+        new = tuple(_length(n, f"sizes[{i}]") for i, n in enumerate(_as_tuple(sizes)))
+        if len(new) != len(self.sizes):
+            raise ValueError(
+                f"sizes must have one length per cut axis, {len(self.sizes)} (the params "
+                f"were drawn for {self.sizes}), got {new}"
+            )
+        xp = namespace(self.lower)
+        lower, upper = self.lower, self.upper
+        scale = [(n, m) for n, m in zip(new, self.sizes, strict=True)]
+
+        def rescale(b: Array) -> Array:
+            columns = [(2 * b[..., j] * n + m) // (2 * m) for j, (n, m) in enumerate(scale)]
+            return xp.astype(xp.stack(columns, axis=-1), b.dtype)
+
+        return self._replace(lower=rescale(lower), upper=rescale(upper), sizes=new)
+
+    def bounds(self) -> tuple[Array, Array]:
+        """``(lower, upper)`` of shape ``(B, k)``: one box per sample, whether
+        the params hold one box for the batch or one per sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import arraymix
+        >>> p = arraymix.sample_cutmix(0, 4, (16, 16))   # one box for the batch
+        >>> low, high = p.bounds()
+        >>> low.shape, bool((low == p.lower).all())
+        ((4, 2), True)
+        """
+        xp = namespace(self.lower)
+        shape = (self.perm.shape[0], self.lower.shape[-1])
+        return xp.broadcast_to(self.lower, shape), xp.broadcast_to(self.upper, shape)
+
+
+def _as_tuple(sizes: Any) -> tuple[Any, ...]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
+    return tuple(sizes)
+
+
+def _length(n: Any, name: str) -> int:
+    if isinstance(n, bool) or not hasattr(n, "__index__") or n.__index__() < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {n!r}")
+    return int(n.__index__())
+
+
+_REGISTERED: list[bool] = []
+
+
+def register_with_jax() -> None:
+    """Make ``CutMixParams`` a JAX pytree whose ``sizes`` are static (aux
+    data): under ``jax.jit`` and ``jax.vmap`` the four arrays are traced and
+    the grid stays a tuple of ints. Done once, where JAX is already imported
+    (arraymix never imports it)."""
+    if _REGISTERED or "jax" not in sys.modules:
+        return
+    import jax
+
+    def flatten(p: CutMixParams) -> tuple[tuple[Array, ...], tuple[int, ...] | None]:
+        return (p.lam, p.perm, p.lower, p.upper), p.sizes
+
+    def unflatten(sizes: tuple[int, ...] | None, leaves: Sequence[Array]) -> CutMixParams:
+        lam, perm, lower, upper = leaves
+        return CutMixParams(lam, perm, lower, upper, sizes)
+
+    jax.tree_util.register_pytree_node(CutMixParams, flatten, unflatten)
+    _REGISTERED.append(True)
+
+
+register_with_jax()

@@ -24,7 +24,7 @@ from ._compat import (
     to_device,
 )
 from ._compat import device as array_device
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MixParams, register_with_jax
 from ._random import Source, _NumpySource, source
 from ._validate import (
     LAM_MODES,
@@ -374,12 +374,13 @@ def draw_cutmix(src: Source, batch_size: int, sizes: tuple[int, ...], alpha: flo
                 minmax: tuple[float, float] | None, groups: int, xp: Any,
                 device: Any) -> CutMixParams:
     """:func:`sample_cutmix` with its arguments checked, from ``src``."""
+    register_with_jax()  # a JAX user's params keep their grid static under jit
     lead, k = (() if lam_mode == "batch" else (batch_size,)), len(sizes)
     fused = None if minmax is not None else _in_one_kernel(
         src, batch_size, alpha, lam_mode, pairing, groups, xp, device, sizes, correct_lam)
     if fused is not None:
         lam, lower, upper, perm = fused
-        return CutMixParams(lam=lam, perm=perm, lower=lower, upper=upper)
+        return CutMixParams(lam=lam, perm=perm, lower=lower, upper=upper, sizes=tuple(sizes))
     if minmax is None:
         draws = [src.beta(alpha, lead), src.uniform((*lead, k))]
     else:
@@ -411,6 +412,7 @@ def draw_cutmix(src: Source, batch_size: int, sizes: tuple[int, ...], alpha: flo
         perm=_pairs(src, batch_size, pairing, groups, xp, device),
         lower=_place(sxp, sxp.astype(lower, src_idx), xp, idx, device),
         upper=_place(sxp, sxp.astype(upper, src_idx), xp, idx, device),
+        sizes=tuple(sizes),
     )
 
 

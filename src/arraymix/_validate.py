@@ -38,7 +38,7 @@ from ._compat import (
 __all__ = ["DEFAULT_AXES", "LAM_MODES", "PAIRINGS", "axes_tuple", "check_alpha", "check_axes",
            "check_batch", "check_bool", "check_box_params", "check_box_values",
            "check_choice", "check_class_ids", "check_coord_values", "check_coords",
-           "check_count", "check_grid_params", "check_groups",
+           "check_count", "check_grid", "check_grid_params", "check_groups",
            "check_lam_values", "check_minmax", "check_mix_params", "check_out",
            "check_pair_mode", "check_pairing", "check_partner", "check_perm_values",
            "check_real", "check_revision", "check_valid", "is_bool", "refuse_unsupported"]
@@ -691,4 +691,18 @@ def check_coord_values(coords: Array, valid: Array, name: str) -> None:
         raise ValueError(
             f"{name} must be xyxy boxes with x1 <= x2 and y1 <= y2 where valid, found "
             "an inverted box"
+        )
+
+
+def check_grid(params: Any, lengths: Sequence[Any], what: str, axes: Sequence[int]) -> None:
+    """The grid CutMix params were drawn for (``params.sizes``, where they
+    record it) is the one of the array they are pasted into."""
+    sizes = getattr(params, "sizes", None)
+    if sizes is None or not all(type(s) is int for s in (*sizes, *lengths)):
+        return  # made by hand, or symbolic lengths under a trace
+    if tuple(sizes) != tuple(lengths):
+        raise ValueError(
+            f"params were drawn for cut axes of lengths {tuple(sizes)}, but {what} has "
+            f"lengths {tuple(lengths)} on axes {tuple(axes)}: use "
+            f"params.rescaled({tuple(lengths)}), which maps the boxes to that grid"
         )

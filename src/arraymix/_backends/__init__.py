@@ -27,6 +27,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from .._compat import Array, array_namespace, is_jax_array, is_numpy_array, is_torch_array
+from .._params import register_with_jax
 from .jax_xla import Jax
 from .numpy_host import NUMPY
 from .reference import Reference
@@ -55,6 +56,7 @@ def _picker(x: Array) -> Callable[[Array], Reference]:
     if is_torch_array(x):
         return lambda t: for_torch_device(t.device.type)
     if is_jax_array(x):
+        register_with_jax()
         jax = Jax(array_namespace(x))
         return lambda _: jax
     other = Reference(array_namespace(x))
