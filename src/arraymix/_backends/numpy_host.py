@@ -105,8 +105,11 @@ def blend_whole(x: Array, lam: Array, perm: Array, ctype: Any) -> Array:
     the same order, so the same values."""
     lam_c, om_c = _weights(lam, ctype, x.ndim)
     partner = x.take(perm, axis=0)
-    if ctype == x.dtype:
-        return lam_c * x + om_c * partner
+    if ctype == x.dtype:  # the two products summed in place: one new array fewer
+        np.multiply(partner, om_c, out=partner)
+        mixed: Array = lam_c * x
+        mixed += partner
+        return mixed
     mixed = lam_c * x.astype(ctype) + om_c * partner.astype(ctype)
     if dtype_kind(_NP, x.dtype) == "integral":
         np.rint(mixed, out=mixed)
