@@ -12,21 +12,23 @@ code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
 """
 
 from ._api import cutmix, mixup
-from ._apply import blend, paste
+from ._apply import blend, mix, paste
 from ._detection import blend_boxes, paste_boxes, paste_points
 from ._labels import one_hot
 from ._losses import mixed_cross_entropy
 from ._mixer import Mixer
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MixerParams, MixParams
 from ._sample import sample_cutmix, sample_mixup
 
 __all__ = [
     "CutMixParams",
     "MixParams",
     "Mixer",
+    "MixerParams",
     "blend",
     "blend_boxes",
     "cutmix",
+    "mix",
     "mixed_cross_entropy",
     "mixup",
     "one_hot",

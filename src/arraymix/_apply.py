@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._backends.reference import box_mask, into, partners
 from ._compat import Array
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MixerParams, MixParams
 from ._validate import (
     DEFAULT_AXES,
     check_axes,
@@ -23,10 +24,11 @@ from ._validate import (
     check_lam_values,
     check_mix_params,
     check_out,
+    check_param,
     check_perm_values,
 )
 
-__all__ = ["blend", "paste"]
+__all__ = ["blend", "mix", "paste"]
 
 
 def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = None,
@@ -165,3 +167,66 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
     check_box_values(lower, upper, lengths)
     return backend.paste(x, perm, lower, upper, cut_axes, out, count)
 
+
+
+def mix(x: Array, params: MixParams | CutMixParams | MixerParams, /, *,
+        axes: Sequence[int] = DEFAULT_AXES, out: Array | None = None,
+        groups: int | None = None) -> Array:
+    """Mix a batch with any params: :func:`blend` for MixUp params,
+    :func:`paste` for CutMix params, and for a :class:`Mixer`'s draw
+    (:class:`MixerParams`) each sample by its own method, as the Mixer does.
+
+    Parameters
+    ----------
+    x : array
+        Batch with samples on axis 0, real floating or integer.
+    params : MixParams, CutMixParams or MixerParams
+        In ``x``'s library and on its device.
+    axes : sequence of int, default (-2, -1)
+        The cut axes, as in :func:`paste` (unused for MixUp params, and for a
+        draw of a Mixer that cannot cut).
+    out, groups
+        As in :func:`blend`.
+
+    Returns
+    -------
+    array
+        ``out`` if given, else a new array of ``x``'s shape, dtype, library
+        and device.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> x = np.random.default_rng(0).random((4, 3, 8, 8), dtype=np.float32)
+    >>> mixer, twin = arraymix.Mixer(lam_mode="sample", seed=1), arraymix.Mixer(
+    ...     lam_mode="sample", seed=1)
+    >>> bool((arraymix.mix(x, twin.draw(4, (8, 8))) == mixer(x)[0]).all())
+    True
+    """
+    if isinstance(params, CutMixParams):
+        return paste(x, params, axes=axes, out=out, groups=groups)
+    if not isinstance(params, MixerParams):
+        return blend(x, params, out=out, groups=groups)
+    backend, batch = check_batch(x)
+    _, perm = check_mix_params(x, params, batch)
+    weight = check_param(x, params.blend_lam, "params.blend_lam", ((batch,),), "real floating")
+    k = params.lower.shape[-1] if params.lower.ndim == 2 else -1
+    cut_axes: tuple[int, ...] = ()
+    if k != 0:
+        cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)
+        lower, upper = check_box_params(x, params, batch, len(cut_axes))
+        lengths = [x.shape[a] for a in cut_axes]
+        check_grid(params, lengths, "x", axes)
+        check_box_values(lower, upper, lengths)
+    if out is not None:
+        check_out(x, out)
+    count = check_groups(groups, batch)
+    check_perm_values(perm, batch, count)
+    check_lam_values(weight, "params.blend_lam")
+    if not cut_axes:
+        return backend.blend(x, weight, perm, out, count)
+    xp = backend.xp
+    blended = backend.blend(x, weight, perm, None, count)
+    inside = box_mask(xp, x, lower, upper, cut_axes)
+    return into(xp, xp.where(inside, partners(xp, x, perm, count), blended), out)

@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from ._compat import Array, default_float, device, isdtype, namespace
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MixerParams, MixParams
 from ._validate import (
     check_coord_values,
     check_coords,
     check_grid_params,
     check_lam_values,
     check_mix_params,
+    check_param,
     check_perm_values,
     check_real,
     check_valid,
@@ -33,7 +34,7 @@ __all__ = ["blend_boxes", "paste_boxes", "paste_points"]
 MIN_VISIBLE = 0.1
 
 
-def paste_boxes(boxes: Array, valid: Array, params: CutMixParams, /, *,
+def paste_boxes(boxes: Array, valid: Array, params: CutMixParams | MixerParams, /, *,
                 min_visible: float = MIN_VISIBLE) -> tuple[Array, Array]:
     """The boxes of a CutMixed batch: each sample's own, and its partner's pasted ones.
 
@@ -44,11 +45,14 @@ def paste_boxes(boxes: Array, valid: Array, params: CutMixParams, /, *,
         y2``), real floating or integer.
     valid : array
         Boolean ``(B, N)``: which slots of ``boxes`` hold a box.
-    params : CutMixParams
+    params : CutMixParams or MixerParams
         From :func:`sample_cutmix` drawn over the images' two cut axes
         ``(H, W)``, in ``boxes``' library and on its device. Sample ``i``'s
         pasted region is the rectangle ``[lower[i, 1], upper[i, 1]] ×
-        [lower[i, 0], upper[i, 0]]`` (x by y).
+        [lower[i, 0], upper[i, 0]]`` (x by y). A :class:`Mixer`'s draw
+        treats each sample by its method: CutMix samples as here, MixUp
+        samples keep both sets as :func:`blend_boxes` does, samples left
+        alone their own.
     min_visible : float, default 0.1
         The least fraction of a box's area that must remain for it to be
         kept, in ``[0, 1]``.
@@ -83,32 +87,20 @@ def paste_boxes(boxes: Array, valid: Array, params: CutMixParams, /, *,
     """
     _, batch = check_coords(boxes, "boxes", 4)
     valid = check_valid(boxes, valid)
+    if isinstance(params, MixerParams):
+        fraction = check_real(min_visible, "min_visible", low=0.0, high=1.0)
+        out, kept, _ = _drawn_boxes(boxes, valid, params, batch, fraction)
+        return out, kept
     _, perm, lower, upper = check_grid_params(boxes, params, batch, "boxes")
     fraction = check_real(min_visible, "min_visible", low=0.0, high=1.0)
     check_coord_values(boxes, valid, "boxes")
     xp = namespace(boxes)
-    ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, boxes.dtype)
-    work = _work_dtype(xp, boxes)
-
-    x1, y1, x2, y2 = (boxes[..., j] for j in range(4))
-    area = _area(xp, x1, y1, x2, y2, work)
-    inside = _area(xp, xp.maximum(x1, lx), xp.maximum(y1, ly), xp.minimum(x2, ux),
-                   xp.minimum(y2, uy), work)
-    own = valid & (area > 0) & (area - inside >= fraction * area)
-
-    theirs = xp.take(boxes, perm, axis=0)
-    t_valid = xp.take(valid, perm, axis=0)
-    tx1, ty1, tx2, ty2 = (theirs[..., j] for j in range(4))
-    cx1, cx2 = _clamp(xp, tx1, lx, ux), _clamp(xp, tx2, lx, ux)
-    cy1, cy2 = _clamp(xp, ty1, ly, uy), _clamp(xp, ty2, ly, uy)
-    clipped = _area(xp, cx1, cy1, cx2, cy2, work)
-    t_area = _area(xp, tx1, ty1, tx2, ty2, work)
-    pasted = t_valid & (clipped > 0) & (clipped >= fraction * t_area)
-    cut = xp.stack([cx1, cy1, cx2, cy2], axis=-1)
+    own, cut, pasted = _cut_boxes(xp, boxes, valid, perm, lower, upper, batch, fraction)
     return _joined_slots(xp, boxes, own, cut, pasted)
 
 
-def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams, /) -> tuple[
+def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams | MixerParams,
+                /) -> tuple[
         Array, Array, Array]:
     """The boxes of a MixUp-ed batch: both images are seen, so both sets are kept.
 
@@ -119,9 +111,12 @@ def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams, /)
         integer.
     valid : array
         Boolean ``(B, N)``: which slots of ``boxes`` hold a box.
-    params : MixParams
+    params : MixParams or MixerParams
         From :func:`sample_mixup` (its ``lam`` and ``perm``), in ``boxes``'
-        library and on its device.
+        library and on its device. A :class:`Mixer`'s draw treats each
+        sample by its method: MixUp samples as here, CutMix samples as
+        :func:`paste_boxes` does (with ``min_visible`` 0.1, their boxes
+        weighted 1), samples left alone keep their own.
 
     Returns
     -------
@@ -152,6 +147,8 @@ def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams, /)
     """
     _, batch = check_coords(boxes, "boxes", 4)
     valid = check_valid(boxes, valid)
+    if isinstance(params, MixerParams):
+        return _drawn_boxes(boxes, valid, params, batch, MIN_VISIBLE)
     lam, perm = check_mix_params(boxes, params, batch)
     check_perm_values(perm, batch, 1)
     check_lam_values(lam)
@@ -168,7 +165,8 @@ def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams, /)
     return out, kept, weights
 
 
-def paste_points(points: Array, valid: Array, params: CutMixParams, /) -> tuple[Array, Array]:
+def paste_points(points: Array, valid: Array, params: CutMixParams | MixerParams,
+                 /) -> tuple[Array, Array]:
     """The keypoints of a CutMixed batch: own points under the pasted box are
     dropped, the partner's points inside it are added.
 
@@ -179,10 +177,12 @@ def paste_points(points: Array, valid: Array, params: CutMixParams, /) -> tuple[
         integer.
     valid : array
         Boolean ``(B, N)``: which slots of ``points`` hold a point.
-    params : CutMixParams
+    params : CutMixParams or MixerParams
         From :func:`sample_cutmix` drawn over the images' two cut axes
         ``(H, W)``, in ``points``' library and on its device. A point is in
         sample ``i``'s pasted region when ``lower[i] <= (y, x) < upper[i]``.
+        With a :class:`Mixer`'s draw, MixUp samples keep both samples'
+        points (both images are seen).
 
     Returns
     -------
@@ -207,9 +207,16 @@ def paste_points(points: Array, valid: Array, params: CutMixParams, /) -> tuple[
     """
     _, batch = check_coords(points, "points", 2)
     valid = check_valid(points, valid)
-    _, perm, lower, upper = check_grid_params(points, params, batch, "points")
+    mixed: Array | None = None
+    if isinstance(params, MixerParams):
+        perm, lower, upper, _, method = _check_draw(points, params, batch, "points")
+        mixed = method == 1
+    else:
+        _, perm, lower, upper = check_grid_params(points, params, batch, "points")
     check_coord_values(points, valid, "points")
     xp = namespace(points)
+    if lower is None or upper is None:  # a draw without CutMix: every box empty
+        lower = upper = xp.zeros((batch, 2), dtype=perm.dtype, device=device(points))
     ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, points.dtype)
 
     def inside(p: Array) -> Array:
@@ -218,7 +225,77 @@ def paste_points(points: Array, valid: Array, params: CutMixParams, /) -> tuple[
 
     theirs = xp.take(points, perm, axis=0)
     t_valid = xp.take(valid, perm, axis=0)
-    return _joined_slots(xp, points, valid & ~inside(points), theirs, t_valid & inside(theirs))
+    own, added = valid & ~inside(points), t_valid & inside(theirs)
+    if mixed is not None:  # MixUp samples of a draw: both images are seen, all points kept
+        both = mixed[:, None]
+        own, added = xp.where(both, valid, own), xp.where(both, t_valid, added)
+    return _joined_slots(xp, points, own, theirs, added)
+
+
+def _cut_boxes(xp: Any, boxes: Array, valid: Array, perm: Array, lower: Array, upper: Array,
+               batch: int, fraction: float) -> tuple[Array, Array, Array]:
+    """CutMix on boxes: which own boxes stay, the partner's boxes clipped to
+    the pasted rectangles, and which of those are kept."""
+    ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, boxes.dtype)
+    work = _work_dtype(xp, boxes)
+    x1, y1, x2, y2 = (boxes[..., j] for j in range(4))
+    area = _area(xp, x1, y1, x2, y2, work)
+    inside = _area(xp, xp.maximum(x1, lx), xp.maximum(y1, ly), xp.minimum(x2, ux),
+                   xp.minimum(y2, uy), work)
+    own = valid & (area > 0) & (area - inside >= fraction * area)
+
+    theirs = xp.take(boxes, perm, axis=0)
+    t_valid = xp.take(valid, perm, axis=0)
+    tx1, ty1, tx2, ty2 = (theirs[..., j] for j in range(4))
+    cx1, cx2 = _clamp(xp, tx1, lx, ux), _clamp(xp, tx2, lx, ux)
+    cy1, cy2 = _clamp(xp, ty1, ly, uy), _clamp(xp, ty2, ly, uy)
+    clipped = _area(xp, cx1, cy1, cx2, cy2, work)
+    t_area = _area(xp, tx1, ty1, tx2, ty2, work)
+    pasted = t_valid & (clipped > 0) & (clipped >= fraction * t_area)
+    return own, xp.stack([cx1, cy1, cx2, cy2], axis=-1), pasted
+
+
+def _check_draw(coords: Array, params: MixerParams, batch: int, name: str) -> tuple[
+        Array, Array | None, Array | None, Array, Array]:
+    """A Mixer's draw for boxes or points: partners, the boxes over two cut
+    axes (None where the Mixer cannot cut), the blend λ and the methods."""
+    _, perm = check_mix_params(coords, params, batch)
+    check_perm_values(perm, batch, 1)
+    blend_lam = check_param(coords, params.blend_lam, "params.blend_lam", ((batch,),),
+                            "real floating")
+    check_lam_values(blend_lam, "params.blend_lam")
+    method = check_param(coords, params.method, "params.method", ((batch,),), "integral")
+    if getattr(params.lower, "ndim", 0) == 2 and params.lower.shape[-1] == 0:
+        return perm, None, None, blend_lam, method
+    _, _, lower, upper = check_grid_params(coords, params, batch, name)
+    return perm, lower, upper, blend_lam, method
+
+
+def _drawn_boxes(boxes: Array, valid: Array, params: MixerParams, batch: int,
+                 fraction: float) -> tuple[Array, Array, Array]:
+    """Boxes under a Mixer's draw, each sample by its method: CutMix samples
+    as :func:`paste_boxes`, MixUp samples as :func:`blend_boxes`, samples
+    left alone keep their boxes; the weights as :func:`blend_boxes` (1 for
+    the boxes of a CutMix sample)."""
+    perm, lower, upper, blend_lam, method = _check_draw(boxes, params, batch, "boxes")
+    check_coord_values(boxes, valid, "boxes")
+    xp = namespace(boxes)
+    if lower is None or upper is None:
+        lower = upper = xp.zeros((batch, 2), dtype=perm.dtype, device=device(boxes))
+    own, cut, pasted = _cut_boxes(xp, boxes, valid, perm, lower, upper, batch, fraction)
+    theirs = xp.take(boxes, perm, axis=0)
+    t_valid = xp.take(valid, perm, axis=0)
+    mixed = (method == 1)[:, None]
+    own = xp.where(mixed, valid, own)
+    added = xp.where(mixed, t_valid, pasted)
+    partner = xp.where(mixed[..., None], theirs, cut)
+    out, kept = _joined_slots(xp, boxes, own, partner, added)
+    weight = xp.broadcast_to(blend_lam[:, None], tuple(valid.shape))
+    none, one = xp.zeros_like(weight), xp.ones_like(weight)
+    theirs_weight = xp.where(mixed, 1 - weight, one)
+    weights = xp.concat([xp.where(own, weight, none), xp.where(added, theirs_weight, none)],
+                        axis=1)
+    return out, kept, weights
 
 
 def _rectangles(xp: Any, lower: Array, upper: Array, batch: int, dtype: Any) -> tuple[

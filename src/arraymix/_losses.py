@@ -13,7 +13,7 @@ from typing import Any
 
 from ._backends import Reference, select
 from ._compat import Array, default_index, device, isdtype
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MixerParams, MixParams
 from ._validate import (
     check_axes,
     check_batch,
@@ -24,6 +24,7 @@ from ._validate import (
     check_grid,
     check_lam_values,
     check_mix_params,
+    check_param,
     check_partner,
     check_perm_values,
     check_real,
@@ -34,7 +35,8 @@ __all__ = ["mixed_cross_entropy"]
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMixParams, /, *,
+def mixed_cross_entropy(logits: Array, labels: Array,
+                        params: MixParams | CutMixParams | MixerParams, /, *,
                         axis: int = -1, label_smoothing: float = 0.0,
                         reduction: str = "mean") -> Array:
     """Cross-entropy of the logits of a mixed batch against its mixed labels,
@@ -49,7 +51,7 @@ def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMix
     labels : array
         The batch's class ids *before* mixing, integer, of ``logits``' shape
         without the class axis: ``(B,)``, or ``(B, H, W)`` per position.
-    params : MixParams or CutMixParams
+    params : MixParams, CutMixParams or MixerParams
         The params the batch was mixed with, in ``logits``' library and on
         its device.
     axis : int, default -1
@@ -78,7 +80,10 @@ def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMix
     params and dense labels, each position takes the label of the sample its
     pixel came from: the labels are pasted with the params over their last
     ``k`` axes (``k`` the number of cut axes), as :func:`paste` pastes the
-    mask. The log-softmax is computed stably (the maximum subtracted first).
+    mask. With a :class:`Mixer`'s draw (:class:`MixerParams`) and dense
+    labels, each position's label is the pasted one (CutMix samples) and is
+    mixed with the partner's by the sample's blend λ (MixUp samples). The
+    log-softmax is computed stably (the maximum subtracted first).
     Class ids out of ``[0, C)`` raise a ValueError where they are host arrays
     (NumPy, CPU torch).
 
@@ -108,8 +113,12 @@ def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMix
     check_perm_values(perm, batch, 1)
     check_lam_values(lam)
     box: tuple[Array, Array, tuple[int, ...]] | None = None
-    if isinstance(params, CutMixParams) and labels.ndim > 1:  # a pasted label map
+    dense = labels.ndim > 1
+    draw = isinstance(params, MixerParams)
+    k = 0
+    if isinstance(params, (CutMixParams, MixerParams)):
         k = params.lower.shape[-1] if getattr(params.lower, "ndim", 0) else 0
+    if dense and (isinstance(params, CutMixParams) or k):  # a pasted label map
         if not 1 <= k <= labels.ndim - 1:
             raise ValueError(
                 f"params must be drawn over at most the {labels.ndim - 1} axes of labels "
@@ -121,6 +130,10 @@ def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMix
         check_grid(params, lengths, "labels", cut_axes)
         check_box_values(lower, upper, lengths)
         box = lower, upper, cut_axes
+    if dense and isinstance(params, MixerParams):  # the pasted map, weighed by blend λ
+        lam = check_param(logits, params.blend_lam, "params.blend_lam", ((batch,),),
+                          "real floating")
+        check_lam_values(lam, "params.blend_lam")
     check_class_ids(labels, classes, "labels", "")
 
     work = logits
@@ -128,14 +141,16 @@ def mixed_cross_entropy(logits: Array, labels: Array, params: MixParams | CutMix
         work = xp.astype(logits, xp.float32)  # half precision: exp and sums in float32
     logp = backend.log_softmax(work, cls)
     hit = 1.0 - smoothing
+    own_labels = labels
     if box is not None:
-        mixed = select(labels).paste(labels, perm, *box, None, 1)
-        loss = -hit * _picked(xp, logp, mixed, cls)
+        own_labels = select(labels).paste(labels, perm, *box, None, 1)
+    if box is not None and not draw:  # CutMix: each position has one label
+        loss = -hit * _picked(xp, logp, own_labels, cls)
     else:
         weight = lam if lam.dtype == logp.dtype else xp.astype(lam, logp.dtype)
         if weight.ndim and labels.ndim > 1:  # λ per sample over each position
             weight = xp.reshape(weight, (-1,) + (1,) * (labels.ndim - 1))
-        own = _picked(xp, logp, labels, cls)
+        own = _picked(xp, logp, own_labels, cls)
         theirs = _picked(xp, logp, xp.take(labels, perm, axis=0), cls)
         loss = -hit * (theirs + weight * (own - theirs))
     if smoothing:

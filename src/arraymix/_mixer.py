@@ -20,12 +20,13 @@ from ._compat import (
     torch_module,
 )
 from ._labels import check_not_dense, check_targets, mix_targets
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MixerParams, MixParams
 from ._random import Source, source
 from ._sample import (
     LamMode,
     Pairing,
     check_sizes,
+    check_target,
     draw_cutmix,
     draw_mixup,
     shared_in_pairs,
@@ -418,6 +419,85 @@ class Mixer:
                 x_out = out
         return x_out, mix_targets(backend, soft, params, groups)
 
+    def draw(self, batch_size: int, sizes: Sequence[int] = (), /, *, xp: Any = None,
+             device: Any = None) -> MixerParams:
+        """Draw the next mix without applying it: what the next call would do.
+
+        Parameters
+        ----------
+        batch_size : int
+            The number of samples ``B``.
+        sizes : sequence of int
+            The lengths of the batch's cut axes (``(H, W)`` of the images):
+            needed when CutMix may run; empty otherwise.
+        xp : array namespace, optional
+            The library of the params (default NumPy).
+        device : optional
+            Their device (default the library's default).
+
+        Returns
+        -------
+        MixerParams
+            Per sample: the method, λ, the partner and the box. It consumes
+            the Mixer's stream as a call does: ``mixer(x, y)`` and
+            ``p = mixer.draw(B, (H, W))`` followed by ``mix(x, p)`` and
+            ``blend(one_hot(y, C), p)`` give the same batch and labels from
+            Mixers in the same state.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import arraymix
+        >>> mixer = arraymix.Mixer(num_classes=10, lam_mode="sample", seed=0)
+        >>> p = mixer.draw(8, (32, 32))
+        >>> p.method.shape, p.lower.shape, p.sizes
+        ((8,), (8, 2), (32, 32))
+        >>> images = np.zeros((8, 3, 32, 32), dtype=np.float32)
+        >>> arraymix.mix(images, p).shape
+        (8, 3, 32, 32)
+        """
+        batch = check_count(batch_size, "batch_size", minimum=0)
+        self._check_together()
+        may_cut = self._cuts() and self.prob > 0
+        src = self._source()
+        xp, dev = check_target(src, xp, device)
+        if isinstance(sizes, (tuple, list)) and not sizes:
+            if may_cut:
+                raise ValueError(
+                    "sizes must give the lengths of the batch's cut axes ((H, W) for images): "
+                    "this Mixer may run CutMix"
+                )
+            lengths: tuple[int, ...] = ()
+        else:
+            lengths = check_sizes(sizes, xp, dev)
+        check_pairing(self.pairing, batch)
+        groups = check_groups(self.groups, batch, self.pairing)
+        self._follow_worker()
+        fdt, idt = default_float(xp, dev), default_index(xp, dev)
+        k = len(lengths)
+        if self.lam_mode != "batch":
+            d = self._draw_samples(batch, lengths if may_cut else (), groups)
+            empty = np.zeros((batch, k), dtype=np.int64)
+            return MixerParams(
+                lam=from_host(xp, d.lam_label, fdt, dev), perm=from_host(xp, d.perm, idt, dev),
+                lower=from_host(xp, empty if d.lower is None else d.lower, idt, dev),
+                upper=from_host(xp, empty if d.upper is None else d.upper, idt, dev),
+                blend_lam=from_host(xp, d.lam_blend, fdt, dev),
+                method=from_host(xp, d.method, xp.int8, dev), sizes=lengths or None)
+        params = self._draw_batch(batch, lengths, groups, xp, dev)
+        ones = xp.ones((batch,), dtype=fdt, device=dev)
+        zeros = xp.zeros((batch, k), dtype=idt, device=dev)
+        if params is None:
+            return MixerParams(ones, xp.arange(batch, dtype=idt, device=dev), zeros, zeros, ones,
+                               xp.zeros((batch,), dtype=xp.int8, device=dev), lengths or None)
+        lam = xp.broadcast_to(params.lam, (batch,))
+        if isinstance(params, CutMixParams):
+            lower, upper = params.bounds()
+            return MixerParams(lam, params.perm, lower, upper, ones,
+                               xp.full((batch,), 2, dtype=xp.int8, device=dev), lengths or None)
+        return MixerParams(lam, params.perm, zeros, zeros, lam,
+                           xp.ones((batch,), dtype=xp.int8, device=dev), lengths or None)
+
     def _follow_worker(self) -> None:
         """In a torch DataLoader worker, draw from that worker's own stream.
 
@@ -444,61 +524,89 @@ class Mixer:
             return u < -1  # never
         return u < self.switch_prob
 
-    def _batch_mode(self, x: Array, c: _Call, out: Array | None
-                    ) -> tuple[Array, MixParams | CutMixParams | None]:
+    def _draw_batch(self, batch: int, sizes: tuple[int, ...], groups: int, xp: Any,
+                    dev: Any) -> MixParams | CutMixParams | None:
+        """One draw for the whole batch: whether to mix, the method, its
+        params (None: the batch is left unmixed)."""
         u_mix, u_cut = self._gen.random(2)
         if u_mix >= self.prob:
+            return None
+        src = self._source()
+        if self._use_cutmix(u_cut):
+            # cutmix_alpha may be 0 where cutmix_minmax turns CutMix on: alpha is unused there
+            return draw_cutmix(src, batch, sizes, self.cutmix_alpha or 1.0, "batch",
+                               self.pairing, self.correct_lam, self.cutmix_minmax, groups, xp,
+                               dev)
+        return draw_mixup(src, batch, self.mixup_alpha, "batch", self.pairing, groups, xp, dev)
+
+    def _batch_mode(self, x: Array, c: _Call, out: Array | None
+                    ) -> tuple[Array, MixParams | CutMixParams | None]:
+        params = self._draw_batch(c.batch, c.sizes, c.groups, c.backend.xp, c.device)
+        if params is None:
             if out is None or out is x:
                 return x, None
             out[...] = x
             return out, None
-        src, xp = self._source(), c.backend.xp
-        if self._use_cutmix(u_cut):
-            # cutmix_alpha may be 0 where cutmix_minmax turns CutMix on: alpha is unused there
-            cut = draw_cutmix(src, c.batch, c.sizes, self.cutmix_alpha or 1.0, "batch",
-                              self.pairing, self.correct_lam, self.cutmix_minmax, c.groups,
-                              xp, c.device)
-            return c.backend.paste(x, cut.perm, cut.lower, cut.upper, c.axes, out,
-                                   c.groups), cut
-        mix = draw_mixup(src, c.batch, self.mixup_alpha, "batch", self.pairing, c.groups, xp,
-                         c.device)
-        return c.backend.blend(x, mix.lam, mix.perm, out, c.groups), mix
+        if isinstance(params, CutMixParams):
+            return c.backend.paste(x, params.perm, params.lower, params.upper, c.axes, out,
+                                   c.groups), params
+        return c.backend.blend(x, params.lam, params.perm, out, c.groups), params
 
-    def _sample_mode(self, x: Array, c: _Call) -> tuple[Array, MixParams]:
+    def _draw_samples(self, batch: int, sizes: tuple[int, ...], groups: int
+                      ) -> _SampleDraw:
+        """One draw per sample (or pair), on the host."""
         gen, src, host = self._gen, self._source(), namespace_of(np)
-        batch, axes = c.batch, c.axes
         mixed = gen.random(batch) < self.prob
         cut = mixed & self._use_cutmix(gen.random(batch))
-        mix = draw_mixup(src, batch, self.mixup_alpha or 1.0, "sample", self.pairing, c.groups,
+        mix = draw_mixup(src, batch, self.mixup_alpha or 1.0, "sample", self.pairing, groups,
                          host, "cpu")
         # MixUp samples blend with their λ and paste an empty box; CutMix
         # samples blend with λ = 1 (keep themselves) and paste their box;
         # untouched samples do neither.
         lam_blend = np.where(mixed & ~cut, mix.lam, 1.0)
         lam_label = lam_blend
-        if axes:
-            box = draw_cutmix(src, batch, c.sizes, self.cutmix_alpha or 1.0,  # as above
+        method = np.where(cut, 2, np.where(mixed, 1, 0)).astype(np.int8)
+        lower = upper = None
+        if sizes:
+            box = draw_cutmix(src, batch, sizes, self.cutmix_alpha or 1.0,  # as above
                               "sample", "flip", self.correct_lam, self.cutmix_minmax, 1, host,
                               "cpu")
             lower = np.where(cut[:, None], box.lower, 0)
             upper = np.where(cut[:, None], box.upper, 0)
             lam_label = np.where(cut, box.lam, lam_blend)
         if self.lam_mode == "pair":  # each pair takes its first member's draws
-            lam_blend, lam_label = shared_in_pairs(host, mix.perm, lam_blend, lam_label)
-            if axes:
+            lam_blend, lam_label, method = shared_in_pairs(host, mix.perm, lam_blend,
+                                                           lam_label, method)
+            if lower is not None and upper is not None:
                 lower, upper = shared_in_pairs(host, mix.perm, lower, upper)
+        return _SampleDraw(lam_label, lam_blend, mix.perm, method, lower, upper)
+
+    def _sample_mode(self, x: Array, c: _Call) -> tuple[Array, MixParams]:
+        d = self._draw_samples(c.batch, c.sizes, c.groups)
         xp, dev = c.backend.xp, c.device
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
-        perm = from_host(xp, mix.perm, idt, dev)
-        x_out = c.backend.blend(x, from_host(xp, lam_blend, fdt, dev), perm, None, c.groups)
-        if axes:
-            mask = box_mask(xp, x, from_host(xp, lower, idt, dev),
-                            from_host(xp, upper, idt, dev), axes)
+        perm = from_host(xp, d.perm, idt, dev)
+        x_out = c.backend.blend(x, from_host(xp, d.lam_blend, fdt, dev), perm, None, c.groups)
+        if d.lower is not None and d.upper is not None:
+            mask = box_mask(xp, x, from_host(xp, d.lower, idt, dev),
+                            from_host(xp, d.upper, idt, dev), c.axes)
             x_out = xp.where(mask, partners(xp, x, perm, c.groups), x_out)
-        return x_out, MixParams(from_host(xp, lam_label, fdt, dev), perm)
+        return x_out, MixParams(from_host(xp, d.lam_label, fdt, dev), perm)
 
     def _source(self) -> Source:
         return source(self._gen)
+
+
+class _SampleDraw(NamedTuple):
+    """A sample-mode draw on the host: label and pixel weights, partners,
+    method (0 untouched, 1 MixUp, 2 CutMix) and boxes (None without CutMix)."""
+
+    lam_label: np.ndarray[Any, Any]
+    lam_blend: np.ndarray[Any, Any]
+    perm: np.ndarray[Any, Any]
+    method: np.ndarray[Any, Any]
+    lower: np.ndarray[Any, Any] | None
+    upper: np.ndarray[Any, Any] | None
 
 
 class _Call(NamedTuple):

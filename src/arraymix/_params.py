@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from ._compat import Array, namespace
 
-__all__ = ["CutMixParams", "MixParams"]
+__all__ = ["CutMixParams", "MixParams", "MixerParams", "register_with_jax"]
 
 
 class MixParams(NamedTuple):
@@ -152,6 +152,55 @@ class CutMixParams(NamedTuple):
         return xp.broadcast_to(self.lower, shape), xp.broadcast_to(self.upper, shape)
 
 
+class MixerParams(NamedTuple):
+    """One draw of a :class:`Mixer`, per sample: which method, λ, the partner
+    and the box, as arrays (never Python control flow), from
+    :meth:`Mixer.draw`.
+
+    It applies to every target of a batch through the same functions as the
+    other params: :func:`mix` mixes the batch as the Mixer would,
+    :func:`blend` the labels (one-hot or soft), :func:`paste` masks (the
+    CutMix samples' boxes; a mask cannot be blended, so MixUp samples keep
+    their own), :func:`blend_boxes` and :func:`paste_boxes` boxes,
+    :func:`paste_points` keypoints, and :func:`mixed_cross_entropy` the loss.
+
+    Attributes
+    ----------
+    lam : array
+        ``(B,)``: the weight of each sample's own label (the MixUp λ, the
+        kept fraction of a CutMix sample, 1 for a sample left alone).
+    perm : array
+        ``(B,)``: each sample's partner.
+    lower, upper : array
+        ``(B, k)``: each sample's box over the ``k`` cut axes, empty
+        (``lower == upper``) for samples that are not CutMix ones; ``k`` is 0
+        when the Mixer cannot cut.
+    blend_lam : array
+        ``(B,)``: the weight of each sample's own pixels in the blend: λ for
+        MixUp samples, 1 for the others.
+    method : array
+        ``(B,)`` int8: 0 for a sample left alone, 1 MixUp, 2 CutMix.
+    sizes : tuple of int, optional
+        The lengths of the cut axes the boxes were drawn for, as in
+        :class:`CutMixParams`.
+    """
+
+    lam: Array
+    perm: Array
+    lower: Array
+    upper: Array
+    blend_lam: Array
+    method: Array
+    sizes: tuple[int, ...] | None = None
+
+    def rescaled(self, sizes: Sequence[int]) -> MixerParams:
+        """The same draw on a grid of other ``sizes``, as
+        :meth:`CutMixParams.rescaled`."""
+        cut = CutMixParams(self.lam, self.perm, self.lower, self.upper, self.sizes)
+        moved = cut.rescaled(sizes)
+        return self._replace(lower=moved.lower, upper=moved.upper, sizes=moved.sizes)
+
+
 def _as_tuple(sizes: Any) -> tuple[Any, ...]:
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
@@ -183,7 +232,15 @@ def register_with_jax() -> None:
         lam, perm, lower, upper = leaves
         return CutMixParams(lam, perm, lower, upper, sizes)
 
+    def flatten_draw(p: MixerParams) -> tuple[tuple[Array, ...], tuple[int, ...] | None]:
+        return (p.lam, p.perm, p.lower, p.upper, p.blend_lam, p.method), p.sizes
+
+    def unflatten_draw(sizes: tuple[int, ...] | None, leaves: Sequence[Array]) -> MixerParams:
+        lam, perm, lower, upper, blend_lam, method = leaves
+        return MixerParams(lam, perm, lower, upper, blend_lam, method, sizes)
+
     jax.tree_util.register_pytree_node(CutMixParams, flatten, unflatten)
+    jax.tree_util.register_pytree_node(MixerParams, flatten_draw, unflatten_draw)
     _REGISTERED.append(True)
 
 
