@@ -211,7 +211,7 @@ def mix(x: Array, params: MixParams | CutMixParams | MixerParams, /, *,
     backend, batch = check_batch(x)
     _, perm = check_mix_params(x, params, batch)
     weight = check_param(x, params.blend_lam, "params.blend_lam", ((batch,),), "real floating")
-    k = params.lower.shape[-1] if params.lower.ndim == 2 else -1
+    k = params.lower.shape[-1] if getattr(params.lower, "ndim", 0) == 2 else -1
     cut_axes: tuple[int, ...] = ()
     if k != 0:
         cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)

@@ -99,9 +99,9 @@ def paste_boxes(boxes: Array, valid: Array, params: CutMixParams | MixerParams, 
     return _joined_slots(xp, boxes, own, cut, pasted)
 
 
-def blend_boxes(boxes: Array, valid: Array, params: MixParams | CutMixParams | MixerParams,
-                /) -> tuple[
-        Array, Array, Array]:
+def blend_boxes(
+    boxes: Array, valid: Array, params: MixParams | CutMixParams | MixerParams, /
+) -> tuple[Array, Array, Array]:
     """The boxes of a MixUp-ed batch: both images are seen, so both sets are kept.
 
     Parameters
