@@ -259,15 +259,17 @@ def _check_draw(coords: Array, params: MixerParams, batch: int, name: str) -> tu
         Array, Array | None, Array | None, Array, Array]:
     """A Mixer's draw for boxes or points: partners, the boxes over two cut
     axes (None where the Mixer cannot cut), the blend λ and the methods."""
-    _, perm = check_mix_params(coords, params, batch)
-    check_perm_values(perm, batch, 1)
+    lower = upper = None
+    if getattr(params.lower, "ndim", 0) == 2 and params.lower.shape[-1] == 0:  # cannot cut
+        lam, perm = check_mix_params(coords, params, batch)
+        check_perm_values(perm, batch, 1)
+        check_lam_values(lam)
+    else:  # λ, partners and boxes, each checked once
+        _, perm, lower, upper = check_grid_params(coords, params, batch, name)
     blend_lam = check_param(coords, params.blend_lam, "params.blend_lam", ((batch,),),
                             "real floating")
     check_lam_values(blend_lam, "params.blend_lam")
     method = check_param(coords, params.method, "params.method", ((batch,),), "integral")
-    if getattr(params.lower, "ndim", 0) == 2 and params.lower.shape[-1] == 0:
-        return perm, None, None, blend_lam, method
-    _, _, lower, upper = check_grid_params(coords, params, batch, name)
     return perm, lower, upper, blend_lam, method
 
 

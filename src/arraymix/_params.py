@@ -125,14 +125,13 @@ class CutMixParams(NamedTuple):
                 f"were drawn for {self.sizes}), got {new}"
             )
         xp = namespace(self.lower)
-        lower, upper = self.lower, self.upper
-        scale = [(n, m) for n, m in zip(new, self.sizes, strict=True)]
+        scale = list(zip(new, self.sizes, strict=True))
 
         def rescale(b: Array) -> Array:
             columns = [(2 * b[..., j] * n + m) // (2 * m) for j, (n, m) in enumerate(scale)]
             return xp.astype(xp.stack(columns, axis=-1), b.dtype)
 
-        return self._replace(lower=rescale(lower), upper=rescale(upper), sizes=new)
+        return self._replace(lower=rescale(self.lower), upper=rescale(self.upper), sizes=new)
 
     def bounds(self) -> tuple[Array, Array]:
         """``(lower, upper)`` of shape ``(B, k)``: one box per sample, whether

@@ -41,8 +41,8 @@ __all__ = ["DEFAULT_AXES", "LAM_MODES", "PAIRINGS", "axes_tuple", "check_alpha",
            "check_count", "check_grid", "check_grid_params", "check_groups",
            "check_lam_values", "check_minmax", "check_mix_params", "check_out",
            "check_pair_mode", "check_pairing", "check_param", "check_partner",
-           "check_perm_values",
-           "check_real", "check_revision", "check_valid", "is_bool", "refuse_unsupported"]
+           "check_perm_values", "check_real", "check_revision", "check_valid", "is_bool",
+           "refuse_unsupported"]
 
 LAM_MODES = ("batch", "sample", "pair")
 _NP = namespace_of(np)
