@@ -463,6 +463,25 @@ def test_from_timm_takes_timms_arguments_and_defaults():
     assert ours == theirs
 
 
+def test_from_timm_multi_label_mixes_dense_targets_by_weight():
+    """timm's multi_label: dense (B, C) multi-hot targets blended with the
+    images' λ and partners (the float64 reference from the twin's draw)."""
+    gen = np.random.default_rng(5)
+    x = gen.random((6, 3, 8, 8), dtype=np.float32)
+    y = (gen.random((6, 4)) < 0.4).astype(np.float32)
+    ours = arraymix.Mixer.from_timm(mixup_alpha=0.5, cutmix_alpha=1.0, mode="elem",
+                                    label_smoothing=0.0, num_classes=4, multi_label=True,
+                                    seed=2)
+    twin = arraymix.Mixer.from_timm(mixup_alpha=0.5, cutmix_alpha=1.0, mode="elem",
+                                    label_smoothing=0.0, num_classes=4, seed=2)
+    p = twin.draw(6, (8, 8))
+    lam, perm = np.asarray(p.lam, dtype=np.float64), np.asarray(p.perm)
+    _, got = ours(x, y)
+    np.testing.assert_allclose(got, lam[:, None] * y + (1 - lam[:, None]) * y[perm], atol=1e-6)
+    with pytest.raises(ValueError, match=r"multi_label=True needs label_smoothing=0"):
+        arraymix.Mixer.from_timm(multi_label=True)  # timm's default smoothing, towards 0.5
+
+
 def test_from_timm_refuses_what_timm_refuses():
     with pytest.raises(ValueError, match="mode must be one of"):
         arraymix.Mixer.from_timm(mode="elementwise")

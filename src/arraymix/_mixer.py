@@ -216,6 +216,7 @@ class Mixer:
         correct_lam: bool = True,
         label_smoothing: float = 0.1,
         num_classes: int = 1000,
+        multi_label: bool = False,
         seed: int | Sequence[int] | None = None,
     ) -> Mixer:
         """A Mixer made from the keyword arguments of timm's ``Mixup``.
@@ -235,6 +236,12 @@ class Mixer:
             As in timm's ``Mixup``.
         mode : {"batch", "elem", "pair"}, default "batch"
             timm's ``mode``.
+        multi_label : bool, default False
+            timm's dense multi-label targets ``(B, C)``, mixed by weights as
+            any floating targets are. timm smooths each label towards 0.5,
+            where the Mixer smooths towards ``1 / C``: with ``multi_label``,
+            ``label_smoothing`` must be 0 (smooth the targets first, as
+            ``y * (1 - s) + 0.5 * s``, for timm's recipe).
         seed : int or sequence of int, optional
             The Mixer's stream (timm draws from NumPy's global one).
 
@@ -263,6 +270,12 @@ class Mixer:
         """
         modes: dict[str, LamMode] = {"batch": "batch", "elem": "sample", "pair": "pair"}
         lam_mode = modes[check_choice(mode, "mode", tuple(modes))]
+        if check_bool(multi_label, "multi_label") and label_smoothing != 0:
+            raise ValueError(
+                "multi_label=True needs label_smoothing=0: timm smooths each label towards "
+                "0.5, the Mixer towards 1/num_classes; smooth the multi-hot targets first "
+                f"(y * (1 - s) + 0.5 * s), got label_smoothing={label_smoothing!r}"
+            )
         return cls(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha,
                    cutmix_minmax=cutmix_minmax, prob=prob, switch_prob=switch_prob,
                    lam_mode=lam_mode, pairing="flip", correct_lam=correct_lam,
