@@ -19,6 +19,20 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "immunohistochem
           "hubble_deep_field", "colorwheel")
 
 
+#: The objects in each photograph, as fractions of its square crop (x0, y0, x1, y1),
+#: drawn by hand for the detection figure; the deep field has none.
+OBJECTS = (
+    ((0.28, 0.02, 0.58, 0.40), (0.66, 0.62, 1.0, 1.0)),    # the astronaut's face, a helmet
+    ((0.17, 0.40, 0.40, 0.62), (0.70, 0.40, 0.92, 0.62)),  # the cat's eyes
+    ((0.18, 0.0, 0.82, 0.76), (0.55, 0.55, 0.78, 0.76)),   # the cup, the spoon
+    ((0.50, 0.27, 0.63, 0.93), (0.14, 0.30, 0.31, 0.92)),  # the rocket, a tower
+    ((0.0, 0.12, 0.62, 1.0), (0.40, 0.45, 0.70, 1.0)),     # the photographer, the tripod
+    ((0.52, 0.55, 0.96, 1.0),),                            # a gland
+    (),
+    ((0.02, 0.02, 0.98, 0.98),),                           # the wheel
+)
+
+
 def _photos(size: int) -> tuple[np.ndarray, list[str]]:
     """The bundled photographs, centre-cropped and resized to size × size, uint8 NHWC."""
     data = _need("skimage.data", "demo")
@@ -72,6 +86,69 @@ def _grid(plt: Any, images: np.ndarray, titles: list[str], path: Path, heading: 
             ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
                                        fill=False, edgecolor="yellow", linewidth=1.5))
     fig.suptitle(heading, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _objects(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The hand-drawn objects as padded pixel boxes ``(B, N, 4)`` and ``valid``."""
+    n = max(len(o) for o in OBJECTS)
+    boxes = np.zeros((len(OBJECTS), n, 4), dtype=np.float32)
+    valid = np.zeros((len(OBJECTS), n), dtype=bool)
+    for i, objects in enumerate(OBJECTS):
+        for k, box in enumerate(objects):
+            boxes[i, k] = np.round(np.asarray(box) * size)
+            valid[i, k] = True
+    return boxes, valid
+
+
+def _detection_figure(plt: Any, images: np.ndarray, titles: list[str], path: Path,
+                      boxes: np.ndarray, valid: np.ndarray,
+                      regions: list[tuple[int, int, int, int] | None]) -> None:
+    """The CutMixed photos with their boxes: own ones solid, pasted ones dashed."""
+    n, half = images.shape[0], boxes.shape[1] // 2
+    fig, axes = plt.subplots(2, 4, figsize=(4 * 2.4, 2 * 3.0), dpi=72)
+    for k, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if k >= n:
+            continue
+        ax.imshow(images[k])
+        ax.set_title(titles[k], fontsize=7.5)
+        region = regions[k]
+        if region is not None:
+            top, left, bottom, right = region
+            ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
+                                       fill=False, edgecolor="yellow", linewidth=1))
+        for j in np.flatnonzero(valid[k]):
+            x0, y0, x1, y1 = boxes[k, j]
+            own = j < half
+            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                       edgecolor="lime" if own else "cyan", linewidth=1.5,
+                                       linestyle="-" if own else "--"))
+    fig.suptitle("CutMix with boxes: own kept (solid), the partner's pasted ones "
+                 "clipped (dashed), the pasted region (yellow)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _segmentation_figure(plt: Any, images: np.ndarray, masks: np.ndarray, titles: list[str],
+                         path: Path) -> None:
+    """The CutMixed photos over their pasted label maps (at a lower resolution)."""
+    n = images.shape[0]
+    fig, axes = plt.subplots(2, 4, figsize=(4 * 2.4, 2 * 3.0), dpi=72)
+    for k, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if k >= n:
+            continue
+        h, w = images.shape[1:3]
+        ax.imshow(images[k])
+        ax.imshow(masks[k], cmap="tab10", vmin=0, vmax=9, alpha=0.45,
+                  extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="nearest")
+        ax.set_title(titles[k], fontsize=7.5)
+    fig.suptitle("CutMix with label maps at a quarter of the resolution, pasted with the "
+                 "same params rescaled", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -139,6 +216,28 @@ def demo(args: argparse.Namespace) -> int:
     path = out / "cutmix.png"
     _grid(plt, _to_numpy(pasted), titles, path,
           "CutMix, a box per sample (outlined): labels weighted by the area kept", boxes)
+    written.append(path)
+
+    t = time.perf_counter()
+    obj, obj_valid = _objects(args.size)
+    kept, kept_valid = arraymix.paste_boxes(_to_backend(backend, obj),
+                                            _to_backend(backend, obj_valid), c)
+    quarter = max(1, args.size // 4)
+    maps = np.broadcast_to(np.arange(batch, dtype=np.uint8)[:, None, None],
+                           (batch, quarter, quarter))
+    pasted_maps = arraymix.paste(_to_backend(backend, np.ascontiguousarray(maps)),
+                                 c.rescaled((quarter, quarter)), axes=(1, 2))
+    steps.append(("boxes, maps", time.perf_counter() - t))
+    kept_np, kept_valid_np = _to_numpy(kept), _to_numpy(kept_valid)
+    half = obj.shape[1]
+    titles = [f"{i}←{perm[i]}: {int(kept_valid_np[i, :half].sum())} own, "
+              f"{int(kept_valid_np[i, half:].sum())} pasted" for i in range(batch)]
+    path = out / "detection.png"
+    _detection_figure(plt, _to_numpy(pasted), titles, path, kept_np, kept_valid_np, boxes)
+    written.append(path)
+    path = out / "segmentation.png"
+    _segmentation_figure(plt, _to_numpy(pasted), _to_numpy(pasted_maps),
+                         [f"{i}←{perm[i]}: map {quarter}×{quarter}" for i in range(batch)], path)
     written.append(path)
 
     t = time.perf_counter()
