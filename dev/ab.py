@@ -101,11 +101,13 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
                  for m, g in zip((new, old), gens, strict=True)]
         return calls[0], calls[1]
 
-    def torch_blend_into(shape: tuple[int, ...], where: str = "in place") -> Callable[[], Pair]:
+    def torch_blend_into(shape: tuple[int, ...], where: str = "in place",
+                         dtype: str = "float32") -> Callable[[], Pair]:
         def make() -> Pair:  # the public blend, no labels: into a new batch, a buffer or x
             import torch
 
-            x = torch.randn(shape)
+            x = (torch.randint(0, 256, shape, dtype=torch.uint8) if dtype == "uint8"
+                 else torch.randn(shape))
             p = new.sample_mixup(1, shape[0], lam_mode="sample", xp=torch,
                                  device=torch.device("cpu"))
             q = old.MixParams(lam=p.lam, perm=p.perm)
@@ -205,6 +207,11 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "numpy-imagenet-blend-in-place": numpy_blend((64, 3, 224, 224)),
         "numpy-audio-blend-in-place": numpy_blend((64, 1, 160000)),
         "numpy-nhwc-uint8-blend": numpy_blend((64, 224, 224, 3), "new", "uint8"),
+        "numpy-imagenet-uint8-in-place": numpy_blend((64, 3, 224, 224), "in place", "uint8"),
+        "numpy-imagenet-uint8-new": numpy_blend((64, 3, 224, 224), "new", "uint8"),
+        "torch-imagenet-uint8-in-place": torch_blend_into((64, 3, 224, 224), "in place",
+                                                          "uint8"),
+        "torch-imagenet-uint8-new": torch_blend_into((64, 3, 224, 224), "new", "uint8"),
         "torch-imagenet-blend": torch_blend_into((64, 3, 224, 224), "new"),
         "torch-imagenet-blend-buffer": torch_blend_into((64, 3, 224, 224), "buffer"),
         "torch-imagenet-blend-in-place": torch_blend_into((64, 3, 224, 224)),

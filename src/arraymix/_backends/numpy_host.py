@@ -35,7 +35,7 @@ class Numpy(Reference):
         ctype = ctype_of(self.xp, x.dtype)
         if t.force == "walk" or (t.force != "blocks"
                                  and math.prod(x.shape[1:]) >= t.walk_min_sample):
-            return walk.walk_blend(x, lam, perm, out, ctype, t.piece)
+            return walk.walk_blend(x, lam, perm, out, ctype, walk.piece_of(x, t))
         if out is None and x.shape[0] * math.prod(x.shape[1:]) <= 2 * t.walk_min_sample:
             return blend_whole(x, lam, perm, ctype)  # the batch is one block
         return walk.blend_blocks(x, lam, perm, out, ctype, t)

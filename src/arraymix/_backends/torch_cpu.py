@@ -69,9 +69,18 @@ class TorchCPU(Torch):
             return super().blend(x, lam, perm, out, groups)
         ctype = ctype_of(self.xp, x.dtype)
         size = math.prod(x.shape[1:])
-        if t.force == "walk" or (t.force is None and size >= t.walk_min_sample):
-            return walk.walk_blend(x, lam, perm, out, ctype, t.piece)
         twins = numpy_twins(torch_module())
+        if t.force == "walk" or (t.force is None and size >= t.walk_min_sample):
+            if not x.is_floating_point() and x.dtype in twins and lam.dtype in twins:
+                # integers: NumPy's loops on the tensors' memory, the same
+                # roundings in faster passes than torch's kernels
+                target = fresh_torch(x) if out is None else out
+                view = x.numpy()
+                walk.walk_blend(view, lam.numpy(), perm.numpy(),
+                                view if out is x else target.numpy(), twins[ctype],
+                                walk.piece_of(x, t))
+                return target
+            return walk.walk_blend(x, lam, perm, out, ctype, walk.piece_of(x, t))
         in_place = out is x
         if (in_place and x.dtype in twins and lam.dtype in twins
                 and (t.force == "blocks" or (

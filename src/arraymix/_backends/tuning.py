@@ -30,6 +30,10 @@ class Tuning:
     #: Elements of a NumPy sample the walk blends at a time: the three
     #: passes over a piece (two products, their sum) then stay in L2.
     piece: int = 1 << 15
+    #: The same for integer samples, blended through float scratch: larger
+    #: pieces halve the Python steps per sample, and the scratch (two float
+    #: pieces) still fits in L2 beside the integer sources.
+    int_piece: int = 1 << 16
     #: A NumPy batch of small samples up to this size is blended in place
     #: through a new batch copied back (it sits in cache, so the copy costs
     #: less than gathering and scattering blocks in cycle order).

@@ -32,8 +32,7 @@ from .._compat import Array, is_numpy_array, is_torch_array, isdtype, namespace,
 from .tuning import Tuning
 
 __all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "numpy_of",
-           "tracks_grad",
-           "walk_blend"]
+           "piece_of", "tracks_grad", "walk_blend"]
 
 
 def tracks_grad(*arrays: Array | None) -> bool:
@@ -135,6 +134,11 @@ class Ops:
                 dst.copy_(a)
                 a = dst
             self.torch.mul(a, s, out=dst)
+        elif a.dtype.kind in "iu" and dst.dtype.kind == "f":
+            # integers converted into the float scratch first, exactly, then
+            # scaled there: two simple loops cost less than one casting loop
+            np.copyto(dst, a, casting="unsafe")
+            np.multiply(dst, s, out=dst)
         else:
             np.multiply(a, s, out=dst, casting="unsafe", dtype=self.wide)
 
@@ -192,6 +196,12 @@ def _weights(lam: Array, ctype: Any, batch: int) -> tuple[list[Any], list[Any]]:
     if len(lam_l) == 1:
         return lam_l * batch, om_l * batch
     return lam_l, om_l
+
+
+def piece_of(x: Array, t: Tuning) -> int:
+    """The walk's piece for ``x``'s samples: integer data blends through
+    float scratch in larger pieces (:class:`.tuning.Tuning`)."""
+    return t.int_piece if isdtype(namespace(x), x.dtype, "integral") else t.piece
 
 
 def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
