@@ -1,8 +1,9 @@
-"""PyTorch: a Mixer in the DataLoader's collate function, a torch.compile'd step.
+"""PyTorch: a Mixer as the DataLoader's collate function, a torch.compile'd step.
 
-The Mixer runs in the worker processes (each draws its own stream, nothing
-to configure); the compiled training step gets batches already mixed, with
-soft targets for cross_entropy.
+``mixer.collate`` stacks each batch and mixes it in one pass, in the worker
+processes (each draws its own stream, nothing to configure); the compiled
+training step gets batches already mixed, with soft targets for
+cross_entropy.
 
     python examples/torch_train.py            # 4 workers, 3 epochs
     python examples/torch_train.py --tiny     # what the tests run
@@ -17,18 +18,6 @@ import torch
 import arraymix
 
 
-class Collate:
-    """Stack a list of (image, label) samples and mix the batch."""
-
-    def __init__(self, mixer: arraymix.Mixer) -> None:
-        self.mixer = mixer
-
-    def __call__(self, samples: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, ...]:
-        x = torch.stack([s[0] for s in samples])
-        y = torch.tensor([s[1] for s in samples])
-        return self.mixer(x, y)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiny", action="store_true")
@@ -41,7 +30,7 @@ def main() -> None:
     mixer = arraymix.Mixer(num_classes=10, mixup_alpha=0.8, cutmix_alpha=1.0,
                            label_smoothing=0.1, seed=0)
     loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True,
-                                         num_workers=workers, collate_fn=Collate(mixer),
+                                         num_workers=workers, collate_fn=mixer.collate,
                                          persistent_workers=True)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
                                 torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),

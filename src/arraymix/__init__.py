@@ -13,6 +13,7 @@ code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
 
 from ._api import cutmix, mixup
 from ._apply import blend, mix, paste
+from ._collate import collate
 from ._detection import blend_boxes, paste_boxes, paste_points
 from ._labels import one_hot
 from ._losses import mixed_cross_entropy
@@ -27,6 +28,7 @@ __all__ = [
     "MixerParams",
     "blend",
     "blend_boxes",
+    "collate",
     "cutmix",
     "mix",
     "mixed_cross_entropy",

@@ -7,8 +7,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._backends import Reference
+from ._backends import Reference, select
 from ._backends.reference import box_mask, partners
+from ._collate import (
+    broadcast_view,
+    check_samples,
+    plan_of_draw,
+    split_items,
+    stack_labels,
+    write_batch,
+)
 from ._compat import (
     Array,
     default_float,
@@ -16,6 +24,7 @@ from ._compat import (
     device,
     from_host,
     is_traced,
+    namespace,
     namespace_of,
     torch_module,
 )
@@ -432,6 +441,65 @@ class Mixer:
                 x_out = out
         return x_out, mix_targets(backend, soft, params, groups)
 
+    def collate(self, items: Sequence[Any], /) -> tuple[Array, Array | None]:
+        """Stack a DataLoader's samples into a mixed batch: a ``collate_fn``.
+
+        The batch and targets ``self(stack(samples), stack(labels))`` gives,
+        from the same draw, with each sample of the batch written once from
+        its sample and its partner (:func:`collate`) instead of stacked and
+        then mixed.
+
+        Parameters
+        ----------
+        items : sequence
+            What a DataLoader hands its ``collate_fn``: ``(sample, label)``
+            pairs, or bare samples. Samples are NumPy arrays or torch
+            tensors in host memory, of one shape and dtype, any layout (the
+            Mixer's ``cutmix_axes`` count from the batch's axes); labels are
+            ints (class ids) or arrays of one shape (soft or multi-hot rows).
+
+        Returns
+        -------
+        x, y : array, array or None
+            The mixed batch in the samples' library and dtype, and the
+            targets as the Mixer's call gives them (None without labels).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import arraymix
+        >>> items = [(np.full((3, 8, 8), i, dtype=np.uint8), i % 5) for i in range(8)]
+        >>> mixer = arraymix.Mixer(num_classes=5, seed=0)
+        >>> x, y = mixer.collate(items)
+        >>> x.shape, x.dtype, y.shape
+        ((8, 3, 8, 8), dtype('uint8'), (8, 5))
+
+        In a DataLoader: ``DataLoader(data, batch_size=64,
+        collate_fn=mixer.collate, num_workers=2)``; each worker draws from
+        its own stream, as for the Mixer's call.
+        """
+        samples, labels = split_items(items)
+        samples = check_samples(samples, "items' samples")
+        first, batch = samples[0], len(samples)
+        if is_traced(first):
+            raise TypeError("Mixer.collate takes host samples, not traced ones")
+        self._check_together()
+        shape = (batch, *first.shape)
+        may_cut = self._cuts() and self.prob > 0
+        axes = (check_axes(self.cutmix_axes, len(shape), "cutmix_axes", shape=shape)
+                if may_cut else ())
+        check_pairing(self.pairing, batch)
+        groups = check_groups(self.groups, batch, self.pairing)
+        y = None if labels is None else stack_labels(labels, first)
+        like = broadcast_view(first, batch)  # what the batch will be, for the checks
+        soft = check_targets(like, y, self.num_classes, self.label_smoothing, self.union)
+        xp, dev = namespace(first), device(first)
+        sizes = check_sizes([shape[a] for a in axes], xp, dev) if axes else ()
+        check_not_dense(soft, sizes, axes, "cutmix_axes")
+        p = self._draw(batch, sizes, groups, may_cut, xp, dev)
+        x = write_batch(samples, plan_of_draw(p), axes)
+        return x, mix_targets(select(like), soft, MixParams(p.lam, p.perm), groups)
+
     def draw(self, batch_size: int, sizes: Sequence[int] = (), /, *, xp: Any = None,
              device: Any = None) -> MixerParams:
         """Draw the next mix without applying it: what the next call would do.
@@ -485,6 +553,11 @@ class Mixer:
             lengths = check_sizes(sizes, xp, dev)
         check_pairing(self.pairing, batch)
         groups = check_groups(self.groups, batch, self.pairing)
+        return self._draw(batch, lengths, groups, may_cut, xp, dev)
+
+    def _draw(self, batch: int, lengths: tuple[int, ...], groups: int, may_cut: bool, xp: Any,
+              dev: Any) -> MixerParams:
+        """:meth:`draw` on checked arguments."""
         self._follow_worker()
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         k = len(lengths)

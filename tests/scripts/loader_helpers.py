@@ -3,16 +3,9 @@ spawned workers)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import torch
 
 import arraymix
-
-# The example's collate function, as users would take it from there.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from torch_train import Collate
 
 CLASSES = 16
 
@@ -35,5 +28,18 @@ def run(context: str, workers: int = 4) -> list[list[float]]:
                            lam_mode="sample")
     loader = torch.utils.data.DataLoader(
         Constant(), batch_size=16, shuffle=False, num_workers=workers,
-        collate_fn=Collate(mixer), multiprocessing_context=context if workers else None)
+        collate_fn=mixer.collate, multiprocessing_context=context if workers else None)
     return [y.flatten().tolist() for _, y in loader]
+
+
+def run_collate(context: str, seed: int) -> list[list[float]]:
+    """The same pass with ``Mixer.collate`` as the collate_fn, on uint8
+    samples: the mixed label rows and the first pixel of every sample."""
+    torch.manual_seed(0)
+    data = [(torch.full((3, 4, 4), i % 16, dtype=torch.uint8), i % 16) for i in range(16 * 8)]
+    mixer = arraymix.Mixer(num_classes=CLASSES, label_smoothing=0.0, seed=seed,
+                           lam_mode="sample")
+    loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=False, num_workers=2,
+                                         collate_fn=mixer.collate,
+                                         multiprocessing_context=context)
+    return [y.flatten().tolist() + x[:, 0, 0, 0].tolist() for x, y in loader]
