@@ -103,6 +103,17 @@ def timm_mixup(num_classes: int, mode: str, cutmix: bool) -> Fn:
     return lambda x, y: mix(x, y)  # in place on x, as timm does
 
 
+def timm_fast_collate(items: list[Any], num_classes: int, mode: str, cutmix: bool) -> Fn:
+    """timm's FastCollateMixup on a list of (uint8 NumPy sample, id): it
+    stacks and mixes into a uint8 tensor in one call, as in its loaders."""
+    from timm.data import FastCollateMixup
+
+    collate = FastCollateMixup(mixup_alpha=0.0 if cutmix else 0.8,
+                               cutmix_alpha=1.0 if cutmix else 0.0, mode=mode,
+                               num_classes=num_classes, label_smoothing=0.1)
+    return lambda x, y: collate(items)
+
+
 def torchvision_v2(num_classes: int, cutmix: bool) -> Fn:
     from torchvision.transforms import v2
 

@@ -25,6 +25,7 @@ import gc
 import json
 import platform
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -53,6 +54,9 @@ SIZES = {
     # the loss of a mixed batch from its ids (logits of B x C classes)
     "loss 256x1000": ((256, 1000), "float32"),
     "loss 64x100000": ((64, 100_000), "float32"),
+    # a DataLoader's collate: 64 samples stacked and mixed, 1000-class ids
+    "collate u8": ((64, 3, 224, 224), "uint8"),
+    "collate f32": ((64, 3, 224, 224), "float32"),
     # GPU only (not in the default list): a batch four times a GPU's L2 cache
     "imagenet256 f32": ((256, 3, 224, 224), "float32"),
 }
@@ -65,6 +69,10 @@ SMALL = {"small 128x16 c10": 10, "small 8x3x32x32 c10": 10}
 #: Sizes whose rows are losses of a mixed batch (torch only): arraymix's
 #: against the dense mixed targets' cross-entropy, forward and with backward
 LOSS = {"loss 256x1000", "loss 64x100000"}
+#: Sizes whose rows collate a list of samples (NumPy and CPU torch): each
+#: arraymix row against timm's FastCollateMixup of its kind (uint8) or
+#: against stacking the samples (float32)
+COLLATE = {"collate u8", "collate f32"}
 
 
 def _peak_extra(fn: Callable[[], Any]) -> int | None:
@@ -188,6 +196,54 @@ def _loss_rows(x: Any) -> dict[str, tuple[str, Any]]:
     return rows
 
 
+def _collate_rows(backend: str, x: Any, y: Any) -> dict[str, tuple[str, Any]]:
+    """A DataLoader's collate of 64 samples: stacking them alone, arraymix's
+    fused collate, stacking then the Mixer in place, and timm's
+    FastCollateMixup (NumPy uint8 samples), each for MixUp and CutMix."""
+    rows: dict[str, tuple[str, Any]] = {}
+    for name, fn in (anchors.numpy_floors(x) if backend == "numpy"
+                     else anchors.torch_floors(x)).items():
+        if name.endswith("(floor)"):
+            rows[name] = ("floor", fn)
+    if backend == "numpy":
+        samples = [np.ascontiguousarray(s) for s in x]
+        ids = [int(v) for v in y]
+        rows["stack the samples"] = ("anchor", lambda x, y: np.stack(samples))
+        stack: Any = np.stack
+        as_ids: Any = np.asarray
+    else:
+        import torch
+
+        samples = [s.clone() for s in x]
+        ids = [int(v) for v in y.tolist()]
+        rows["stack the samples"] = ("anchor", lambda x, y: torch.stack(samples))
+        stack, as_ids = torch.stack, torch.tensor
+    items = list(zip(samples, ids, strict=True))
+    for method, kw in (("mixup", {"mixup_alpha": 0.8, "cutmix_alpha": 0.0}),
+                       ("cutmix", {"mixup_alpha": 0.0, "cutmix_alpha": 1.0})):
+        for mode in ("batch", "sample"):
+            mixer = arraymix.Mixer(num_classes=CLASSES, lam_mode=mode, seed=0, **kw)
+            rows[f"arraymix Mixer.collate {method} {mode}"] = (
+                "arraymix", lambda x, y, m=mixer: m.collate(items))
+            if x.dtype == np.uint8 and backend == "numpy":
+                try:
+                    rows[f"timm FastCollateMixup {method} {mode}"] = (
+                        "anchor", anchors.timm_fast_collate(
+                            items, CLASSES, "batch" if mode == "batch" else "elem",
+                            method == "cutmix"))
+                except ImportError as e:
+                    print(f"  [{backend}] skipping timm FastCollateMixup: {e}",
+                          file=sys.stderr)
+        mixer = arraymix.Mixer(num_classes=CLASSES, seed=0, **kw)
+
+        def stacked(x: Any, y: Any, m: Any = mixer) -> Any:
+            batch = stack(samples)
+            return m(batch, as_ids(ids), out=batch)
+
+        rows[f"stack, then Mixer {method} batch in place"] = ("arraymix", stacked)
+    return rows
+
+
 def arraymix_xp(x: Any) -> Any:
     import array_api_compat
 
@@ -199,6 +255,12 @@ def _anchor_of(size: str, name: str) -> str | None:
     if size in LOSS:
         return ("dense targets + F.cross_entropy, with backward" if "backward" in name
                 else "dense targets + F.cross_entropy")
+    if size in COLLATE:
+        if size == "collate f32" or "Mixer" not in name:
+            return "stack the samples"
+        method = "cutmix" if "cutmix" in name else "mixup"
+        mode = "sample" if name.endswith("sample") else "batch"
+        return f"timm FastCollateMixup {method} {mode}"
     if size not in SMALL:
         return None
     return "hand-written blend, ready params" if "blend" in name else "hand-written mixup"
@@ -211,6 +273,8 @@ def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...],
         rows = _small_rows(backend, x, SMALL[size]) if backend in ("numpy", "torch-cpu") else {}
     elif size in LOSS:
         rows = _loss_rows(x) if backend.startswith("torch") else {}
+    elif size in COLLATE:
+        rows = _collate_rows(backend, x, y) if backend in ("numpy", "torch-cpu") else {}
     else:
         rows = _all_rows(backend, x, y, shape)
     if strict:
@@ -253,6 +317,17 @@ def _all_rows(backend: str, x: Any, y: Any, shape: tuple[int, ...]) -> dict[str,
             cl_gen = torch.Generator(device=x.device).manual_seed(0)
             rows["arraymix mixup, channels-last batch"] = ("arraymix", lambda x, y: arraymix.mixup(
                 nhwc, y, num_classes=CLASSES, rng=cl_gen))
+        if backend == "torch-cpu" and shutil.which("g++"):
+            # torch's own CPU code generation, chosen by the user: the array
+            # API path (what a traced call takes) compiled into one kernel
+            p = arraymix.sample_mixup(0, shape[0], alpha=0.8, xp=arraymix_xp(x), device="cpu")
+            fused = torch.compile(lambda x: arraymix.blend(x, p), fullgraph=True)
+            fused_in_place = torch.compile(lambda x: arraymix.blend(x, p, out=x),
+                                           fullgraph=True)
+            rows["arraymix blend, torch.compile'd (inductor)"] = ("arraymix",
+                                                                  lambda x, y: fused(x))
+            rows["arraymix blend in place, torch.compile'd (inductor)"] = (
+                "arraymix", lambda x, y: fused_in_place(x))
         add("anchor", "hand-written torch blend", lambda: anchors.torch_hand(CLASSES))
         add("anchor", "tutorial function", lambda: anchors.tutorial(CLASSES))
         add("anchor", "timm Mixup batch (in place)",

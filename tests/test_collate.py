@@ -211,3 +211,19 @@ def test_bad_params_are_named(params, match):
            "type": (p.lam, p.perm)}[params]
     with pytest.raises((ValueError, TypeError), match=match):
         arraymix.collate(samples, bad)
+
+
+def test_strided_torch_samples():
+    """Samples that are views (channels-last memory) take torch's own loops,
+    with the same values."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    gen = np.random.default_rng(2)
+    batch = torch.from_numpy(gen.integers(0, 256, (6, 3, 40, 41), dtype=np.uint8))
+    batch = batch.contiguous(memory_format=torch.channels_last)
+    samples = list(batch.unbind(0))
+    assert not samples[0].is_contiguous()
+    kw = {"num_classes": 3, "lam_mode": "sample", "seed": 5}
+    x, y = arraymix.Mixer(**kw).collate([(s, i % 3) for i, s in enumerate(samples)])
+    x2, y2 = arraymix.Mixer(**kw)(torch.stack(samples), torch.arange(6) % 3)
+    assert torch.equal(x, x2)
+    assert torch.equal(y, y2)

@@ -173,8 +173,9 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
     if torch is None:
         result = target = np.empty((batch, *first.shape), dtype=first.dtype)
     else:
-        result = target = fresh_torch(first.expand(batch, *first.shape))
-        if not first.is_floating_point() and first.dtype in numpy_twins(torch):
+        result = target = _torch_batch(torch, first, batch)
+        if (not first.is_floating_point() and first.dtype in numpy_twins(torch)
+                and all(s.is_contiguous() for s in samples)):
             # integers: NumPy's loops on the tensors' memory, as the torch
             # backend's walk blends them (the same roundings)
             samples = [s.numpy() for s in samples]
@@ -291,3 +292,15 @@ def broadcast_view(sample: Array, batch: int) -> Array:
         view: Array = sample.expand(batch, *sample.shape)
         return view
     return np.broadcast_to(sample, (batch, *sample.shape))
+
+
+def _torch_batch(torch: Any, first: Array, batch: int) -> Array:
+    """A new batch for torch samples. In a DataLoader worker it is made in
+    shared memory, as torch's default collate makes it, so that sending it
+    to the main process moves no data; elsewhere on huge pages where large."""
+    info = torch.utils.data.get_worker_info()
+    new_shared = getattr(first.untyped_storage(), "_new_shared", None)
+    if info is None or new_shared is None:
+        return fresh_torch(first.expand(batch, *first.shape))
+    storage = new_shared(batch * first.numel() * first.element_size())
+    return torch.empty((0,), dtype=first.dtype).set_(storage).view(batch, *first.shape)

@@ -71,9 +71,11 @@ class TorchCPU(Torch):
         size = math.prod(x.shape[1:])
         twins = numpy_twins(torch_module())
         if t.force == "walk" or (t.force is None and size >= t.walk_min_sample):
-            if not x.is_floating_point() and x.dtype in twins and lam.dtype in twins:
+            if (not x.is_floating_point() and x.dtype in twins and lam.dtype in twins
+                    and x.is_contiguous() and (out is None or out.is_contiguous())):
                 # integers: NumPy's loops on the tensors' memory, the same
-                # roundings in faster passes than torch's kernels
+                # roundings in faster passes than torch's kernels (contiguous
+                # only: NumPy's pieces of a channels-last sample are strided)
                 target = fresh_torch(x) if out is None else out
                 view = x.numpy()
                 walk.walk_blend(view, lam.numpy(), perm.numpy(),
