@@ -310,3 +310,50 @@ def test_bad_input_draws_nothing():
         t(IMAGES, [{"boxes": _boxes(), "labels": torch.tensor([1])}, {"boxes": _boxes()}])
     x = torch.rand(2, 3, 8, 8)
     assert torch.equal(t(x), twin(x)[0])
+
+
+def test_a_detection_pipeline_in_compose_from_a_dataloader():
+    """Image, per-image BoundingBoxes, labels and Masks from a DataLoader,
+    through v2.Compose: every target keeps its type and stays aligned."""
+    class Scenes(torch.utils.data.Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            n = 1 + i % 3
+            xy = torch.randint(0, 20, (n, 2), generator=g).float()
+            boxes = torch.cat([xy, xy + 8], 1)
+            masks = torch.zeros(n, 32, 32, dtype=torch.bool)
+            for k, (x0, y0, x1, y1) in enumerate(boxes.int().tolist()):
+                masks[k, y0:y1, x0:x1] = True
+            image = tv_tensors.Image(torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8,
+                                                   generator=g))
+            return image, {"boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY",
+                                                             canvas_size=(32, 32)),
+                           "labels": torch.randint(1, 5, (n,), generator=g),
+                           "masks": tv_tensors.Mask(masks)}
+
+    pipeline = v2.Compose([v2.ToDtype(torch.float32, scale=True),
+                           MixerTransform(arraymix.Mixer(lam_mode="sample", seed=0))])
+
+    def collate(batch):
+        images, targets = zip(*batch, strict=True)
+        return pipeline(tv_tensors.Image(torch.stack(images)), list(targets))
+
+    for images, targets in torch.utils.data.DataLoader(Scenes(), batch_size=4,
+                                                       collate_fn=collate):
+        assert isinstance(images, tv_tensors.Image)
+        assert images.dtype == torch.float32
+        for t in targets:
+            assert isinstance(t["boxes"], tv_tensors.BoundingBoxes)
+            assert isinstance(t["masks"], tv_tensors.Mask)
+            assert t["boxes"].shape[0] == t["labels"].shape[0] == t["masks"].shape[0]
+            # each kept instance mask lies inside its (possibly clipped) box
+            for (x0, y0, x1, y1), m in zip(t["boxes"].tolist(), t["masks"], strict=True):
+                ys, xs = torch.nonzero(m, as_tuple=True)
+                if len(ys):
+                    assert x0 <= int(xs.min())
+                    assert int(xs.max()) < x1
+                    assert y0 <= int(ys.min())
+                    assert int(ys.max()) < y1
