@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,10 @@ def _to_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
-def _grid(plt: Any, images: np.ndarray, titles: list[str], path: Path, heading: str,
-          boxes: list[tuple[int, int, int, int] | None] | None = None) -> None:
+def _tiles(plt: Any, images: np.ndarray, titles: list[str], path: Path, heading: str,
+           extra: Callable[[Any, int], None] | None = None) -> None:
+    """The batch as a grid of 4 columns, each tile titled; ``extra(ax, k)``
+    draws over tile ``k``."""
     n = images.shape[0]
     cols = 4
     rows = -(-n // cols)
@@ -80,15 +83,30 @@ def _grid(plt: Any, images: np.ndarray, titles: list[str], path: Path, heading: 
             continue
         ax.imshow(images[k])
         ax.set_title(titles[k], fontsize=7.5)
-        box = boxes[k] if boxes else None
-        if box is not None:
-            top, left, bottom, right = box
-            ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
-                                       fill=False, edgecolor="yellow", linewidth=1.5))
+        if extra is not None:
+            extra(ax, k)
     fig.suptitle(heading, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _outline(plt: Any, ax: Any, x0: float, y0: float, x1: float, y1: float, color: str,
+             width: float = 1.5, style: str = "-") -> None:
+    """A rectangle around pixels ``[x0, x1) × [y0, y1)``."""
+    ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                               edgecolor=color, linewidth=width, linestyle=style))
+
+
+def _grid(plt: Any, images: np.ndarray, titles: list[str], path: Path, heading: str,
+          boxes: list[tuple[int, int, int, int] | None] | None = None) -> None:
+    def extra(ax: Any, k: int) -> None:
+        box = boxes[k] if boxes else None
+        if box is not None:
+            top, left, bottom, right = box
+            _outline(plt, ax, left, top, right, bottom, "yellow")
+
+    _tiles(plt, images, titles, path, heading, extra)
 
 
 def _objects(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,51 +125,34 @@ def _detection_figure(plt: Any, images: np.ndarray, titles: list[str], path: Pat
                       boxes: np.ndarray, valid: np.ndarray,
                       regions: list[tuple[int, int, int, int] | None]) -> None:
     """The CutMixed photos with their boxes: own ones solid, pasted ones dashed."""
-    n, half = images.shape[0], boxes.shape[1] // 2
-    fig, axes = plt.subplots(2, 4, figsize=(4 * 2.4, 2 * 3.0), dpi=72)
-    for k, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if k >= n:
-            continue
-        ax.imshow(images[k])
-        ax.set_title(titles[k], fontsize=7.5)
+    half = boxes.shape[1] // 2
+
+    def extra(ax: Any, k: int) -> None:
         region = regions[k]
         if region is not None:
             top, left, bottom, right = region
-            ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
-                                       fill=False, edgecolor="yellow", linewidth=1))
+            _outline(plt, ax, left, top, right, bottom, "yellow", width=1)
         for j in np.flatnonzero(valid[k]):
-            x0, y0, x1, y1 = boxes[k, j]
             own = j < half
-            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                                       edgecolor="lime" if own else "cyan", linewidth=1.5,
-                                       linestyle="-" if own else "--"))
-    fig.suptitle("CutMix with boxes: own kept (solid), the partner's pasted ones "
-                 "clipped (dashed), the pasted region (yellow)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+            x0, y0, x1, y1 = boxes[k, j]
+            _outline(plt, ax, x0, y0, x1, y1, "lime" if own else "cyan",
+                     style="-" if own else "--")
+
+    _tiles(plt, images, titles, path, "CutMix with boxes: own kept (solid), the partner's "
+           "pasted ones clipped (dashed), the pasted region (yellow)", extra)
 
 
 def _segmentation_figure(plt: Any, images: np.ndarray, masks: np.ndarray, titles: list[str],
                          path: Path) -> None:
     """The CutMixed photos over their pasted label maps (at a lower resolution)."""
-    n = images.shape[0]
-    fig, axes = plt.subplots(2, 4, figsize=(4 * 2.4, 2 * 3.0), dpi=72)
-    for k, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if k >= n:
-            continue
-        h, w = images.shape[1:3]
-        ax.imshow(images[k])
+    h, w = images.shape[1:3]
+
+    def extra(ax: Any, k: int) -> None:
         ax.imshow(masks[k], cmap="tab10", vmin=0, vmax=9, alpha=0.45,
                   extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="nearest")
-        ax.set_title(titles[k], fontsize=7.5)
-    fig.suptitle("CutMix with label maps at a quarter of the resolution, pasted with the "
-                 "same params rescaled", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+
+    _tiles(plt, images, titles, path, "CutMix with label maps at a quarter of the resolution, "
+           "pasted with the same params rescaled", extra)
 
 
 def _top_labels(row: np.ndarray, names: list[str], k: int = 2) -> str:
