@@ -39,6 +39,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as tvf
 
+from ._apply import mix, paste
 from ._backends import select
 from ._compat import namespace
 from ._detection import MIN_VISIBLE, paste_boxes
@@ -279,13 +280,11 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
 
 
 def _mix(x: torch.Tensor, p: MixerParams) -> Any:
-    from ._apply import mix
     return mix(_plain(x), p)
 
 
 def _paste_grid(m: torch.Tensor, p: MixerParams) -> Any:
     """``m`` pasted with the draw's boxes, rescaled to its own (h, w)."""
-    from ._apply import paste
     grid = tuple(m.shape[-2:])
     q = p if grid == p.sizes else p.rescaled(grid)
     return paste(m, q)  # type: ignore[arg-type]  # a Mixer's draw pastes its CutMix samples
@@ -378,11 +377,11 @@ class _Detection:
     """The per-image detection targets: for each image, its boxes and the
     tensors that follow them (by the key beside the boxes in its dict)."""
 
-    def __init__(self) -> None:
+    def __init__(self, flat: list[Any]) -> None:
+        self.flat = flat  # the input's leaves
         self.samples: list[dict[Any, int]] = []  # per image: key -> leaf index (None: boxes)
         self.semantic: list[int] = []  # per-image 2-D masks, pasted
         self.taken: set[int] = set()
-        self.flat: list[Any] = []
 
     def apply(self, out: list[Any], p: MixerParams, min_visible: float) -> None:
         flat = self.flat
@@ -452,8 +451,7 @@ def _detection_targets(flat: list[Any], paths: list[Any], box_leaves: list[int],
                        sizes: tuple[int, ...]) -> _Detection:
     """Group the leaves of per-image detection targets: one BoundingBoxes
     per image, and the tensors beside it in its dict."""
-    d = _Detection()
-    d.flat = flat
+    d = _Detection(flat)
     if not box_leaves:
         return d
     if len(box_leaves) != batch:
