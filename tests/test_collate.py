@@ -73,8 +73,12 @@ def test_mixer_collate_is_stack_then_mixer(backend, data, dtype, kind, lam_mode,
         y = backend.asarray(rows)
     else:
         items, y = samples, None
+    # groups that divide the batch, and union targets, as the Mixer takes them
+    groups = data.draw(st.sampled_from([None, *(g for g in (2, 3) if batch % g == 0)]))
     settings_ = dict(KINDS[kind], lam_mode=lam_mode, cutmix_axes=axes, seed=seed,
-                     num_classes=4, label_smoothing=data.draw(st.sampled_from([0.0, 0.1])))
+                     num_classes=4, label_smoothing=data.draw(st.sampled_from([0.0, 0.1])),
+                     groups=groups, union=data.draw(st.booleans()),
+                     pairing=data.draw(st.sampled_from(["permute", "flip", "roll"])))
     # pieces of a few hundred elements: large samples are cut as the walk cuts them
     with tuned(piece=300 if big else 1 << 15):
         x, t = arraymix.Mixer(**settings_).collate(items)
@@ -227,3 +231,10 @@ def test_strided_torch_samples():
     x2, y2 = arraymix.Mixer(**kw)(torch.stack(samples), torch.arange(6) % 3)
     assert torch.equal(x, x2)
     assert torch.equal(y, y2)
+
+
+def test_tensors_that_track_gradients_are_refused():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    samples = [torch.zeros(3, 4, 4, requires_grad=True) for _ in range(2)]
+    with pytest.raises(ValueError, match="requires grad"):
+        arraymix.collate(samples, arraymix.sample_mixup(0, 2))
