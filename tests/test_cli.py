@@ -30,7 +30,8 @@ def test_demo_writes_the_figures(backend, tmp_path, capsys):
     pytest.importorskip("skimage", reason="scikit-image is not installed")
     assert main(["demo", "--out", str(tmp_path), "--backend", backend, "--size", "48"]) == 0
     printed = capsys.readouterr().out
-    for name in ("originals", "mixup", "cutmix", "detection", "segmentation", "mixer"):
+    for name in ("originals", "mixup", "cutmix", "detection", "segmentation", "mixer",
+                 "family"):
         path = tmp_path / f"{name}.png"
         assert f"wrote {path}" in printed
         width, height = _png_size(path)
@@ -44,8 +45,8 @@ def test_demo_default_backend_in_a_fresh_process(tmp_path):
                            "--size", "32"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
-        "cutmix.png", "detection.png", "mixer.png", "mixup.png", "originals.png",
-        "segmentation.png"]
+        "cutmix.png", "detection.png", "family.png", "mixer.png", "mixup.png",
+        "originals.png", "segmentation.png"]
 
 
 def test_experiment_quick(tmp_path):

@@ -1,4 +1,4 @@
-"""arraymix: MixUp and CutMix for every array API library.
+"""arraymix: MixUp, CutMix and their family for every array API library.
 
 One implementation, written against the Python array API standard, mixes
 NumPy arrays, PyTorch tensors (CPU and CUDA), JAX arrays and the arrays of any
@@ -15,30 +15,51 @@ from ._api import cutmix, mixup
 from ._apply import blend, mix, paste
 from ._collate import collate
 from ._detection import blend_boxes, paste_boxes, paste_points
+from ._family import (
+    fmix,
+    mosaic,
+    patchmix,
+    resizemix,
+    sample_fmix,
+    sample_mosaic,
+    sample_patchmix,
+    sample_resizemix,
+)
 from ._labels import one_hot
 from ._losses import mixed_cross_entropy
 from ._mixer import Mixer
-from ._params import CutMixParams, MixerParams, MixParams
+from ._params import CutMixParams, MaskParams, MixerParams, MixParams, MosaicParams, ResizeMixParams
 from ._sample import sample_cutmix, sample_mixup
 
 __all__ = [
     "CutMixParams",
+    "MaskParams",
     "MixParams",
     "Mixer",
     "MixerParams",
+    "MosaicParams",
+    "ResizeMixParams",
     "blend",
     "blend_boxes",
     "collate",
     "cutmix",
+    "fmix",
     "mix",
     "mixed_cross_entropy",
     "mixup",
+    "mosaic",
     "one_hot",
     "paste",
     "paste_boxes",
     "paste_points",
+    "patchmix",
+    "resizemix",
     "sample_cutmix",
+    "sample_fmix",
     "sample_mixup",
+    "sample_mosaic",
+    "sample_patchmix",
+    "sample_resizemix",
 ]
 
 __version__ = "0.1.0"

@@ -9,29 +9,48 @@ of array values, so both run under ``jax.jit`` and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ._backends.reference import box_mask, into, partners
-from ._compat import Array
-from ._params import CutMixParams, MixerParams, MixParams
+from ._compat import Array, isdtype
+from ._params import (
+    CutMixParams,
+    MaskParams,
+    MixerParams,
+    MixParams,
+    MosaicParams,
+    ResizeMixParams,
+)
 from ._validate import (
     DEFAULT_AXES,
     check_axes,
     check_batch,
     check_box_params,
     check_box_values,
+    check_choice,
     check_grid,
     check_groups,
     check_lam_values,
+    check_mask_params,
     check_mix_params,
+    check_mosaic_params,
     check_out,
     check_param,
     check_perm_values,
+    check_source_values,
 )
+
+#: Every kind of params :func:`paste` takes: a region of each sample
+#: replaced by its partners' values.
+Pasted = CutMixParams | MaskParams | MosaicParams | ResizeMixParams
+
+#: How :func:`paste` resizes a ResizeMix partner into its box.
+INTERPOLATIONS = ("bilinear", "nearest")
 
 __all__ = ["blend", "mix", "paste"]
 
 
-def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = None,
+def blend(x: Array, params: MixParams | Pasted, /, *, out: Array | None = None,
           groups: int | None = None) -> Array:
     """Mix each sample with its partner: ``λ·x + (1 − λ)·x[perm]``.
 
@@ -41,10 +60,12 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
         Batch with samples on axis 0, real floating or integer. Integer data
         (uint8 images) is blended in float32 (float64 from 32 bits) and
         rounded back.
-    params : MixParams or CutMixParams
-        From :func:`sample_mixup` (or :func:`sample_cutmix`: its ``lam`` and
-        ``perm`` mix the labels of a CutMix), in ``x``'s library and on its
-        device. ``lam`` of shape ``(B,)`` is broadcast over the trailing axes.
+    params : MixParams, CutMixParams, MaskParams, MosaicParams or ResizeMixParams
+        From :func:`sample_mixup` (or any other ``sample_*``: their ``lam``
+        and partners mix the labels of that mix), in ``x``'s library and on
+        its device. ``lam`` of shape ``(B,)`` is broadcast over the trailing
+        axes. With :class:`MosaicParams` each sample is
+        ``Σ_q lam[..., q]·x[sources[:, q]]`` over its four sources.
     out : array, optional
         Where to write the result: an array of ``x``'s shape, dtype, library
         and device, which may be ``x`` itself (in place: safe although
@@ -87,6 +108,14 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
            [1.75, 1.75]])
     """
     backend, batch = check_batch(x)
+    if isinstance(params, MosaicParams):
+        weights, sources, _ = check_mosaic_params(x, params, batch)
+        if out is not None:
+            check_out(x, out)
+        count = check_groups(groups, batch)
+        check_source_values(sources, batch, count)
+        check_lam_values(weights)
+        return backend.blend_sources(x, weights, sources, out, count)
     lam, perm = check_mix_params(x, params, batch)
     if out is not None:
         check_out(x, out)
@@ -97,12 +126,18 @@ def blend(x: Array, params: MixParams | CutMixParams, /, *, out: Array | None = 
 
 
 
-def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AXES,
-          out: Array | None = None, groups: int | None = None) -> Array:
-    """Paste each sample's box from its partner: CutMix on the ``axes`` of ``x``.
+def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
+          out: Array | None = None, groups: int | None = None,
+          interpolation: str | None = None) -> Array:
+    """Paste each sample's region from its partners: CutMix, FMix, patch
+    grids, Mosaic and ResizeMix on the ``axes`` of ``x``.
 
-    Inside the box ``lower[j] <= index_j < upper[j]`` (on the ``j``-th axis of
-    ``axes``) the values come from ``x[perm]``; everywhere else from ``x``.
+    With :class:`CutMixParams`, inside the box ``lower[j] <= index_j <
+    upper[j]`` (on the ``j``-th axis of ``axes``) the values come from
+    ``x[perm]``; everywhere else from ``x``. With :class:`MaskParams` they
+    come from ``x[perm]`` where the mask is True; with
+    :class:`MosaicParams` each quadrant comes from its source; with
+    :class:`ResizeMixParams` the box holds the whole partner, resized.
 
     Parameters
     ----------
@@ -110,8 +145,10 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
         Batch with samples on axis 0, any real or bool dtype: values are
         copied, never computed, so uint8 images and integer or boolean masks
         stay exact.
-    params : CutMixParams
-        From :func:`sample_cutmix`, in ``x``'s library and on its device.
+    params : CutMixParams, MaskParams, MosaicParams or ResizeMixParams
+        From :func:`sample_cutmix`, :func:`sample_fmix`,
+        :func:`sample_patchmix`, :func:`sample_mosaic` or
+        :func:`sample_resizemix`, in ``x``'s library and on its device.
     axes : sequence of int, default (-2, -1)
         The cut axes, as many as the box has: ``(-2, -1)`` for NCHW images,
         ``(1, 2)`` for NHWC, ``(-1,)`` for audio, ``(-3, -2, -1)`` for volumes.
@@ -125,6 +162,12 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
         and then only the boxes change.
     groups : int, optional
         The ``groups`` the params were drawn with, as in :func:`blend`.
+    interpolation : {"bilinear", "nearest"}, optional
+        ResizeMix only: how the partner is resized into the box. Default:
+        bilinear for floating data (computed in float32 or wider, as
+        :func:`blend`), nearest for integer and boolean data (class masks
+        keep their ids). Positions sit at pixel centres, as
+        ``align_corners=False`` resizes.
 
     Returns
     -------
@@ -156,6 +199,19 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
     """
     backend, batch = check_batch(x, bool_ok=True)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)  # boxes may be empty
+    resize = isinstance(params, ResizeMixParams)
+    if interpolation is not None and not resize:
+        raise ValueError(
+            "interpolation applies to ResizeMixParams only (a partner resized into a box), "
+            f"got it with {type(params).__name__}"
+        )
+    nearest = False
+    if resize:
+        nearest = _nearest(backend.xp, x, interpolation)
+    if isinstance(params, MaskParams):
+        return _paste_mask(backend, x, params, batch, cut_axes, out, groups)
+    if isinstance(params, MosaicParams):
+        return _paste_mosaic(backend, x, params, batch, cut_axes, axes, out, groups)
     _, perm = check_mix_params(x, params, batch)
     lower, upper = check_box_params(x, params, batch, len(cut_axes))
     lengths = [x.shape[a] for a in cut_axes]
@@ -165,11 +221,57 @@ def paste(x: Array, params: CutMixParams, /, *, axes: Sequence[int] = DEFAULT_AX
     count = check_groups(groups, batch)
     check_perm_values(perm, batch, count)
     check_box_values(lower, upper, lengths)
+    if resize:
+        return backend.resize_paste(x, perm, lower, upper, cut_axes, nearest, out, count)
     return backend.paste(x, perm, lower, upper, cut_axes, out, count)
 
 
+def _nearest(xp: Any, x: Array, interpolation: Any) -> bool:
+    """Whether a ResizeMix partner is resized by nearest neighbour."""
+    if interpolation is None:
+        return not isdtype(xp, x.dtype, "real floating")
+    check_choice(interpolation, "interpolation", INTERPOLATIONS)
+    if interpolation == "bilinear" and isdtype(xp, x.dtype, "bool"):
+        raise ValueError(
+            "interpolation='bilinear' cannot resize a bool array (a mask): use 'nearest'"
+        )
+    return bool(interpolation == "nearest")
 
-def mix(x: Array, params: MixParams | CutMixParams | MixerParams, /, *,
+
+def _paste_mask(backend: Any, x: Array, params: MaskParams, batch: int,
+                cut_axes: tuple[int, ...], out: Array | None, groups: int | None) -> Array:
+    """:func:`paste` with MaskParams, checked."""
+    lam, perm, mask = check_mask_params(x, params, batch, len(cut_axes))
+    if out is not None:
+        check_out(x, out)
+    count = check_groups(groups, batch)
+    check_perm_values(perm, batch, count)
+    check_lam_values(lam)
+    return backend.paste_mask(x, perm, mask, cut_axes, out, count)
+
+
+def _paste_mosaic(backend: Any, x: Array, params: MosaicParams, batch: int,
+                  cut_axes: tuple[int, ...], axes: Sequence[int], out: Array | None,
+                  groups: int | None) -> Array:
+    """:func:`paste` with MosaicParams, checked."""
+    if len(cut_axes) != 2:
+        raise ValueError(
+            f"a Mosaic needs two cut axes (height, width), got axes={tuple(axes)}"
+        )
+    weights, sources, centre = check_mosaic_params(x, params, batch)
+    lengths = [x.shape[a] for a in cut_axes]
+    check_grid(params, lengths, "x", axes)
+    if out is not None:
+        check_out(x, out)
+    count = check_groups(groups, batch)
+    check_source_values(sources, batch, count)
+    check_lam_values(weights)
+    check_box_values(centre, centre, lengths)
+    return backend.mosaic(x, sources, centre, cut_axes, out, count)
+
+
+
+def mix(x: Array, params: MixParams | Pasted | MixerParams, /, *,
         axes: Sequence[int] = DEFAULT_AXES, out: Array | None = None,
         groups: int | None = None) -> Array:
     """Mix a batch with any params: :func:`blend` for MixUp params,
@@ -204,7 +306,7 @@ def mix(x: Array, params: MixParams | CutMixParams | MixerParams, /, *,
     >>> bool((arraymix.mix(x, twin.draw(4, (8, 8))) == mixer(x)[0]).all())
     True
     """
-    if isinstance(params, CutMixParams):
+    if isinstance(params, (CutMixParams, MaskParams, MosaicParams, ResizeMixParams)):
         return paste(x, params, axes=axes, out=out, groups=groups)
     if not isinstance(params, MixerParams):
         return blend(x, params, out=out, groups=groups)

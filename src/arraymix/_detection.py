@@ -1,4 +1,5 @@
-"""Detection targets: boxes and keypoints that follow a MixUp or a CutMix.
+"""Detection targets: boxes and keypoints that follow a MixUp, a CutMix, a
+Mosaic or a ResizeMix.
 
 Boxes are padded ``(B, N, 4)`` pixel ``xyxy`` arrays and points padded
 ``(B, N, 2)`` ``xy`` arrays, each with a boolean ``valid`` ``(B, N)``: the
@@ -13,16 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from ._compat import Array, default_float, device, isdtype, namespace
-from ._params import CutMixParams, MixerParams, MixParams
+from ._params import CutMixParams, MaskParams, MixerParams, MixParams, MosaicParams, ResizeMixParams
 from ._validate import (
     check_coord_values,
     check_coords,
     check_grid_params,
     check_lam_values,
     check_mix_params,
+    check_mosaic_params,
     check_param,
     check_perm_values,
     check_real,
+    check_source_values,
     check_valid,
 )
 
@@ -34,7 +37,8 @@ __all__ = ["blend_boxes", "paste_boxes", "paste_points"]
 MIN_VISIBLE = 0.1
 
 
-def paste_boxes(boxes: Array, valid: Array, params: CutMixParams | MixerParams, /, *,
+def paste_boxes(boxes: Array, valid: Array,
+                params: CutMixParams | MixerParams | MosaicParams | ResizeMixParams, /, *,
                 min_visible: float = MIN_VISIBLE) -> tuple[Array, Array]:
     """The boxes of a CutMixed batch: each sample's own, and its partner's pasted ones.
 
@@ -52,7 +56,13 @@ def paste_boxes(boxes: Array, valid: Array, params: CutMixParams | MixerParams, 
         [lower[i, 0], upper[i, 0]]`` (x by y). A :class:`Mixer`'s draw
         treats each sample by its method: CutMix samples as here, MixUp
         samples keep both sets as :func:`blend_boxes` does, samples left
-        alone their own.
+        alone their own. With :class:`ResizeMixParams` the sample's own
+        boxes are kept as here, and every box of the partner is scaled and
+        shifted into the box, as its image is. With :class:`MosaicParams`
+        (which need their ``sizes``) each quadrant keeps its source's boxes
+        clipped to it, and the result has ``4N`` slots, quadrant by quadrant
+        (top-left, the sample's own, first). :class:`MaskParams` raise a
+        TypeError: an irregular mask has no rule for a box it cuts.
     min_visible : float, default 0.1
         The least fraction of a box's area that must remain for it to be
         kept, in ``[0, 1]``.
@@ -87,15 +97,25 @@ def paste_boxes(boxes: Array, valid: Array, params: CutMixParams | MixerParams, 
     """
     _, batch = check_coords(boxes, "boxes", 4)
     valid = check_valid(boxes, valid)
+    _refuse_masks(params, "boxes")
+    if isinstance(params, MosaicParams):
+        fraction = check_real(min_visible, "min_visible", low=0.0, high=1.0)
+        return _mosaic_coords(boxes, valid, params, batch, fraction)
     if isinstance(params, MixerParams):
         fraction = check_real(min_visible, "min_visible", low=0.0, high=1.0)
         out, kept, _ = _drawn_boxes(boxes, valid, params, batch, fraction)
         return out, kept
     _, perm, lower, upper = check_grid_params(boxes, params, batch, "boxes")
     fraction = check_real(min_visible, "min_visible", low=0.0, high=1.0)
+    sizes = _resized_sizes(params, "boxes")
     check_coord_values(boxes, valid, "boxes")
     xp = namespace(boxes)
     own, cut, pasted = _cut_boxes(xp, boxes, valid, perm, lower, upper, batch, fraction)
+    if sizes is not None:  # ResizeMix: the partner's boxes, whole, scaled into the box
+        cut = _scaled(xp, xp.take(boxes, perm, axis=0), lower, upper, batch, sizes, 4)
+        work = _work_dtype(xp, boxes)
+        pasted = xp.take(valid, perm, axis=0) & (_area(
+            xp, cut[..., 0], cut[..., 1], cut[..., 2], cut[..., 3], work) > 0)
     return _joined_slots(xp, boxes, own, cut, pasted)
 
 
@@ -165,7 +185,8 @@ def blend_boxes(
     return out, kept, weights
 
 
-def paste_points(points: Array, valid: Array, params: CutMixParams | MixerParams,
+def paste_points(points: Array, valid: Array,
+                 params: CutMixParams | MixerParams | MosaicParams | ResizeMixParams,
                  /) -> tuple[Array, Array]:
     """The keypoints of a CutMixed batch: own points under the pasted box are
     dropped, the partner's points inside it are added.
@@ -182,7 +203,10 @@ def paste_points(points: Array, valid: Array, params: CutMixParams | MixerParams
         ``(H, W)``, in ``points``' library and on its device. A point is in
         sample ``i``'s pasted region when ``lower[i] <= (y, x) < upper[i]``.
         With a :class:`Mixer`'s draw, MixUp samples keep both samples'
-        points (both images are seen).
+        points (both images are seen). With :class:`ResizeMixParams` every
+        point of the partner is scaled into the box; with
+        :class:`MosaicParams` each quadrant keeps its source's points inside
+        it (``4N`` slots, quadrant by quadrant).
 
     Returns
     -------
@@ -207,12 +231,17 @@ def paste_points(points: Array, valid: Array, params: CutMixParams | MixerParams
     """
     _, batch = check_coords(points, "points", 2)
     valid = check_valid(points, valid)
+    _refuse_masks(params, "points")
+    if isinstance(params, MosaicParams):
+        return _mosaic_coords(points, valid, params, batch, 0.0)
     mixed: Array | None = None
+    sizes = None
     if isinstance(params, MixerParams):
         perm, lower, upper, _, method = _check_draw(points, params, batch, "points")
         mixed = method == 1
     else:
         _, perm, lower, upper = check_grid_params(points, params, batch, "points")
+        sizes = _resized_sizes(params, "points")
     check_coord_values(points, valid, "points")
     xp = namespace(points)
     if lower is None or upper is None:  # a draw without CutMix: every box empty
@@ -226,6 +255,9 @@ def paste_points(points: Array, valid: Array, params: CutMixParams | MixerParams
     theirs = xp.take(points, perm, axis=0)
     t_valid = xp.take(valid, perm, axis=0)
     own, added = valid & ~inside(points), t_valid & inside(theirs)
+    if sizes is not None:  # ResizeMix: every point of the partner, scaled into the box
+        theirs = _scaled(xp, theirs, lower, upper, batch, sizes, 2)
+        added = t_valid & inside(theirs)
     if mixed is not None:  # MixUp samples of a draw: both images are seen, all points kept
         both = mixed[:, None]
         own, added = xp.where(both, valid, own), xp.where(both, t_valid, added)
@@ -336,3 +368,83 @@ def _joined_slots(xp: Any, own: Array, own_valid: Array, theirs: Array,
     mine = xp.where(own_valid[..., None], own, zero)
     other = xp.where(their_valid[..., None], theirs, zero)
     return xp.concat([mine, other], axis=1), xp.concat([own_valid, their_valid], axis=1)
+
+
+def _refuse_masks(params: Any, name: str) -> None:
+    if isinstance(params, MaskParams):
+        raise TypeError(
+            f"{name} cannot follow MaskParams (FMix, patch grids): an irregular mask has no "
+            f"rule for a {name[:-1]} it cuts through. Use CutMix, Mosaic or ResizeMix params "
+            f"for {name}, or mix the {name} by their own mask"
+        )
+
+
+def _resized_sizes(params: Any, name: str) -> tuple[float, float] | None:
+    """``(H, W)`` of the images a ResizeMix was drawn for, None for other params."""
+    if not isinstance(params, ResizeMixParams):
+        return None
+    sizes = params.sizes
+    if sizes is None or len(sizes) != 2:
+        raise ValueError(
+            f"params.sizes must be the images' (H, W) to scale the partner's {name} into the "
+            f"box, got {sizes}: draw the params with sample_resizemix(rng, B, (H, W))"
+        )
+    return float(sizes[0]), float(sizes[1])
+
+
+def _scaled(xp: Any, coords: Array, lower: Array, upper: Array, batch: int,
+            sizes: tuple[float, float], width: int) -> Array:
+    """Whole-image coordinates (xy pairs, ``width`` 2 or 4) mapped into each
+    sample's box, as the image is resized into it."""
+    work = _work_dtype(xp, coords)
+    ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, work)
+    height, wide = sizes
+    sx, sy = (ux - lx) / wide, (uy - ly) / height
+    columns = []
+    for j in range(width):
+        c = xp.astype(coords[..., j], work)
+        columns.append(lx + c * sx if j % 2 == 0 else ly + c * sy)
+    out = xp.stack(columns, axis=-1)
+    if isdtype(xp, coords.dtype, "integral"):
+        out = xp.round(out)
+    return xp.astype(out, coords.dtype)
+
+
+def _mosaic_coords(coords: Array, valid: Array, params: MosaicParams, batch: int,
+                   fraction: float) -> tuple[Array, Array]:
+    """Boxes (``fraction`` of each to stay visible) or points of a Mosaic:
+    each quadrant's source's, clipped to the quadrant, quadrant by quadrant."""
+    _, sources, centre = check_mosaic_params(coords, params, batch)
+    check_source_values(sources, batch, 1)
+    if params.sizes is None or len(params.sizes) != 2:
+        raise ValueError(
+            "params.sizes must be the images' (H, W) to clip the quadrants, got "
+            f"{params.sizes}: draw the params with sample_mosaic(rng, B, (H, W))"
+        )
+    check_coord_values(coords, valid, "boxes" if coords.shape[-1] == 4 else "points")
+    xp = namespace(coords)
+    work = _work_dtype(xp, coords)
+    height, width = (float(n) for n in params.sizes)
+    cy, cx, _, _ = _rectangles(xp, centre, centre, batch, work)
+    zero, h, w = xp.zeros_like(cy), xp.full_like(cy, height), xp.full_like(cx, width)
+    quadrants = [(zero, zero, cy, cx), (zero, cx, cy, w), (cy, zero, h, cx), (cy, cx, h, w)]
+    slots, flags = [], []
+    for q, (ly, lx, uy, ux) in enumerate(quadrants):
+        theirs = xp.take(coords, sources[:, q], axis=0)
+        t_valid = xp.take(valid, sources[:, q], axis=0)
+        if coords.shape[-1] == 2:
+            x, y = xp.astype(theirs[..., 0], work), xp.astype(theirs[..., 1], work)
+            keep = t_valid & (x >= lx) & (x < ux) & (y >= ly) & (y < uy)
+            slots.append(xp.where(keep[..., None], theirs, xp.zeros_like(theirs)))
+            flags.append(keep)
+            continue
+        x1, y1, x2, y2 = (xp.astype(theirs[..., j], work) for j in range(4))
+        area = _area(xp, x1, y1, x2, y2, work)
+        cx1, cx2 = _clamp(xp, x1, lx, ux), _clamp(xp, x2, lx, ux)
+        cy1, cy2 = _clamp(xp, y1, ly, uy), _clamp(xp, y2, ly, uy)
+        clipped = _area(xp, cx1, cy1, cx2, cy2, work)
+        keep = t_valid & (clipped > 0) & (clipped >= fraction * area)
+        box = xp.astype(xp.stack([cx1, cy1, cx2, cy2], axis=-1), coords.dtype)
+        slots.append(xp.where(keep[..., None], box, xp.zeros_like(box)))
+        flags.append(keep)
+    return xp.concat(slots, axis=1), xp.concat(flags, axis=1)

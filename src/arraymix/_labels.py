@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from ._backends import Reference, select
 from ._backends.reference import partners, per_sample
 from ._compat import Array, default_float, device, dtype_kind, is_array_api_obj, isdtype
-from ._params import CutMixParams, MixParams
+from ._params import CutMixParams, MaskParams, MixParams, ResizeMixParams
 from ._validate import (
     check_bool,
     check_class_ids,
@@ -19,7 +19,10 @@ from ._validate import (
     refuse_unsupported,
 )
 
-__all__ = ["Targets", "check_targets", "mix_targets", "one_hot"]
+__all__ = ["Targets", "Weighted", "check_targets", "mix_targets", "one_hot"]
+
+#: Params whose ``lam`` and ``perm`` weigh each sample and its one partner.
+Weighted = MixParams | CutMixParams | MaskParams | ResizeMixParams
 
 
 def one_hot(
@@ -172,7 +175,7 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any,
 
 
 def check_not_dense(t: Targets | None, sizes: Sequence[int], axes: tuple[int, ...],
-                    name: str = "axes") -> None:
+                    name: str = "axes", method: str = "cutmix") -> None:
     """CutMix weighs targets by one λ per sample. Targets laid out over the
     cut axes (segmentation masks ``(B, H, W)``, per-pixel probabilities
     ``(B, H, W, C)``, per-frame labels ``(B, T)``) would get that one weight
@@ -185,15 +188,15 @@ def check_not_dense(t: Targets | None, sizes: Sequence[int], axes: tuple[int, ..
     if sizes and tuple(dense) == tuple(sizes):
         raise ValueError(
             f"y of shape {shape} is laid out over the cut axes ({name}={axes}, lengths "
-            f"{tuple(sizes)}), but CutMix weighs y by one number per sample, the kept "
-            "fraction: every position would get it, inside the box and out. Paste dense "
-            "targets with the same boxes: p = sample_cutmix(rng, B, sizes); "
+            f"{tuple(sizes)}), but {method} weighs y by one number per sample, the kept "
+            "fraction: every position would get it, inside the pasted region and out. Paste "
+            f"dense targets with the same params: p = sample_{method}(rng, B, sizes); "
             "paste(x, p, axes=...); paste(masks, p, axes=...)"
         )
 
 
 def mix_targets(backend: Reference, t: Targets | None,
-                params: MixParams | CutMixParams | None, groups: int) -> Array | None:
+                params: Weighted | None, groups: int) -> Array | None:
     """The mixed targets by ``x``'s backend: ``blend(one_hot(y), params)``,
     or the unmixed rows when ``params`` is None (a batch the Mixer left
     alone)."""
@@ -217,7 +220,7 @@ def mix_targets(backend: Reference, t: Targets | None,
                            groups)
 
 
-def _union(xp: Any, rows: Array, params: MixParams | CutMixParams, groups: int) -> Array:
+def _union(xp: Any, rows: Array, params: Weighted, groups: int) -> Array:
     """Targets of a multi-label mix: the elementwise max of a sample's rows
     and its partner's where both are seen (0 < λ < 1); a sample's own rows
     where λ = 1 (unmixed, or nothing pasted) and its partner's where λ = 0."""

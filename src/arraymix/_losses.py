@@ -13,7 +13,7 @@ from typing import Any
 
 from ._backends import Reference, select
 from ._compat import Array, default_index, device, isdtype
-from ._params import CutMixParams, MixerParams, MixParams
+from ._params import CutMixParams, MaskParams, MixerParams, MixParams, MosaicParams, ResizeMixParams
 from ._validate import (
     check_axes,
     check_batch,
@@ -24,10 +24,12 @@ from ._validate import (
     check_grid,
     check_lam_values,
     check_mix_params,
+    check_mosaic_params,
     check_param,
     check_partner,
     check_perm_values,
     check_real,
+    check_source_values,
 )
 
 __all__ = ["mixed_cross_entropy"]
@@ -36,7 +38,8 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def mixed_cross_entropy(logits: Array, labels: Array,
-                        params: MixParams | CutMixParams | MixerParams, /, *,
+                        params: (MixParams | CutMixParams | MixerParams | MaskParams
+                                 | MosaicParams | ResizeMixParams), /, *,
                         axis: int = -1, label_smoothing: float = 0.0,
                         reduction: str = "mean") -> Array:
     """Cross-entropy of the logits of a mixed batch against its mixed labels,
@@ -51,9 +54,13 @@ def mixed_cross_entropy(logits: Array, labels: Array,
     labels : array
         The batch's class ids *before* mixing, integer, of ``logits``' shape
         without the class axis: ``(B,)``, or ``(B, H, W)`` per position.
-    params : MixParams, CutMixParams or MixerParams
+    params : MixParams, CutMixParams, MixerParams, MaskParams, MosaicParams or ResizeMixParams
         The params the batch was mixed with, in ``logits``' library and on
-        its device.
+        its device. With a Mosaic each sample's loss weighs its four
+        sources' labels by their areas. Per-position labels under FMix,
+        patch-grid, Mosaic or ResizeMix params raise a ValueError: each
+        position has one label there, so paste the label map with
+        :func:`paste` and use a plain cross-entropy.
     axis : int, default -1
         The class axis of ``logits`` (not the batch axis).
     label_smoothing : float, default 0.0
@@ -106,6 +113,16 @@ def mixed_cross_entropy(logits: Array, labels: Array,
             f"labels must be integer class ids of shape {wanted} (logits' shape without "
             f"its class axis {cls}), got {labels.dtype} of shape {tuple(labels.shape)}"
         )
+    family = isinstance(params, (MaskParams, MosaicParams, ResizeMixParams))
+    if family and labels.ndim > 1:
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} are per position, and under "
+            f"{type(params).__name__} each position has one label: paste the label map "
+            "with arraymix.paste(labels, params, axes=...) and use a plain cross-entropy"
+        )
+    if isinstance(params, MosaicParams):
+        return _mosaic_loss(backend, logits, labels, params, batch, classes, cls,
+                            label_smoothing, reduction)
     lam, perm = check_mix_params(logits, params, batch)
     smoothing = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0,
                            high_open=True)
@@ -153,6 +170,12 @@ def mixed_cross_entropy(logits: Array, labels: Array,
         own = _picked(xp, logp, own_labels, cls)
         theirs = _picked(xp, logp, xp.take(labels, perm, axis=0), cls)
         loss = -hit * (theirs + weight * (own - theirs))
+    return _finish(xp, loss, logp, logits, cls, smoothing, reduction)
+
+
+def _finish(xp: Any, loss: Array, logp: Array, logits: Array, cls: int, smoothing: float,
+            reduction: str) -> Array:
+    """The smoothing term, the reduction, and the logits' dtype."""
     if smoothing:
         loss = loss - smoothing * xp.mean(logp, axis=cls)
     if reduction == "mean":
@@ -160,6 +183,32 @@ def mixed_cross_entropy(logits: Array, labels: Array,
     elif reduction == "sum":
         loss = xp.sum(loss)
     return xp.astype(loss, logits.dtype) if loss.dtype != logits.dtype else loss
+
+
+def _mosaic_loss(backend: Reference, logits: Array, labels: Array, params: MosaicParams,
+                 batch: int, classes: int, cls: int, label_smoothing: float,
+                 reduction: str) -> Array:
+    """:func:`mixed_cross_entropy` of a Mosaic: the four sources' labels
+    weighted by their areas."""
+    xp = backend.xp
+    weights, sources, _ = check_mosaic_params(logits, params, batch)
+    smoothing = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0,
+                           high_open=True)
+    check_choice(reduction, "reduction", REDUCTIONS)
+    check_source_values(sources, batch, 1)
+    check_lam_values(weights)
+    check_class_ids(labels, classes, "labels", "")
+    work = logits
+    if logits.dtype not in (xp.float32, xp.float64):
+        work = xp.astype(logits, xp.float32)
+    logp = backend.log_softmax(work, cls)
+    weights = xp.astype(weights, logp.dtype)
+    loss = None
+    for q in range(4):
+        term = weights[..., q] * _picked(xp, logp, xp.take(labels, sources[:, q], axis=0), cls)
+        loss = term if loss is None else loss + term
+    assert loss is not None
+    return _finish(xp, -(1.0 - smoothing) * loss, logp, logits, cls, smoothing, reduction)
 
 
 def _check_logits(logits: Any, axis: Any) -> tuple[Reference, int, int, int]:

@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 from ._compat import Array, namespace
 
-__all__ = ["CutMixParams", "MixParams", "MixerParams", "register_with_jax"]
+__all__ = ["CutMixParams", "MaskParams", "MixParams", "MixerParams", "MosaicParams",
+           "ResizeMixParams", "register_with_jax"]
 
 
 class MixParams(NamedTuple):
@@ -200,6 +201,143 @@ class MixerParams(NamedTuple):
         return self._replace(lower=moved.lower, upper=moved.upper, sizes=moved.sizes)
 
 
+class MaskParams(NamedTuple):
+    """What :func:`paste` needs for a mix whose region is any mask: FMix
+    (:func:`sample_fmix`) and patch-grid mixing (:func:`sample_patchmix`).
+
+    Attributes
+    ----------
+    lam : array
+        Label weight of each original sample, real floating: shape ``()``
+        (one mask for the batch) or ``(B,)`` (one per sample), the exact
+        fraction of the mask's cells that keep the sample's own value.
+    perm : array
+        Integer array of shape ``(B,)``: where the mask is True, sample
+        ``i`` takes the value of sample ``perm[i]``.
+    mask : array
+        Boolean, of shape ``grid`` (batch mode) or ``(B, *grid)``, one axis
+        per cut axis: True where the partner's value is taken. Its grid need
+        not be the data's: :func:`paste` maps it by nearest neighbour to the
+        lengths of the array's cut axes, exactly where they are a multiple
+        of the grid (a patch grid on its images, an FMix mask on its images
+        and on their masks at the same resolution).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> p = arraymix.MaskParams(lam=np.asarray(0.5), perm=np.asarray([1, 0]),
+    ...                         mask=np.asarray([[True, False], [False, True]]))
+    >>> x = np.stack([np.zeros((4, 4), dtype=np.uint8), np.ones((4, 4), dtype=np.uint8)])
+    >>> arraymix.paste(x, p)[0]
+    array([[1, 1, 0, 0],
+           [1, 1, 0, 0],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1]], dtype=uint8)
+    """
+
+    lam: Array
+    perm: Array
+    mask: Array
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """The lengths of the mask's grid (its cut axes)."""
+        return tuple(int(n) for n in self.mask.shape[self.lam.ndim:])
+
+
+class MosaicParams(NamedTuple):
+    """What :func:`paste` needs for a Mosaic (:func:`sample_mosaic`): four
+    samples, each showing in one quadrant around a centre.
+
+    Attributes
+    ----------
+    lam : array
+        Real floating, of shape ``(4,)`` (one centre for the batch) or
+        ``(B, 4)``: the fraction of the image each quadrant covers, in the
+        order top-left, top-right, bottom-left, bottom-right; the label
+        weight of the sample shown there. Each row sums to 1.
+    sources : array
+        Integer ``(B, 4)``: the sample shown in each quadrant of sample
+        ``i``; column 0 is ``i`` itself, the others its three partners.
+    centre : array
+        Integer ``(2,)`` or ``(B, 2)``: the row and column where the
+        quadrants meet, ``0 <= centre <= (H, W)``. The top-left quadrant is
+        ``rows < centre[0]`` and ``columns < centre[1]``.
+    sizes : tuple of int, optional
+        ``(H, W)`` the centres were drawn for, as in :class:`CutMixParams`.
+
+    Notes
+    -----
+    Each quadrant keeps its source's content where it was (no shift, no
+    rescaling), so a mask, a depth map or a box of each source stays aligned
+    with its pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> p = arraymix.sample_mosaic(0, 8, (32, 32), lam_mode="sample")
+    >>> p.lam.shape, p.sources.shape, bool(np.allclose(p.lam.sum(axis=1), 1))
+    ((8, 4), (8, 4), True)
+    """
+
+    lam: Array
+    sources: Array
+    centre: Array
+    sizes: tuple[int, ...] | None = None
+
+    def rescaled(self, sizes: Sequence[int]) -> MosaicParams:
+        """The same mosaic on a grid of other ``sizes`` (a mask at a lower
+        resolution), the centre mapped as :meth:`CutMixParams.rescaled`
+        maps bounds; ``lam`` and ``sources`` are kept."""
+        xp = namespace(self.centre)
+        box = CutMixParams(self.lam, self.sources, self.centre, self.centre, self.sizes)
+        moved = box.rescaled(sizes)
+        return self._replace(centre=xp.astype(moved.lower, self.centre.dtype),
+                             sizes=moved.sizes)
+
+
+class ResizeMixParams(NamedTuple):
+    """What :func:`paste` needs for a ResizeMix (:func:`sample_resizemix`):
+    each partner, whole, resized into a box of the sample.
+
+    The fields are those of :class:`CutMixParams`, and mean the same: the
+    box ``lower <= index < upper`` receives the partner ``perm[i]``,
+    resized to the box's lengths, and ``lam`` is the fraction of elements
+    outside it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arraymix
+    >>> p = arraymix.ResizeMixParams(lam=np.asarray(0.75), perm=np.asarray([1, 0]),
+    ...                              lower=np.asarray([0, 0]), upper=np.asarray([2, 2]))
+    >>> x = np.arange(32, dtype=np.float32).reshape(2, 4, 4)
+    >>> arraymix.paste(x, p, interpolation="nearest")[0]
+    array([[16., 18.,  2.,  3.],
+           [24., 26.,  6.,  7.],
+           [ 8.,  9., 10., 11.],
+           [12., 13., 14., 15.]], dtype=float32)
+    """
+
+    lam: Array
+    perm: Array
+    lower: Array
+    upper: Array
+    sizes: tuple[int, ...] | None = None
+
+    def rescaled(self, sizes: Sequence[int]) -> ResizeMixParams:
+        """The same mix on a grid of other ``sizes``, as
+        :meth:`CutMixParams.rescaled`."""
+        moved = CutMixParams(*self).rescaled(sizes)
+        return ResizeMixParams(*moved)
+
+    def bounds(self) -> tuple[Array, Array]:
+        """``(lower, upper)`` of shape ``(B, k)``, as :meth:`CutMixParams.bounds`."""
+        return CutMixParams(*self).bounds()
+
+
 def _as_tuple(sizes: Any) -> tuple[Any, ...]:
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
@@ -238,7 +376,25 @@ def register_with_jax() -> None:
         lam, perm, lower, upper, blend_lam, method = leaves
         return MixerParams(lam, perm, lower, upper, blend_lam, method, sizes)
 
+    def flatten_mosaic(p: MosaicParams) -> tuple[tuple[Array, ...], tuple[int, ...] | None]:
+        return (p.lam, p.sources, p.centre), p.sizes
+
+    def unflatten_mosaic(sizes: tuple[int, ...] | None,
+                         leaves: Sequence[Array]) -> MosaicParams:
+        lam, sources, centre = leaves
+        return MosaicParams(lam, sources, centre, sizes)
+
+    def flatten_resized(p: ResizeMixParams) -> tuple[tuple[Array, ...], tuple[int, ...] | None]:
+        return (p.lam, p.perm, p.lower, p.upper), p.sizes
+
+    def unflatten_resized(sizes: tuple[int, ...] | None,
+                          leaves: Sequence[Array]) -> ResizeMixParams:
+        lam, perm, lower, upper = leaves
+        return ResizeMixParams(lam, perm, lower, upper, sizes)
+
     jax.tree_util.register_pytree_node(CutMixParams, flatten, unflatten)
+    jax.tree_util.register_pytree_node(MosaicParams, flatten_mosaic, unflatten_mosaic)
+    jax.tree_util.register_pytree_node(ResizeMixParams, flatten_resized, unflatten_resized)
     jax.tree_util.register_pytree_node(MixerParams, flatten_draw, unflatten_draw)
     _REGISTERED.append(True)
 

@@ -1,7 +1,7 @@
 """The backends' random generators: the only module that draws random numbers.
 
-A *source* wraps one generator and draws three things: Beta variates,
-uniform variates and permutations, as arrays of its own library. Nothing
+A *source* wraps one generator and draws four things: Beta, uniform and
+normal variates, and permutations, as arrays of its own library. Nothing
 else in arraymix knows which generator it is talking to.
 
 - ``None``, an ``int`` seed or a :class:`numpy.random.Generator`: NumPy, on
@@ -45,6 +45,9 @@ class Source(Protocol):
     def uniform(self, shape: tuple[int, ...]) -> Array:
         """Uniform variates in [0, 1), real floating."""
 
+    def normal(self, shape: tuple[int, ...]) -> Array:
+        """Standard normal variates, real floating."""
+
     def permutation(self, n: int) -> Array:
         """A uniformly random permutation of ``0 .. n-1``, integer."""
 
@@ -67,6 +70,9 @@ class _NumpySource:
 
     def uniform(self, shape: tuple[int, ...]) -> Array:
         return np.asarray(self.gen.random(size=shape))
+
+    def normal(self, shape: tuple[int, ...]) -> Array:
+        return np.asarray(self.gen.standard_normal(size=shape))
 
     def permutation(self, n: int) -> Array:
         return self.gen.permutation(n)
@@ -111,6 +117,10 @@ class _TorchSource:
         torch = self.torch
         return torch.rand(shape, dtype=torch.float64, device=self.device, generator=self.gen)
 
+    def normal(self, shape: tuple[int, ...]) -> Array:
+        torch = self.torch
+        return torch.randn(shape, dtype=torch.float64, device=self.device, generator=self.gen)
+
     def permutation(self, n: int) -> Array:
         if self.device.type != "cuda":
             return self.torch.randperm(n, device=self.device, generator=self.gen)
@@ -149,6 +159,9 @@ class _JaxSource:
 
     def uniform(self, shape: tuple[int, ...]) -> Array:
         return self.jax.random.uniform(self._next(), shape)
+
+    def normal(self, shape: tuple[int, ...]) -> Array:
+        return self.jax.random.normal(self._next(), shape)
 
     def permutation(self, n: int) -> Array:
         return self.jax.random.permutation(self._next(), n)

@@ -93,19 +93,20 @@ def check_alpha(alpha: Any, name: str = "alpha", *, allow_zero: bool = False) ->
                       low_open=not allow_zero, high_open=True)
 
 
-def check_minmax(value: Any, name: str = "minmax") -> tuple[float, float] | None:
+def check_minmax(value: Any, name: str = "minmax",
+                 what: str = "box side fractions") -> tuple[float, float] | None:
     """None, or the shortest and longest CutMix box side as fractions of
-    each cut axis: two reals with ``0 <= min <= max <= 1``."""
+    each cut axis (or other ``what``): two reals with ``0 <= min <= max <= 1``."""
     if value is None:
         return None
     if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray)
             or (isinstance(value, np.ndarray) and value.ndim != 1)):
         raise TypeError(
-            f"{name} must be None or a pair (min, max) of box side fractions, got {_kind(value)}"
+            f"{name} must be None or a pair (min, max) of {what}, got {_kind(value)}"
         )
     if len(value) != 2:
         raise ValueError(
-            f"{name} must be a pair (min, max) of box side fractions, got {len(value)} values"
+            f"{name} must be a pair (min, max) of {what}, got {len(value)} values"
         )
     low = check_real(value[0], f"{name}[0]", low=0.0, high=1.0)
     high = check_real(value[1], f"{name}[1]", low=0.0, high=1.0)
@@ -707,3 +708,65 @@ def check_grid(params: Any, lengths: Sequence[Any], what: str, axes: Sequence[in
             f"lengths {tuple(lengths)} on axes {tuple(axes)}: use "
             f"params.rescaled({tuple(lengths)}), which maps the boxes to that grid"
         )
+
+
+def check_mask_params(x: Array, params: Any, batch: int, k: int) -> tuple[Array, Array, Array]:
+    """``lam``, ``perm`` and ``mask`` of MaskParams for ``k`` cut axes of ``x``:
+    a boolean mask of shape ``grid`` (with a scalar ``lam``) or ``(B, *grid)``
+    (with one per sample), over ``k`` axes of length >= 1."""
+    lam, perm = check_mix_params(x, params, batch)
+    mask: Any = getattr(params, "mask", None)
+    lead = (batch,) if lam.ndim else ()
+    shape = tuple(mask.shape) if hasattr(mask, "ndim") else None
+    if shape is None or len(shape) != len(lead) + k or shape[:len(lead)] != lead or not all(
+            isinstance(n, int) and n >= 1 for n in shape[len(lead):]):
+        want = "(B, *grid)" if lead else "grid"
+        raise ValueError(
+            f"params.mask must have shape {want} with one axis of length >= 1 per cut axis "
+            f"({k} cut axes; params.lam of shape {tuple(lam.shape)}), got "
+            f"{'no array' if shape is None else 'shape ' + str(shape)}"
+        )
+    check_param(x, mask, "params.mask", (tuple(mask.shape),), "bool")
+    return lam, perm, mask
+
+
+def check_mosaic_params(x: Array, params: Any, batch: int) -> tuple[Array, Array, Array]:
+    """``lam`` ``(4,)``/``(B, 4)``, ``sources`` ``(B, 4)`` and ``centre``
+    ``(2,)``/``(B, 2)`` of MosaicParams for ``x``, the centre's lead matching
+    ``lam``'s; sources in the default index dtype."""
+    if not all(hasattr(params, f) for f in ("lam", "sources", "centre")):
+        raise TypeError(
+            f"params must be MosaicParams (from sample_mosaic), got {type(params).__name__}"
+        )
+    lam = check_param(x, params.lam, "params.lam", ((4,), (batch, 4)), "real floating")
+    sources = check_param(x, params.sources, "params.sources", ((batch, 4),), "integral")
+    centre = check_param(x, params.centre, "params.centre", ((2,), (batch, 2)), "integral")
+    if lam.ndim != centre.ndim:
+        raise ValueError(
+            "params.lam and params.centre must both be per batch ((4,) and (2,)) or both per "
+            f"sample ((B, 4) and (B, 2)), got shapes {tuple(lam.shape)} and "
+            f"{tuple(centre.shape)}"
+        )
+    return lam, _as_index(sources), _as_index(centre)
+
+
+def check_source_values(sources: Array, batch: int, groups: int) -> None:
+    """A Mosaic's sources where they are host arrays: column 0 is each
+    sample itself, the others partners in range (and in the sample's group)."""
+    values = _values(sources)
+    if values is None:
+        return
+    if not bool((values[:, 0] == np.arange(batch)).all()):
+        raise ValueError(
+            "params.sources[:, 0] must be each sample's own index 0 .. B-1 (the top-left "
+            "quadrant shows the sample itself)"
+        )
+    for q in (1, 2, 3):
+        _check_in_range(sources[:, q], batch, f"params.sources[:, {q}]", "sample indices")
+    if groups > 1:
+        n = batch // groups
+        if bool(np.any(values // n != (np.arange(batch) // n)[:, None])):
+            raise ValueError(
+                f"params.sources must stay inside each sample's group of {n} "
+                f"(groups={groups}): draw the params with the same groups"
+            )

@@ -15,8 +15,8 @@ from typing import Any
 
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
 
-__all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "into",
-           "one_hot_values", "partners", "per_sample"]
+__all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "grid_mask",
+           "into", "nearest_index", "one_hot_values", "partners", "per_sample", "take_per_sample"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -110,6 +110,86 @@ def box_mask(xp: Any, x: Array, lower: Array, upper: Array, axes: tuple[int, ...
     return mask
 
 
+def nearest_index(xp: Any, n: int, g: int, dev: Any, dtype: Any) -> Array:
+    """For each of ``n`` positions, the cell of a grid of ``g`` cells over the
+    same extent whose centre is nearest: ``((2i + 1)·g) // (2n)``, in
+    integers. Upsampling by a whole factor ``p`` gives ``i // p`` exactly;
+    downsampling takes the centre of each block."""
+    pos = xp.arange(n, dtype=dtype, device=dev)
+    return ((2 * pos + 1) * g) // (2 * n)
+
+
+def grid_mask(xp: Any, x: Array, mask: Array, axes: tuple[int, ...]) -> Array:
+    """A boolean mask of shape ``(*lead, *grid)`` (``lead`` empty or the
+    batch) mapped to ``x``'s cut ``axes`` by nearest neighbour, reshaped to
+    broadcast against ``x``."""
+    k = len(axes)
+    lead = mask.ndim - k
+    dev = device(x)
+    for j, ax in enumerate(axes):
+        n, g = x.shape[ax], mask.shape[lead + j]
+        if n != g:
+            index = nearest_index(xp, n, g, dev, default_index(xp, dev))
+            mask = xp.take(mask, index, axis=lead + j)
+    order = sorted(range(k), key=lambda j: axes[j])
+    if order != list(range(k)):
+        mask = xp.permute_dims(mask, (*range(lead), *(lead + j for j in order)))
+    shape = [1] * x.ndim
+    if lead:
+        shape[0] = x.shape[0]
+    for ax in axes:
+        shape[ax] = x.shape[ax]
+    return xp.reshape(mask, tuple(shape))
+
+
+def take_per_sample(xp: Any, a: Array, index: Array, axis: int) -> Array:
+    """``a`` gathered along ``axis`` with each sample's own positions:
+    ``index`` is ``(n,)`` (one for the batch: a plain ``take``) or ``(B, n)``.
+
+    Per sample it is ``take_along_axis`` with the index broadcast over the
+    other axes (new in the 2024.12 standard); libraries without it, or whose
+    version does not broadcast, take sample by sample."""
+    if index.ndim == 1:
+        return xp.take(a, index, axis=axis)
+    shape = [1] * a.ndim
+    shape[0], shape[axis] = index.shape[0], index.shape[1]
+    if hasattr(xp, "take_along_axis") and api_revision(xp) >= "2024.12":
+        taken = xp.take_along_axis(a, xp.reshape(index, tuple(shape)), axis=axis)
+        want = (*a.shape[1:axis], index.shape[1], *a.shape[axis + 1:])
+        if taken.ndim == a.ndim and tuple(taken.shape[1:]) == want:
+            return taken
+    return xp.concat([xp.take(a[b:b + 1, ...], index[b, ...], axis=axis)
+                      for b in range(a.shape[0])], axis=0)
+
+
+def _box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
+               ctype: Any | None) -> tuple[Array, Array | None, Array | None]:
+    """Where each of ``n`` positions of a box ``[low, high)`` reads a source
+    of length ``n`` resized into the box: shape ``(n,)`` for one box, ``(B,
+    n)`` for one per sample. Nearest (``ctype`` None): the source position
+    whose centre is nearest, in integers. Linear: the two neighbours and the
+    weight of the second, with half-pixel centres (as ``align_corners=False``
+    resizes), in ``ctype``. Positions outside the box read something valid
+    that the caller masks out."""
+    dev = device(low)
+    pos = xp.arange(n, dtype=dtype, device=dev)
+    if low.ndim:
+        low, high = low[:, None], high[:, None]
+    length = xp.maximum(high - low, xp.ones_like(high))
+    last = n - 1
+    if ctype is None:
+        src = ((2 * (pos - low) + 1) * n) // (2 * length)
+        return xp.clip(src, 0, last), None, None
+    offset = xp.astype(pos - low, ctype)
+    c = (offset + 0.5) * (float(n) / xp.astype(length, ctype)) - 0.5
+    c = xp.maximum(c, xp.zeros_like(c))
+    first = xp.astype(xp.floor(c), dtype)
+    first = xp.clip(first, 0, last)
+    weight = c - xp.astype(first, ctype)
+    second = xp.minimum(first + 1, xp.full_like(first, last))
+    return first, second, weight
+
+
 def one_hot_values(num_classes: int, smoothing: float) -> tuple[float, float]:
     """A one-hot row's values (``on`` at its class, ``off`` elsewhere) with
     label smoothing ``s`` over ``C`` classes, as timm: ``1 − s + s/C``, ``s/C``."""
@@ -153,6 +233,79 @@ class Reference:
         xp = self.xp
         mask = box_mask(xp, x, lower, upper, axes)
         return into(xp, xp.where(mask, partners(xp, x, perm, groups), x), out)
+
+    def paste_mask(self, x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
+                   out: Array | None, groups: int) -> Array:
+        """The partner's value where ``mask`` (mapped to ``x``'s grid) is True."""
+        xp = self.xp
+        inside = grid_mask(xp, x, mask, axes)
+        return into(xp, xp.where(inside, partners(xp, x, perm, groups), x), out)
+
+    def mosaic(self, x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
+               out: Array | None, groups: int) -> Array:
+        """Each quadrant around ``centre`` from its source (column 0 is the
+        sample itself)."""
+        xp = self.xp
+        top = box_mask(xp, x, xp.zeros_like(centre[..., :1]), centre[..., :1], axes[:1])
+        left = box_mask(xp, x, xp.zeros_like(centre[..., 1:]), centre[..., 1:], axes[1:])
+        right = partners(xp, x, sources[:, 1], groups)
+        upper = xp.where(left, x, right)
+        lower = xp.where(left, partners(xp, x, sources[:, 2], groups),
+                         partners(xp, x, sources[:, 3], groups))
+        return into(xp, xp.where(top, upper, lower), out)
+
+    def resize_paste(self, x: Array, perm: Array, lower: Array, upper: Array,
+                     axes: tuple[int, ...], nearest: bool, out: Array | None,
+                     groups: int) -> Array:
+        """Each partner, whole, resized into the sample's box (separably, one
+        cut axis after the other), the rest of the sample kept."""
+        xp = self.xp
+        index = default_index(xp, device(x))
+        ctype = None if nearest else ctype_of(xp, x.dtype)
+        resized = partners(xp, x, perm, groups)
+        if ctype is not None and ctype != x.dtype:
+            resized = xp.astype(resized, ctype)
+        for j, ax in enumerate(axes):
+            first, second, weight = _box_index(xp, x.shape[ax], lower[..., j],
+                                               upper[..., j], index, ctype)
+            near = take_per_sample(xp, resized, first, ax)
+            if second is None or weight is None:
+                resized = near
+                continue
+            far = take_per_sample(xp, resized, second, ax)
+            shape = [1] * x.ndim
+            shape[ax] = x.shape[ax]
+            if weight.ndim == 2:
+                shape[0] = weight.shape[0]
+            w = xp.reshape(weight, tuple(shape))
+            resized = near + w * (far - near)
+        if ctype is not None and ctype != x.dtype:
+            if isdtype(xp, x.dtype, "integral"):
+                resized = xp.round(resized)
+            resized = xp.astype(resized, x.dtype)
+        inside = box_mask(xp, x, lower, upper, axes)
+        return into(xp, xp.where(inside, resized, x), out)
+
+    def blend_sources(self, x: Array, weights: Array, sources: Array, out: Array | None,
+                      groups: int) -> Array:
+        """``Σ_q weights[..., q]·x[sources[:, q]]``: the labels of a mix of
+        several sources (a Mosaic), in the compute dtype of ``x``."""
+        xp = self.xp
+        ctype = ctype_of(xp, x.dtype)
+        weights = xp.astype(weights, ctype)
+        total = None
+        for q in range(sources.shape[1]):
+            w = weights[..., q]
+            if w.ndim:
+                w = per_sample(xp, w, x.ndim)
+            term = w * xp.astype(partners(xp, x, sources[:, q], groups), ctype)
+            total = term if total is None else total + term
+        assert total is not None
+        if ctype != x.dtype:
+            if isdtype(xp, x.dtype, "integral"):
+                total = xp.round(total)
+            total = xp.astype(total, x.dtype)
+        return into(xp, total, out)
 
     def one_hot(self, labels: Array, num_classes: int, smoothing: float,
                 dtype: Any) -> Array:

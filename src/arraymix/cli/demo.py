@@ -160,6 +160,39 @@ def _top_labels(row: np.ndarray, names: list[str], k: int = 2) -> str:
     return " + ".join(f"{row[c]:.2f} {names[c][:9]}" for c in order if row[c] > 0.015)
 
 
+def _family(arraymix: Any, args: argparse.Namespace, x: Any, y: Any, classes: int, xp: Any,
+            dev: Any) -> tuple[np.ndarray, list[tuple[str, np.ndarray]],
+                               list[tuple[int, int, int, int] | None]]:
+    """Patch grid, FMix, Mosaic and ResizeMix on the first two photos: the
+    tiles in columns by method, their titles with label rows, and the box to
+    outline (ResizeMix's)."""
+    batch, size = int(x.shape[0]), int(x.shape[1])
+    sizes = (size, size)
+    kw = {"lam_mode": "sample", "pairing": "derange", "xp": xp, "device": dev}
+    patch = max(1, size // 8)
+    drawn = {
+        "patch grid": arraymix.sample_patchmix(args.seed, batch, sizes, patch=patch, **kw),
+        "FMix": arraymix.sample_fmix(args.seed, batch, sizes, **kw),
+        "Mosaic": arraymix.sample_mosaic(args.seed, batch, sizes, **kw),
+        "ResizeMix": arraymix.sample_resizemix(args.seed, batch, sizes, scale=(0.3, 0.6), **kw),
+    }
+    ones = arraymix.one_hot(y, classes)
+    mixed = {name: (_to_numpy(arraymix.paste(x, p, axes=(1, 2))),
+                    _to_numpy(arraymix.blend(ones, p)), p) for name, p in drawn.items()}
+    tiles, titles = [], []
+    boxes: list[tuple[int, int, int, int] | None] = []
+    for i in (0, 1):
+        for name, (images, rows, p) in mixed.items():
+            tiles.append(images[i])
+            titles.append((f"{name}, photo {i}", rows[i]))
+            if name == "ResizeMix":
+                low, high = _to_numpy(p.lower)[i], _to_numpy(p.upper)[i]
+                boxes.append((int(low[0]), int(low[1]), int(high[0]), int(high[1])))
+            else:
+                boxes.append(None)
+    return np.stack(tiles), titles, boxes
+
+
 def demo(args: argparse.Namespace) -> int:
     """Mix a batch of bundled photographs and draw what happened."""
     import arraymix
@@ -251,6 +284,16 @@ def demo(args: argparse.Namespace) -> int:
     path = out / "mixer.png"
     _grid(plt, _to_numpy(mx), titles, path,
           "Mixer (timm's recipe), per sample: MixUp, CutMix or untouched")
+    written.append(path)
+
+    t = time.perf_counter()
+    family_tiles, family_titles, family_boxes = _family(arraymix, args, x, y, classes, xp, dev)
+    steps.append(("family", time.perf_counter() - t))
+    named = [f"{title}\n{_top_labels(row, names)}" for title, row in family_titles]
+    path = out / "family.png"
+    _grid(plt, family_tiles, named, path, "The family, a column each: patch grid (8×8 "
+          "cells), FMix, Mosaic (four quadrants), ResizeMix (the partner resized into the box)",
+          family_boxes)
     written.append(path)
 
     for name, seconds in steps:
