@@ -129,6 +129,14 @@ def kornia_v2(cutmix: bool) -> Fn:
     return lambda x, y: op(x, y)
 
 
+def kornia_mosaic(size: tuple[int, int]) -> Fn:
+    """kornia's Mosaic: a 2×2 grid of four samples cropped back to ``size``."""
+    from kornia.augmentation import RandomMosaic
+
+    op = RandomMosaic(output_size=size, mosaic_grid=(2, 2), p=1.0)
+    return lambda x, y: op(x)
+
+
 # --- CuPy --------------------------------------------------------------------
 
 def cupy_floors(x: Any) -> dict[str, Fn]:

@@ -57,6 +57,9 @@ SIZES = {
     # a DataLoader's collate: 64 samples stacked and mixed, 1000-class ids
     "collate u8": ((64, 3, 224, 224), "uint8"),
     "collate f32": ((64, 3, 224, 224), "float32"),
+    # the mixing family, each method against the same library's CutMix
+    "family f32": ((64, 3, 224, 224), "float32"),
+    "family u8": ((64, 3, 224, 224), "uint8"),
     # GPU only (not in the default list): a batch four times a GPU's L2 cache
     "imagenet256 f32": ((256, 3, 224, 224), "float32"),
 }
@@ -73,6 +76,9 @@ LOSS = {"loss 256x1000", "loss 64x100000"}
 #: arraymix row against timm's FastCollateMixup of its kind (uint8) or
 #: against stacking the samples (float32)
 COLLATE = {"collate u8", "collate f32"}
+#: Sizes whose rows are the mixing family (NumPy, CPU torch, JAX): each
+#: method against the same library's CutMix, both from one draw per call
+FAMILY = {"family f32", "family u8"}
 
 
 def _peak_extra(fn: Callable[[], Any]) -> int | None:
@@ -244,6 +250,49 @@ def _collate_rows(backend: str, x: Any, y: Any) -> dict[str, tuple[str, Any]]:
     return rows
 
 
+def _family_rows(backend: str, x: Any) -> dict[str, tuple[str, Any]]:
+    """Each method of the family out of place, labels included, against the
+    floor and CutMix (the same call style, one draw per call)."""
+    floors = {"numpy": anchors.numpy_floors, "torch-cpu": anchors.torch_floors,
+              "jax": anchors.jax_floors}[backend]
+    rows: dict[str, tuple[str, Any]] = {n: ("floor", f) for n, f in floors(x).items()}
+    methods = {
+        "cutmix": (arraymix.cutmix, {}),
+        "patchmix (16 px cells)": (arraymix.patchmix, {"patch": 16}),
+        "fmix, one mask": (arraymix.fmix, {}),
+        "fmix, a mask per sample": (arraymix.fmix, {"lam_mode": "sample"}),
+        "mosaic": (arraymix.mosaic, {}),
+        "mosaic, a centre per sample": (arraymix.mosaic, {"lam_mode": "sample"}),
+        "resizemix": (arraymix.resizemix, {}),
+        "resizemix, a box per sample": (arraymix.resizemix, {"lam_mode": "sample"}),
+    }
+    if backend == "jax":
+        import jax
+
+        keys = iter(list(jax.random.split(jax.random.key(1), 8192)))  # drawn before timing
+        for name, (fn, kw) in methods.items():
+            jitted = jax.jit(lambda x, y, k, fn=fn, kw=kw: fn(x, y, num_classes=CLASSES,
+                                                              rng=k, **kw))
+            rows[f"arraymix {name} (jit)"] = (
+                "arraymix", lambda x, y, f=jitted: f(x, y, next(keys)))
+        return rows
+    if backend == "numpy":
+        gen: Any = np.random.default_rng(0)
+    else:
+        import torch
+
+        gen = torch.Generator().manual_seed(0)
+    for name, (fn, kw) in methods.items():
+        rows[f"arraymix {name}"] = ("arraymix", lambda x, y, fn=fn, kw=kw: fn(
+            x, y, num_classes=CLASSES, rng=gen, **kw))
+    if backend == "torch-cpu":
+        try:
+            rows["kornia RandomMosaic"] = ("anchor", anchors.kornia_mosaic(tuple(x.shape[-2:])))
+        except ImportError as e:
+            print(f"  [{backend}] skipping kornia RandomMosaic: {e}", file=sys.stderr)
+    return rows
+
+
 def arraymix_xp(x: Any) -> Any:
     import array_api_compat
 
@@ -255,6 +304,8 @@ def _anchor_of(size: str, name: str) -> str | None:
     if size in LOSS:
         return ("dense targets + F.cross_entropy, with backward" if "backward" in name
                 else "dense targets + F.cross_entropy")
+    if size in FAMILY:
+        return "arraymix cutmix (jit)" if name.endswith("(jit)") else "arraymix cutmix"
     if size in COLLATE:
         if size == "collate f32" or "Mixer" not in name:
             return "stack the samples"
@@ -275,6 +326,8 @@ def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...],
         rows = _loss_rows(x) if backend.startswith("torch") else {}
     elif size in COLLATE:
         rows = _collate_rows(backend, x, y) if backend in ("numpy", "torch-cpu") else {}
+    elif size in FAMILY:
+        rows = _family_rows(backend, x) if backend in ("numpy", "torch-cpu", "jax") else {}
     else:
         rows = _all_rows(backend, x, y, shape)
     if strict:

@@ -305,7 +305,8 @@ class ResizeMixParams(NamedTuple):
     The fields are those of :class:`CutMixParams`, and mean the same: the
     box ``lower <= index < upper`` receives the partner ``perm[i]``,
     resized to the box's lengths, and ``lam`` is the fraction of elements
-    outside it.
+    outside it. Below, nearest resizing takes the centre pixel of each 2×2
+    block of the partner: rows and columns 1 and 3.
 
     Examples
     --------
@@ -315,8 +316,8 @@ class ResizeMixParams(NamedTuple):
     ...                              lower=np.asarray([0, 0]), upper=np.asarray([2, 2]))
     >>> x = np.arange(32, dtype=np.float32).reshape(2, 4, 4)
     >>> arraymix.paste(x, p, interpolation="nearest")[0]
-    array([[16., 18.,  2.,  3.],
-           [24., 26.,  6.,  7.],
+    array([[21., 23.,  2.,  3.],
+           [29., 31.,  6.,  7.],
            [ 8.,  9., 10., 11.],
            [12., 13., 14., 15.]], dtype=float32)
     """

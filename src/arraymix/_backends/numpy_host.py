@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._compat import Array, dtype_kind, namespace_of
-from . import boxes, walk
-from .reference import Reference, ctype_of, one_hot_values
+from . import boxes, family_host, walk
+from .reference import Reference, ctype_of, one_hot_values, resize_ctype
 from .tuning import current
 
 __all__ = ["NUMPY", "Numpy", "blend_whole", "host_paste_path", "one_hot_rows", "scatter_ids"]
@@ -50,6 +50,26 @@ class Numpy(Reference):
         if path == "mask-copy":
             return boxes.paste_masked(x, perm, lower, upper, axes, out)
         return super().paste(x, perm, lower, upper, axes, out, groups)
+
+    def paste_mask(self, x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
+                   out: Array | None, groups: int) -> Array:
+        if current().force == "reference" or not x.shape[0]:
+            return super().paste_mask(x, perm, mask, axes, out, groups)
+        return family_host.mask_host(x, perm, mask, axes, out)
+
+    def mosaic(self, x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
+               out: Array | None, groups: int) -> Array:
+        if current().force == "reference" or not x.shape[0]:
+            return super().mosaic(x, sources, centre, axes, out, groups)
+        return family_host.mosaic_host(x, sources, centre, axes, out)
+
+    def resize_paste(self, x: Array, perm: Array, lower: Array, upper: Array,
+                     axes: tuple[int, ...], nearest: bool, out: Array | None,
+                     groups: int) -> Array:
+        if current().force == "reference" or not x.shape[0]:
+            return super().resize_paste(x, perm, lower, upper, axes, nearest, out, groups)
+        ctype = None if nearest else resize_ctype(self.xp, x.dtype)
+        return family_host.resize_host(x, perm, lower, upper, axes, ctype, out)
 
     def one_hot(self, labels: Array, num_classes: int, smoothing: float,
                 dtype: Any) -> Array:

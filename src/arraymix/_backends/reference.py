@@ -16,7 +16,8 @@ from typing import Any
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
 
 __all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "grid_mask",
-           "into", "nearest_index", "one_hot_values", "partners", "per_sample", "take_per_sample"]
+           "into", "nearest_index", "one_hot_values", "partners", "per_sample", "resize_ctype",
+           "take_per_sample"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -44,6 +45,13 @@ def ctype_of(xp: Any, dtype: Any) -> Any:
     if ctype is None:
         ctype = _CTYPES[key] = compute_dtype(xp, dtype)
     return ctype
+
+
+def resize_ctype(xp: Any, dtype: Any) -> Any:
+    """The dtype a partner is resized in: the compute dtype, at least
+    float32 (in float16 a position past 1024 has steps of a whole pixel)."""
+    ctype = ctype_of(xp, dtype)
+    return xp.float32 if dtype_bits(xp, ctype) < 32 else ctype
 
 
 def per_sample(xp: Any, a: Array, ndim: int) -> Array:
@@ -261,7 +269,7 @@ class Reference:
         cut axis after the other), the rest of the sample kept."""
         xp = self.xp
         index = default_index(xp, device(x))
-        ctype = None if nearest else ctype_of(xp, x.dtype)
+        ctype = None if nearest else resize_ctype(xp, x.dtype)
         resized = partners(xp, x, perm, groups)
         if ctype is not None and ctype != x.dtype:
             resized = xp.astype(resized, ctype)

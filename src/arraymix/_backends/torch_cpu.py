@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from .._compat import Array, numpy_twins, torch_module
-from . import boxes, walk
+from . import boxes, family_host, walk
 from .numpy_host import NUMPY, host_paste_path
-from .reference import Reference, ctype_of, one_hot_values, partners
+from .reference import Reference, ctype_of, one_hot_values, partners, resize_ctype
 from .tuning import current
 from .walk import fresh_torch, tracks_grad
 
@@ -109,6 +109,31 @@ class TorchCPU(Torch):
         if path == "mask-copy":
             return boxes.paste_masked(x, perm, lower, upper, axes, out)
         return super().paste(x, perm, lower, upper, axes, out, groups)
+
+    def _family_host(self, x: Array, out: Array | None) -> bool:
+        """Whether the family's host paths (NumPy views) may take ``x``."""
+        return (current().force != "reference" and bool(x.shape[0]) and plain(x, out)
+                and x.dtype in numpy_twins(torch_module()))
+
+    def paste_mask(self, x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
+                   out: Array | None, groups: int) -> Array:
+        if not self._family_host(x, out):
+            return super().paste_mask(x, perm, mask, axes, out, groups)
+        return family_host.mask_host(x, perm, mask, axes, out)
+
+    def mosaic(self, x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
+               out: Array | None, groups: int) -> Array:
+        if not self._family_host(x, out):
+            return super().mosaic(x, sources, centre, axes, out, groups)
+        return family_host.mosaic_host(x, sources, centre, axes, out)
+
+    def resize_paste(self, x: Array, perm: Array, lower: Array, upper: Array,
+                     axes: tuple[int, ...], nearest: bool, out: Array | None,
+                     groups: int) -> Array:
+        if not self._family_host(x, out):
+            return super().resize_paste(x, perm, lower, upper, axes, nearest, out, groups)
+        ctype = None if nearest else numpy_twins(torch_module())[resize_ctype(self.xp, x.dtype)]
+        return family_host.resize_host(x, perm, lower, upper, axes, ctype, out)
 
     def one_hot(self, labels: Array, num_classes: int, smoothing: float,
                 dtype: Any) -> Array:
