@@ -254,7 +254,7 @@ def _family_rows(backend: str, x: Any) -> dict[str, tuple[str, Any]]:
     """Each method of the family out of place, labels included, against the
     floor and CutMix (the same call style, one draw per call)."""
     floors = {"numpy": anchors.numpy_floors, "torch-cpu": anchors.torch_floors,
-              "jax": anchors.jax_floors}[backend]
+              "jax-cpu": anchors.jax_floors}[backend]
     rows: dict[str, tuple[str, Any]] = {n: ("floor", f) for n, f in floors(x).items()}
     methods = {
         "cutmix": (arraymix.cutmix, {}),
@@ -266,7 +266,7 @@ def _family_rows(backend: str, x: Any) -> dict[str, tuple[str, Any]]:
         "resizemix": (arraymix.resizemix, {}),
         "resizemix, a box per sample": (arraymix.resizemix, {"lam_mode": "sample"}),
     }
-    if backend == "jax":
+    if backend == "jax-cpu":
         import jax
 
         keys = iter(list(jax.random.split(jax.random.key(1), 8192)))  # drawn before timing
@@ -327,7 +327,8 @@ def _rows(backend: str, x: Any, y: Any, shape: tuple[int, ...],
     elif size in COLLATE:
         rows = _collate_rows(backend, x, y) if backend in ("numpy", "torch-cpu") else {}
     elif size in FAMILY:
-        rows = _family_rows(backend, x) if backend in ("numpy", "torch-cpu", "jax") else {}
+        rows = (_family_rows(backend, x) if backend in ("numpy", "torch-cpu", "jax-cpu")
+                else {})
     else:
         rows = _all_rows(backend, x, y, shape)
     if strict:

@@ -3,7 +3,7 @@ NumPy views): sample by sample, so only what each sample needs is read.
 
 The reference gathers whole partner batches and selects with masks over
 the batch; here a Mosaic copies four rectangles per sample, a mask selects
-one sample at a time (the temporary stays in cache), and ResizeMix resizes
+one partner at a time through the mask, and ResizeMix resizes
 only the rows and columns of the partner that land in the box. Each
 function equals the reference bitwise (ResizeMix: the same operations, in
 the same dtype and order, on the positions inside the box). A result
@@ -64,13 +64,17 @@ def mosaic_host(x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
 
 def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
               out: Array | None) -> Array:
-    """``where(mask, x[perm], x)`` one sample at a time."""
+    """``where(mask, x[perm], x)``: the batch copied, then each partner copied
+    through the mask (``np.copyto(where=)`` writes no temporary, where
+    ``np.where`` builds one per sample)."""
     view, result = _target(x, out)
     src = numpy_of(x)
+    np.copyto(view, src)
     m = grid_mask(namespace_of(np), src, numpy_of(mask), axes)
     shared = m.shape[0] == 1
     for i, j in enumerate(host_list(perm)):
-        view[i] = np.where(m[0] if shared else m[i], src[j], src[i])
+        if i != j:
+            np.copyto(view[i], src[j], where=m[0] if shared else m[i])
     return _finish(x, out, result)
 
 
