@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ._backends.reference import partners, per_sample
 from ._compat import Array, default_float, default_index
 from ._labels import Targets, check_not_dense, mix_targets
 from ._params import MaskParams, MosaicParams, ResizeMixParams, register_with_jax
-from ._random import source
+from ._random import Source, source
 from ._sample import (
     LamMode,
     Pairing,
@@ -50,19 +50,28 @@ __all__ = ["fmix", "mosaic", "patchmix", "resizemix", "sample_fmix", "sample_mos
            "sample_patchmix", "sample_resizemix"]
 
 
-class _Drawn:
-    """The checked arguments every sampler shares."""
+class _Drawn(NamedTuple):
+    """The checked arguments every draw shares."""
 
-    def __init__(self, rng: Any, batch_size: Any, sizes: Any, lam_mode: Any, pairing: Any,
-                 groups: Any, xp: Any, device: Any) -> None:
-        self.batch = check_count(batch_size, "batch_size")
-        check_choice(lam_mode, "lam_mode", LAM_MODES)
-        check_pairing(pairing, self.batch)
-        check_pair_mode(lam_mode, pairing)
-        self.groups = check_groups(groups, self.batch, pairing)
-        self.src = source(rng)
-        self.xp, self.device = check_target(self.src, xp, device)
-        self.sizes = check_sizes(sizes, self.xp, self.device)
+    batch: int
+    groups: int
+    src: Source
+    xp: Any
+    device: Any
+    sizes: tuple[int, ...]
+
+
+def _checked(rng: Any, batch_size: Any, sizes: Any, lam_mode: Any, pairing: Any,
+             groups: Any, xp: Any, device: Any) -> _Drawn:
+    """What a ``sample_*`` function checks before it draws."""
+    batch = check_count(batch_size, "batch_size")
+    check_choice(lam_mode, "lam_mode", LAM_MODES)
+    check_pairing(pairing, batch)
+    check_pair_mode(lam_mode, pairing)
+    count = check_groups(groups, batch, pairing)
+    src = source(rng)
+    xp, device = check_target(src, xp, device)
+    return _Drawn(batch, count, src, xp, device, check_sizes(sizes, xp, device))
 
 
 def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
@@ -186,7 +195,7 @@ def sample_patchmix(
     True
     """
     alpha = check_alpha(alpha)
-    d = _Drawn(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
+    d = _checked(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
     lengths = check_patch(patch, d.sizes)
     return draw_patchmix(d, lengths, alpha, lam_mode, pairing)
 
@@ -271,7 +280,7 @@ def sample_fmix(
     """
     alpha = check_alpha(alpha)
     decay = check_real(decay, "decay", low=0.0, high=math.inf)
-    d = _Drawn(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
+    d = _checked(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
     return draw_fmix(d, alpha, decay, lam_mode, pairing)
 
 
@@ -393,7 +402,7 @@ def sample_mosaic(
     >>> bool((p.sources[:, 0] == range(8)).all())
     True
     """
-    d = _Drawn(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
+    d = _checked(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
     _mosaic_pairing(lam_mode, pairing)
     if len(d.sizes) != 2:
         raise ValueError(f"sizes must be (H, W) for a Mosaic, got {len(d.sizes)} lengths")
@@ -488,7 +497,7 @@ def sample_resizemix(
     >>> bool(((side >= 3) & (side <= 25)).all()), bool((side[:, 0] == side[:, 1]).all())
     (True, True)
     """
-    d = _Drawn(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
+    d = _checked(rng, batch_size, sizes, lam_mode, pairing, groups, xp, device)
     span = check_minmax(scale, "scale", "box side fractions")
     assert span is not None
     return draw_resizemix(d, span, lam_mode, pairing)
@@ -524,15 +533,11 @@ def draw_resizemix(d: _Drawn, span: tuple[float, float], lam_mode: str,
     )
 
 
-def _drawn_for(x: Array, c: Any, cut_axes: tuple[int, ...], lam_mode: str,
-               pairing: str, method: str) -> _Drawn:
+def _drawn_for(x: Array, c: Any, cut_axes: tuple[int, ...], method: str) -> _Drawn:
     """A :class:`_Drawn` for a one-call function, from what it checked."""
-    d = _Drawn.__new__(_Drawn)
-    d.batch, d.groups, d.src = c.batch, c.groups, c.source
-    d.xp, d.device = c.backend.xp, c.device
-    d.sizes = check_sizes([x.shape[a] for a in cut_axes], d.xp, d.device)
-    check_not_dense(c.targets, d.sizes, cut_axes, method=method)
-    return d
+    sizes = check_sizes([x.shape[a] for a in cut_axes], c.backend.xp, c.device)
+    check_not_dense(c.targets, sizes, cut_axes, method=method)
+    return _Drawn(c.batch, c.groups, c.source, c.backend.xp, c.device, sizes)
 
 
 _ONE_CALL = """
@@ -594,7 +599,7 @@ def patchmix(
     c = _check_call(x, y, alpha, num_classes, label_smoothing, lam_mode, pairing, groups, out,
                     rng, union)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
-    d = _drawn_for(x, c, cut_axes, lam_mode, pairing, "patchmix")
+    d = _drawn_for(x, c, cut_axes, "patchmix")
     p = draw_patchmix(d, check_patch(patch, d.sizes), c.alpha, lam_mode, pairing)
     return (c.backend.paste_mask(x, p.perm, p.mask, cut_axes, out, c.groups),
             mix_targets(c.backend, c.targets, p, c.groups))
@@ -633,7 +638,7 @@ def fmix(
                     rng, union)
     decay = check_real(decay, "decay", low=0.0, high=math.inf)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
-    d = _drawn_for(x, c, cut_axes, lam_mode, pairing, "fmix")
+    d = _drawn_for(x, c, cut_axes, "fmix")
     p = draw_fmix(d, c.alpha, decay, lam_mode, pairing)
     return (c.backend.paste_mask(x, p.perm, p.mask, cut_axes, out, c.groups),
             mix_targets(c.backend, c.targets, p, c.groups))
@@ -676,7 +681,7 @@ def mosaic(
         raise ValueError(f"a Mosaic needs two cut axes (height, width), got axes={axes}")
     span = check_minmax(center, "center", "centre fractions")
     assert span is not None
-    d = _drawn_for(x, c, cut_axes, lam_mode, pairing, "mosaic")
+    d = _drawn_for(x, c, cut_axes, "mosaic")
     p = draw_mosaic(d, span, lam_mode, pairing)
     return (c.backend.mosaic(x, p.sources, p.centre, cut_axes, out, c.groups),
             mosaic_targets(c.backend, c.targets, p, c.groups))
@@ -746,7 +751,7 @@ def resizemix(
     cut_axes = check_axes(axes, x.ndim, shape=x.shape)
     span = check_minmax(scale, "scale", "box side fractions")
     assert span is not None
-    d = _drawn_for(x, c, cut_axes, lam_mode, pairing, "resizemix")
+    d = _drawn_for(x, c, cut_axes, "resizemix")
     p = draw_resizemix(d, span, lam_mode, pairing)
     return (c.backend.resize_paste(x, p.perm, p.lower, p.upper, cut_axes, nearest, out,
                                    c.groups),
