@@ -3,6 +3,7 @@ papers' formulas, and helpers shared by the tests."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -125,3 +126,78 @@ def check_like(backend: Any, out: Any, shape: tuple[int, ...], dtype: Any) -> No
 def reference_params(seed: int, batch: int, **kw: Any) -> arraymix.MixParams:
     """The params an int seed gives, drawn in NumPy."""
     return arraymix.sample_mixup(seed, batch, **kw)
+
+
+# The mixing family, by slicing and loops in float64.
+
+def _nearest(n: int, g: int) -> np.ndarray:
+    """The grid cell (of ``g``) whose centre is nearest each of ``n`` positions."""
+    return np.floor((np.arange(n) + 0.5) * g / n).astype(int)
+
+
+def ref_mask(x, perm, mask, axes):
+    axes = tuple(a % x.ndim for a in axes)
+    out = x.astype(np.float64)
+    for b in range(x.shape[0]):
+        m = mask if mask.ndim == len(axes) else mask[b]
+        for j, ax in enumerate(axes):
+            m = np.take(m, _nearest(x.shape[ax], m.shape[j]), axis=j)
+        shape = [1] * (x.ndim - 1)
+        for ax in axes:
+            shape[ax - 1] = x.shape[ax]
+        m = np.broadcast_to(m.reshape(shape), x.shape[1:])
+        out[b][m] = x[perm[b]].astype(np.float64)[m]
+    return out
+
+
+def ref_mosaic(x, sources, centre, axes):
+    axes = tuple(a % x.ndim for a in axes)
+    out = np.empty(x.shape, dtype=np.float64)
+    for b in range(x.shape[0]):
+        r, c = (centre if centre.ndim == 1 else centre[b]).tolist()
+        for q, (rows, cols) in enumerate([(slice(0, r), slice(0, c)),
+                                          (slice(0, r), slice(c, None)),
+                                          (slice(r, None), slice(0, c)),
+                                          (slice(r, None), slice(c, None))]):
+            index = [slice(None)] * x.ndim
+            index[0], index[axes[0]], index[axes[1]] = b, rows, cols
+            source = [slice(None)] * x.ndim
+            source[0], source[axes[0]], source[axes[1]] = sources[b, q], rows, cols
+            out[tuple(index)] = x[tuple(source)]
+    return out
+
+
+def _resize_axis(a, axis, length, nearest):
+    """``a`` resized to ``length`` along ``axis``: half-pixel centres."""
+    n = a.shape[axis]
+    moved = np.moveaxis(a, axis, 0)
+    rows = []
+    for i in range(length):
+        c = (i + 0.5) * n / length - 0.5
+        if nearest:
+            rows.append(moved[min(math.floor(c + 0.5), n - 1)])
+            continue
+        c = max(c, 0.0)
+        i0 = min(math.floor(c), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        w = c - i0
+        rows.append(moved[i0] * (1 - w) + moved[i1] * w)
+    return np.moveaxis(np.stack(rows), 0, axis)
+
+
+def ref_resize(x, perm, lower, upper, axes, nearest):
+    axes = tuple(a % x.ndim for a in axes)
+    out = x.astype(np.float64)
+    for b in range(x.shape[0]):
+        lo = lower if lower.ndim == 1 else lower[b]
+        hi = upper if upper.ndim == 1 else upper[b]
+        if np.any(hi <= lo):
+            continue
+        part = x[perm[b]].astype(np.float64)
+        for j, ax in enumerate(axes):
+            part = _resize_axis(part, ax - 1, int(hi[j] - lo[j]), nearest)
+        index = [slice(None)] * (x.ndim - 1)
+        for j, ax in enumerate(axes):
+            index[ax - 1] = slice(int(lo[j]), int(hi[j]))
+        out[b][tuple(index)] = part
+    return out

@@ -21,6 +21,7 @@ from ._params import (
     MosaicParams,
     ResizeMixParams,
 )
+from ._switch import Part, four_sources, paste_parts
 from ._validate import (
     DEFAULT_AXES,
     check_axes,
@@ -117,16 +118,56 @@ def blend(x: Array, params: MixParams | Pasted, /, *, out: Array | None = None,
         check_lam_values(weights)
         return backend.blend_sources(x, weights, sources, out, count)
     lam, perm = check_mix_params(x, params, batch)
+    parts = _checked_parts(x, params, batch, None, ())
     if out is not None:
         check_out(x, out)
     count = check_groups(groups, batch)
     check_perm_values(perm, batch, count)
     check_lam_values(lam)
+    four = four_sources(backend.xp, lam, perm, parts)
+    if four is not None:  # a Mixer's draw with Mosaic samples: over four sources
+        return backend.blend_sources(x, four.lam, four.sources, out, count)
     return backend.blend(x, lam, perm, out, count)
 
 
+def _checked_parts(x: Array, params: Any, batch: int, cut_axes: tuple[int, ...] | None,
+                   axes: Sequence[int]) -> tuple[Part, ...]:
+    """The family's parts of a Mixer's draw, checked against ``x`` (for
+    :func:`blend`, ``cut_axes`` None: only what mixes labels)."""
+    parts = params.parts if isinstance(params, MixerParams) else ()
+    if not isinstance(parts, tuple) or not all(isinstance(p, Part) for p in parts):
+        raise TypeError("params.parts must be a tuple of MaskParams, MosaicParams and "
+                        "ResizeMixParams, as Mixer.draw makes it")
+    for p in parts:
+        if isinstance(p, MosaicParams):
+            _, sources, centre = check_mosaic_params(x, p, batch)
+            check_source_values(sources, batch, 1)
+            check_lam_values(p.lam, "params.parts' Mosaic lam")
+            if cut_axes is not None:
+                if len(cut_axes) != 2:
+                    raise ValueError(
+                        f"a Mosaic needs two cut axes (height, width), got axes={tuple(axes)}"
+                    )
+                lengths = [x.shape[a] for a in cut_axes]
+                check_grid(p, lengths, "x", axes)
+                check_box_values(centre, centre, lengths)
+        elif cut_axes is None:
+            continue
+        elif isinstance(p, MaskParams):
+            _, perm, _ = check_mask_params(x, p, batch, len(cut_axes))
+            check_perm_values(perm, batch, 1)
+        else:
+            _, perm = check_mix_params(x, p, batch)
+            lower, upper = check_box_params(x, p, batch, len(cut_axes))
+            lengths = [x.shape[a] for a in cut_axes]
+            check_grid(p, lengths, "x", axes)
+            check_perm_values(perm, batch, 1)
+            check_box_values(lower, upper, lengths)
+    return parts
 
-def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
+
+
+def paste(x: Array, params: Pasted | MixerParams, /, *, axes: Sequence[int] = DEFAULT_AXES,
           out: Array | None = None, groups: int | None = None,
           interpolation: str | None = None) -> Array:
     """Paste each sample's region from its partners: CutMix, FMix, patch
@@ -145,10 +186,13 @@ def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
         Batch with samples on axis 0, any real or bool dtype: values are
         copied, never computed, so uint8 images and integer or boolean masks
         stay exact.
-    params : CutMixParams, MaskParams, MosaicParams or ResizeMixParams
+    params : CutMixParams, MaskParams, MosaicParams, ResizeMixParams or MixerParams
         From :func:`sample_cutmix`, :func:`sample_fmix`,
         :func:`sample_patchmix`, :func:`sample_mosaic` or
-        :func:`sample_resizemix`, in ``x``'s library and on its device.
+        :func:`sample_resizemix`, in ``x``'s library and on its device; or
+        a :class:`Mixer`'s draw (:meth:`Mixer.draw`), whose MixUp samples
+        keep their own values (a mask cannot be blended) and whose others
+        are pasted by their own method.
     axes : sequence of int, default (-2, -1)
         The cut axes, as many as the box has: ``(-2, -1)`` for NCHW images,
         ``(1, 2)`` for NHWC, ``(-1,)`` for audio, ``(-3, -2, -1)`` for volumes.
@@ -163,7 +207,7 @@ def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
     groups : int, optional
         The ``groups`` the params were drawn with, as in :func:`blend`.
     interpolation : {"bilinear", "nearest"}, optional
-        ResizeMix only: how the partner is resized into the box. Default:
+        ResizeMix (and a Mixer's draw) only: how the partner is resized into the box. Default:
         bilinear for floating data (computed in float32 or wider, as
         :func:`blend`), nearest for integer and boolean data (class masks
         keep their ids). Positions sit at pixel centres, as
@@ -199,7 +243,7 @@ def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
     """
     backend, batch = check_batch(x, bool_ok=True)
     cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)  # boxes may be empty
-    resize = isinstance(params, ResizeMixParams)
+    resize = isinstance(params, (ResizeMixParams, MixerParams))
     if interpolation is not None and not resize:
         raise ValueError(
             "interpolation applies to ResizeMixParams only (a partner resized into a box), "
@@ -208,6 +252,8 @@ def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
     nearest = False
     if resize:
         nearest = _nearest(backend.xp, x, interpolation)
+    if isinstance(params, MixerParams):
+        return _paste_draw(backend, x, params, batch, cut_axes, axes, nearest, out, groups)
     if isinstance(params, MaskParams):
         return _paste_mask(backend, x, params, batch, cut_axes, out, groups)
     if isinstance(params, MosaicParams):
@@ -224,6 +270,28 @@ def paste(x: Array, params: Pasted, /, *, axes: Sequence[int] = DEFAULT_AXES,
     if resize:
         return backend.resize_paste(x, perm, lower, upper, cut_axes, nearest, out, count)
     return backend.paste(x, perm, lower, upper, cut_axes, out, count)
+
+
+def _paste_draw(backend: Any, x: Array, params: MixerParams, batch: int,
+                cut_axes: tuple[int, ...], axes: Sequence[int], nearest: bool,
+                out: Array | None, groups: int | None) -> Array:
+    """:func:`paste` with a Mixer's draw: the CutMix boxes and the family's
+    parts (MixUp samples keep their own values: nothing is blended)."""
+    _, perm = check_mix_params(x, params, batch)
+    lower, upper = check_box_params(x, params, batch, len(cut_axes))
+    lengths = [x.shape[a] for a in cut_axes]
+    check_grid(params, lengths, "x", axes)
+    parts = _checked_parts(x, params, batch, cut_axes, axes)
+    if out is not None:
+        check_out(x, out)
+    count = check_groups(groups, batch)
+    check_perm_values(perm, batch, count)
+    check_box_values(lower, upper, lengths)
+    if not parts:
+        return backend.paste(x, perm, lower, upper, cut_axes, out, count)
+    pasted = backend.paste(x, perm, lower, upper, cut_axes, None, count)
+    return into(backend.xp, paste_parts(backend, x, pasted, parts, cut_axes, nearest, count),
+                out)
 
 
 def _nearest(xp: Any, x: Array, interpolation: Any) -> bool:
@@ -315,12 +383,14 @@ def mix(x: Array, params: MixParams | Pasted | MixerParams, /, *,
     weight = check_param(x, params.blend_lam, "params.blend_lam", ((batch,),), "real floating")
     k = params.lower.shape[-1] if getattr(params.lower, "ndim", 0) == 2 else -1
     cut_axes: tuple[int, ...] = ()
+    parts: tuple[Part, ...] = ()
     if k != 0:
         cut_axes = check_axes(axes, x.ndim, shape=x.shape, drawn=False)
         lower, upper = check_box_params(x, params, batch, len(cut_axes))
         lengths = [x.shape[a] for a in cut_axes]
         check_grid(params, lengths, "x", axes)
         check_box_values(lower, upper, lengths)
+        parts = _checked_parts(x, params, batch, cut_axes, axes)
     if out is not None:
         check_out(x, out)
     count = check_groups(groups, batch)
@@ -331,4 +401,8 @@ def mix(x: Array, params: MixParams | Pasted | MixerParams, /, *,
     xp = backend.xp
     blended = backend.blend(x, weight, perm, None, count)
     inside = box_mask(xp, x, lower, upper, cut_axes)
-    return into(xp, xp.where(inside, partners(xp, x, perm, count), blended), out)
+    mixed = xp.where(inside, partners(xp, x, perm, count), blended)
+    if parts:
+        nearest = not isdtype(xp, x.dtype, "real floating")
+        mixed = paste_parts(backend, x, mixed, parts, cut_axes, nearest, count)
+    return into(xp, mixed, out)

@@ -85,7 +85,9 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
         shape and dtype: the samples, without a batch axis.
     params : MixParams, CutMixParams or MixerParams
         For a batch of ``B``, in the samples' library (or NumPy), on the
-        host: a MixUp, a CutMix or a :class:`Mixer`'s draw.
+        host: a MixUp, a CutMix or a :class:`Mixer`'s draw. A draw with
+        the family's methods (``parts``) is applied to the stacked batch
+        by :func:`mix`.
     axes : sequence of int, default (-2, -1)
         The cut axes of the batch (as in :func:`paste`): ``(-2, -1)`` for
         CHW samples, ``(1, 2)`` for HWC.
@@ -109,6 +111,11 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
     batch = len(samples)
     axes = check_axes(axes, samples[0].ndim + 1, shape=(batch, *samples[0].shape),
                       drawn=False)
+    if isinstance(params, MixerParams) and params.parts:
+        from ._apply import mix
+
+        mixed: Array = mix(stack_samples(samples), params, axes=axes)
+        return mixed
     plan = host_plan(params, batch, len(axes))
     return write_batch(samples, plan, axes)
 
@@ -132,7 +139,7 @@ def host_plan(params: Any, batch: int, k: int) -> HostPlan:
         )
     for field in params._fields:
         value = getattr(params, field)
-        if field != "sizes" and not (is_numpy_array(value) or (
+        if field not in ("sizes", "parts") and not (is_numpy_array(value) or (
                 is_torch_array(value) and value.device.type == "cpu")):
             raise TypeError(
                 f"params.{field} must be on the host (NumPy or a CPU tensor) to collate host "
@@ -226,6 +233,16 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
     return result
 
 
+def stack_samples(samples: list[Array]) -> Array:
+    """The samples stacked into a new batch of their library (in a torch
+    DataLoader worker, in shared memory, as :func:`write_batch` makes it)."""
+    first = samples[0]
+    torch = torch_module() if is_torch_array(first) else None
+    if torch is None:
+        return np.stack(samples)
+    result = _torch_batch(torch, first, len(samples))
+    torch.stack(samples, out=result)
+    return result
 
 def split_items(items: Any) -> tuple[list[Any], list[Any] | None]:
     """A DataLoader's list of ``(sample, label)`` pairs (or of bare samples)

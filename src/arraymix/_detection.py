@@ -291,6 +291,14 @@ def _check_draw(coords: Array, params: MixerParams, batch: int, name: str) -> tu
         Array, Array | None, Array | None, Array, Array]:
     """A Mixer's draw for boxes or points: partners, the boxes over two cut
     axes (None where the Mixer cannot cut), the blend λ and the methods."""
+    if params.parts:
+        kinds = ", ".join(sorted({type(p).__name__ for p in params.parts}))
+        raise TypeError(
+            f"this Mixer draw holds samples of the mixing family ({kinds}), and {name} "
+            "follow a draw of MixUp and CutMix only: for boxes and points, mix with "
+            "methods of MixUp and CutMix, or draw the family's methods alone "
+            "(sample_mosaic, sample_resizemix) and pass their params"
+        )
     lower = upper = None
     if getattr(params.lower, "ndim", 0) == 2 and params.lower.shape[-1] == 0:  # cannot cut
         lam, perm = check_mix_params(coords, params, batch)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._apply import _checked_parts
 from ._backends import Reference, select
 from ._compat import Array, default_index, device, isdtype
 from ._params import CutMixParams, MaskParams, MixerParams, MixParams, MosaicParams, ResizeMixParams
+from ._switch import four_sources
 from ._validate import (
     check_axes,
     check_batch,
@@ -123,6 +125,18 @@ def mixed_cross_entropy(logits: Array, labels: Array,
     if isinstance(params, MosaicParams):
         return _mosaic_loss(backend, logits, labels, params, batch, classes, cls,
                             label_smoothing, reduction)
+    if isinstance(params, MixerParams) and params.parts:
+        if labels.ndim > 1:
+            raise ValueError(
+                f"labels of shape {tuple(labels.shape)} are per position, and this Mixer "
+                "draw holds samples of the mixing family: paste the label map with "
+                "arraymix.paste(labels, params, axes=...) and use a plain cross-entropy"
+            )
+        lam, perm = check_mix_params(logits, params, batch)
+        four = four_sources(xp, lam, perm, _checked_parts(logits, params, batch, None, ()))
+        if four is not None:  # Mosaic samples: every sample over four sources
+            return _mosaic_loss(backend, logits, labels, four, batch, classes, cls,
+                                label_smoothing, reduction)
     lam, perm = check_mix_params(logits, params, batch)
     smoothing = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0,
                            high_open=True)

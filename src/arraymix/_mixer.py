@@ -1,8 +1,10 @@
-"""Mixer: MixUp and CutMix switched at random, with a resumable random stream."""
+"""Mixer: MixUp, CutMix and the family switched at random, with a resumable
+random stream."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -15,6 +17,7 @@ from ._collate import (
     plan_of_draw,
     split_items,
     stack_labels,
+    stack_samples,
     write_batch,
 )
 from ._compat import (
@@ -24,12 +27,31 @@ from ._compat import (
     device,
     from_host,
     is_traced,
+    isdtype,
     namespace,
     namespace_of,
     torch_module,
 )
+from ._family import (
+    CENTER,
+    SCALE,
+    _Drawn,
+    check_patch,
+    draw_fmix,
+    draw_mosaic,
+    draw_patchmix,
+    draw_resizemix,
+    mosaic_targets,
+)
 from ._labels import check_not_dense, check_targets, mix_targets
-from ._params import CutMixParams, MixerParams, MixParams
+from ._params import (
+    CutMixParams,
+    MaskParams,
+    MixerParams,
+    MixParams,
+    MosaicParams,
+    ResizeMixParams,
+)
 from ._random import Source, source
 from ._sample import (
     LamMode,
@@ -40,6 +62,7 @@ from ._sample import (
     draw_mixup,
     shared_in_pairs,
 )
+from ._switch import CODES, FAMILY, Part, check_methods, choose, four_sources, paste_parts
 from ._validate import (
     DEFAULT_AXES,
     LAM_MODES,
@@ -118,6 +141,25 @@ class Mixer:
         Multi-label targets: mixed samples get the elementwise maximum of
         their own and their partner's targets (see :func:`mixup`); samples
         left unmixed keep their own.
+    methods : mapping of str to float, optional
+        The probability of each method, given that a batch (or sample) is
+        mixed: any of ``"mixup"``, ``"cutmix"``, ``"patchmix"``,
+        ``"fmix"``, ``"mosaic"`` and ``"resizemix"``, summing to 1, such
+        as ``{"mixup": 0.4, "cutmix": 0.4, "mosaic": 0.2}``. It replaces
+        ``switch_prob`` (the two-method shorthand, which is then unused);
+        ``{"mixup": 1 - p, "cutmix": p}`` draws exactly as
+        ``switch_prob=p`` does. MixUp and CutMix take their settings above;
+        the others take those below. Not with ``lam_mode="pair"``.
+    patch : int or sequence of int, default 16
+        The patch-grid cells' lengths (see :func:`sample_patchmix`).
+    patchmix_alpha, fmix_alpha : float, default 1.0
+        Beta(α, α) of the pasted fraction of a patch-grid mix and of FMix.
+    fmix_decay : float, default 3.0
+        FMix's spectral decay (see :func:`sample_fmix`).
+    mosaic_center : pair of float, default (0.25, 0.75)
+        Where a Mosaic's centre falls, as fractions of each axis.
+    resizemix_scale : pair of float, default (0.1, 0.8)
+        The range of a ResizeMix box side, as fractions of each axis.
 
     Notes
     -----
@@ -130,6 +172,12 @@ class Mixer:
     workers) continues the same stream. In a torch DataLoader worker each
     worker draws from its own stream, derived from the seed and the worker's
     seed: pass the Mixer (for instance in ``collate_fn``) and nothing else.
+
+    With ``methods``, a batch mode call applies the chosen method as its
+    one-call function does; a sample mode call mixes the whole batch once
+    per method that some sample chose, and keeps each sample's own: the
+    more methods in one batch, the more passes over it. A Mosaic needs two
+    cut axes and a pairing other than ``"flip"``.
 
     Samples that are not mixed still get one-hot, smoothed targets, so the
     type of the output never depends on chance.
@@ -170,6 +218,13 @@ class Mixer:
     cutmix_axes: tuple[int, ...]
     groups: int | None
     union: bool
+    methods: dict[str, float] | None
+    patch: int | tuple[int, ...]
+    patchmix_alpha: float
+    fmix_alpha: float
+    fmix_decay: float
+    mosaic_center: tuple[float, float]
+    resizemix_scale: tuple[float, float]
 
     def __init__(
         self,
@@ -188,6 +243,13 @@ class Mixer:
         groups: int | None = None,
         seed: int | Sequence[int] | None = None,
         union: bool = False,
+        methods: Mapping[str, float] | None = None,
+        patch: int | Sequence[int] = 16,
+        patchmix_alpha: float = 1.0,
+        fmix_alpha: float = 1.0,
+        fmix_decay: float = 3.0,
+        mosaic_center: Sequence[float] = CENTER,
+        resizemix_scale: Sequence[float] = SCALE,
     ) -> None:
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
@@ -197,6 +259,13 @@ class Mixer:
         self.lam_mode = lam_mode
         self.pairing = pairing
         self.correct_lam = correct_lam
+        self.methods = methods  # type: ignore[assignment]  # checked into a dict
+        self.patch = patch  # type: ignore[assignment]  # checked into an int or a tuple
+        self.patchmix_alpha = patchmix_alpha
+        self.fmix_alpha = fmix_alpha
+        self.fmix_decay = fmix_decay
+        self.mosaic_center = mosaic_center  # type: ignore[assignment]  # checked into a tuple
+        self.resizemix_scale = resizemix_scale  # type: ignore[assignment]  # as above
         self._check_together()
         self.label_smoothing = label_smoothing
         self.num_classes = num_classes
@@ -308,12 +377,55 @@ class Mixer:
         """Whether CutMix is on."""
         return self.cutmix_alpha > 0 or self.cutmix_minmax is not None
 
+    def _weights(self) -> dict[str, float]:
+        """The probability of each method, given that a batch or sample mixes."""
+        if self.methods is not None:
+            return self.methods
+        if self.mixup_alpha == 0:
+            return {"cutmix": 1.0}
+        if not self._cuts():
+            return {"mixup": 1.0}
+        return {"cutmix": self.switch_prob, "mixup": 1.0 - self.switch_prob}
+
+    def _may_cut(self) -> bool:
+        """Whether a call may need the cut axes (any method but MixUp)."""
+        return self.prob > 0 and any(p > 0 for name, p in self._weights().items()
+                                     if name != "mixup")
+
+    def _family(self) -> tuple[str, ...]:
+        """The family's methods this Mixer may choose."""
+        weights = self._weights()
+        return tuple(name for name in FAMILY if weights.get(name, 0.0) > 0)
+
     def _check_together(self) -> None:
         """The checks that read several settings (each may have changed alone)."""
-        if self.mixup_alpha == 0 and not self._cuts() and self.prob > 0:
+        if self.methods is None and self.mixup_alpha == 0 and not self._cuts() and self.prob > 0:
             raise ValueError(
                 "mixup_alpha and cutmix_alpha are both 0, so nothing can be mixed: "
                 "set one of them > 0, or prob=0 to turn mixing off"
+            )
+        weights = self.methods or {}
+        if weights.get("mixup", 0.0) > 0 and self.mixup_alpha == 0:
+            raise ValueError(
+                f"methods gives MixUp probability {weights['mixup']:g} and mixup_alpha is 0: "
+                "set mixup_alpha > 0, or leave MixUp out of methods"
+            )
+        if weights.get("cutmix", 0.0) > 0 and not self._cuts():
+            raise ValueError(
+                f"methods gives CutMix probability {weights['cutmix']:g} and cutmix_alpha "
+                "is 0 (with no cutmix_minmax): set cutmix_alpha > 0, or leave CutMix out "
+                "of methods"
+            )
+        family = self._family()
+        if family and self.lam_mode == "pair":
+            raise ValueError(
+                f"lam_mode='pair' shares MixUp and CutMix draws within pairs, and methods "
+                f"includes {', '.join(family)}: use lam_mode='batch' or 'sample'"
+            )
+        if "mosaic" in family and self.pairing == "flip":
+            raise ValueError(
+                "pairing='flip' gives one partner per sample, and a Mosaic (in methods) "
+                "needs three different ones: use pairing='permute', 'derange' or 'roll'"
             )
         check_pair_mode(self.lam_mode, self.pairing)
         if self.cutmix_minmax is not None and not self.correct_lam:
@@ -332,6 +444,11 @@ class Mixer:
             "label_smoothing": self.label_smoothing, "num_classes": self.num_classes,
             "cutmix_axes": list(self.cutmix_axes), "groups": self.groups,
             "union": self.union,
+            "methods": None if self.methods is None else dict(self.methods),
+            "patch": self.patch if isinstance(self.patch, int) else list(self.patch),
+            "patchmix_alpha": self.patchmix_alpha, "fmix_alpha": self.fmix_alpha,
+            "fmix_decay": self.fmix_decay, "mosaic_center": list(self.mosaic_center),
+            "resizemix_scale": list(self.resizemix_scale),
         }
 
     def __repr__(self) -> str:
@@ -366,7 +483,7 @@ class Mixer:
             raise ValueError("state must be a dict from Mixer.state_dict()")
         config, saved = self._config(), state["config"]
         # saved before these settings existed
-        saved = {"cutmix_minmax": None, "union": False, **saved}
+        saved = {"cutmix_minmax": None, "union": False, **_FAMILY_DEFAULTS, **saved}
         if saved != config:
             diff = sorted(k for k in config if saved.get(k) != config[k]) or sorted(
                 set(saved) - set(config))
@@ -419,7 +536,7 @@ class Mixer:
                 "the traced function, or inside it use mixup / cutmix with a JAX key"
             )
         self._check_together()  # the settings may have changed since
-        may_cut = self._cuts() and self.prob > 0
+        may_cut = self._may_cut()
         axes = (check_axes(self.cutmix_axes, x.ndim, "cutmix_axes", shape=x.shape)
                 if may_cut else ())
         check_pairing(self.pairing, batch)
@@ -429,17 +546,36 @@ class Mixer:
             check_out(x, out)
         dev = device(x)
         sizes = check_sizes([x.shape[a] for a in axes], backend.xp, dev) if axes else ()
+        self._check_grid(sizes)
         check_not_dense(soft, sizes, axes, "cutmix_axes")
         self._follow_worker()
-        call = _Call(backend, batch, sizes, axes, groups, dev)
+        nearest = not isdtype(backend.xp, x.dtype, "real floating")
+        call = _Call(backend, batch, sizes, axes, groups, dev, nearest)
         if self.lam_mode == "batch":
             x_out, params = self._batch_mode(x, call, out)
-        else:
-            x_out, params = self._sample_mode(x, call)
-            if out is not None:  # blend and paste both read x: the result is whole first
-                out[...] = x_out
-                x_out = out
+            if isinstance(params, MosaicParams):
+                return x_out, mosaic_targets(backend, soft, params, groups)
+            return x_out, mix_targets(backend, soft, params, groups)
+        x_out, params, parts = self._sample_mode(x, call)
+        if out is not None:  # blend and paste both read x: the result is whole first
+            out[...] = x_out
+            x_out = out
+        four = four_sources(backend.xp, params.lam, params.perm, parts)
+        if four is not None:
+            return x_out, mosaic_targets(backend, soft, four, groups)
         return x_out, mix_targets(backend, soft, params, groups)
+
+    def _check_grid(self, sizes: tuple[int, ...]) -> None:
+        """What the family's methods need of the cut axes, checked before
+        any draw (a sample mode draw picks them only by chance)."""
+        family = self._family()
+        if "mosaic" in family and len(sizes) != 2:
+            raise ValueError(
+                "methods includes a Mosaic, which needs two cut axes (height, width), got "
+                f"cutmix_axes={tuple(self.cutmix_axes)}"
+            )
+        if "patchmix" in family:
+            check_patch(self.patch, sizes)
 
     def collate(self, items: Sequence[Any], /) -> tuple[Array, Array | None]:
         """Stack a DataLoader's samples into a mixed batch: a ``collate_fn``.
@@ -484,8 +620,11 @@ class Mixer:
         if is_traced(first):
             raise TypeError("Mixer.collate takes host samples, not traced ones")
         self._check_together()
+        if self._family():  # the family's methods are applied to the stacked batch
+            batch_x = stack_samples(samples)
+            return self(batch_x, None if labels is None else stack_labels(labels, first))
         shape = (batch, *first.shape)
-        may_cut = self._cuts() and self.prob > 0
+        may_cut = self._may_cut()
         axes = (check_axes(self.cutmix_axes, len(shape), "cutmix_axes", shape=shape)
                 if may_cut else ())
         check_pairing(self.pairing, batch)
@@ -539,18 +678,22 @@ class Mixer:
         """
         batch = check_count(batch_size, "batch_size", minimum=0)
         self._check_together()
-        may_cut = self._cuts() and self.prob > 0
+        may_cut = self._may_cut()
         src = self._source()
         xp, dev = check_target(src, xp, device)
         if isinstance(sizes, (tuple, list)) and not sizes:
             if may_cut:
+                which = ", ".join(n for n, p in self._weights().items()
+                                  if p > 0 and n != "mixup")
                 raise ValueError(
                     "sizes must give the lengths of the batch's cut axes ((H, W) for images): "
-                    "this Mixer may run CutMix"
+                    f"this Mixer may run {which.replace('cutmix', 'CutMix')}"
                 )
             lengths: tuple[int, ...] = ()
         else:
             lengths = check_sizes(sizes, xp, dev)
+        if may_cut:
+            self._check_grid(lengths)
         check_pairing(self.pairing, batch)
         groups = check_groups(self.groups, batch, self.pairing)
         return self._draw(batch, lengths, groups, may_cut, xp, dev)
@@ -569,20 +712,38 @@ class Mixer:
                 lower=from_host(xp, empty if d.lower is None else d.lower, idt, dev),
                 upper=from_host(xp, empty if d.upper is None else d.upper, idt, dev),
                 blend_lam=from_host(xp, d.lam_blend, fdt, dev),
-                method=from_host(xp, d.method, xp.int8, dev), sizes=lengths or None)
-        params = self._draw_batch(batch, lengths, groups, xp, dev)
+                method=from_host(xp, d.method, xp.int8, dev), sizes=lengths or None,
+                parts=_placed(d.parts, xp, dev))
+        code, params = self._draw_batch(batch, lengths, groups, xp, dev)
         ones = xp.ones((batch,), dtype=fdt, device=dev)
         zeros = xp.zeros((batch, k), dtype=idt, device=dev)
+        method = xp.full((batch,), code, dtype=xp.int8, device=dev)
         if params is None:
             return MixerParams(ones, xp.arange(batch, dtype=idt, device=dev), zeros, zeros, ones,
-                               xp.zeros((batch,), dtype=xp.int8, device=dev), lengths or None)
+                               method, lengths or None)
+        if isinstance(params, MosaicParams):
+            part = params._replace(lam=xp.broadcast_to(params.lam, (batch, 4)),
+                                   centre=xp.broadcast_to(params.centre, (batch, 2)))
+            own = xp.arange(batch, dtype=idt, device=dev)[:, None]
+            mine = xp.sum(xp.where(part.sources == own, part.lam, xp.zeros_like(part.lam)),
+                          axis=1)  # its own quadrants' area
+            return MixerParams(mine, part.sources[:, 1], zeros, zeros, ones, method,
+                               lengths or None, (part,))
         lam = xp.broadcast_to(params.lam, (batch,))
+        if isinstance(params, MaskParams):
+            grid = tuple(params.mask.shape[params.lam.ndim:])
+            mask = MaskParams(lam, params.perm, xp.broadcast_to(params.mask, (batch, *grid)))
+            return MixerParams(lam, params.perm, zeros, zeros, ones, method, lengths or None,
+                               (mask,))
+        if isinstance(params, ResizeMixParams):
+            lower, upper = params.bounds()
+            box = ResizeMixParams(lam, params.perm, lower, upper, params.sizes)
+            return MixerParams(lam, params.perm, zeros, zeros, ones, method, lengths or None,
+                               (box,))
         if isinstance(params, CutMixParams):
             lower, upper = params.bounds()
-            return MixerParams(lam, params.perm, lower, upper, ones,
-                               xp.full((batch,), 2, dtype=xp.int8, device=dev), lengths or None)
-        return MixerParams(lam, params.perm, zeros, zeros, lam,
-                           xp.ones((batch,), dtype=xp.int8, device=dev), lengths or None)
+            return MixerParams(lam, params.perm, lower, upper, ones, method, lengths or None)
+        return MixerParams(lam, params.perm, zeros, zeros, lam, method, lengths or None)
 
     def _follow_worker(self) -> None:
         """In a torch DataLoader worker, draw from that worker's own stream.
@@ -603,57 +764,75 @@ class Mixer:
             self._gen = np.random.default_rng(seq)
             self._worker_seed = info.seed
 
-    def _use_cutmix(self, u: Any) -> Any:
-        if self.mixup_alpha == 0:
-            return u < 2  # always
-        if not self._cuts():
-            return u < -1  # never
-        return u < self.switch_prob
-
     def _draw_batch(self, batch: int, sizes: tuple[int, ...], groups: int, xp: Any,
-                    dev: Any) -> MixParams | CutMixParams | None:
-        """One draw for the whole batch: whether to mix, the method, its
-        params (None: the batch is left unmixed)."""
+                    dev: Any) -> tuple[int, _Batch | None]:
+        """One draw for the whole batch: whether to mix, the method's code,
+        its params (None: the batch is left unmixed)."""
         u_mix, u_cut = self._gen.random(2)
         if u_mix >= self.prob:
-            return None
+            return 0, None
         src = self._source()
-        if self._use_cutmix(u_cut):
+        code = int(choose(self._weights(), u_cut))
+        if code == CODES["cutmix"]:
             # cutmix_alpha may be 0 where cutmix_minmax turns CutMix on: alpha is unused there
-            return draw_cutmix(src, batch, sizes, self.cutmix_alpha or 1.0, "batch",
-                               self.pairing, self.correct_lam, self.cutmix_minmax, groups, xp,
-                               dev)
-        return draw_mixup(src, batch, self.mixup_alpha, "batch", self.pairing, groups, xp, dev)
+            return code, draw_cutmix(src, batch, sizes, self.cutmix_alpha or 1.0, "batch",
+                                     self.pairing, self.correct_lam, self.cutmix_minmax,
+                                     groups, xp, dev)
+        if code == CODES["mixup"]:
+            return code, draw_mixup(src, batch, self.mixup_alpha, "batch", self.pairing,
+                                    groups, xp, dev)
+        drawn = _Drawn(batch, groups, src, xp, dev, sizes)
+        return code, self._draw_family(code, drawn, "batch", self.pairing)
+
+    def _draw_family(self, code: int, d: _Drawn, lam_mode: str, pairing: str) -> Part:
+        """The params of the family's method ``code``."""
+        if code == CODES["patchmix"]:
+            return draw_patchmix(d, check_patch(self.patch, d.sizes), self.patchmix_alpha,
+                                 lam_mode, pairing)
+        if code == CODES["fmix"]:
+            return draw_fmix(d, self.fmix_alpha, self.fmix_decay, lam_mode, pairing)
+        if code == CODES["mosaic"]:
+            return draw_mosaic(d, self.mosaic_center, lam_mode, pairing)
+        return draw_resizemix(d, self.resizemix_scale, lam_mode, pairing)
 
     def _batch_mode(self, x: Array, c: _Call, out: Array | None
-                    ) -> tuple[Array, MixParams | CutMixParams | None]:
-        params = self._draw_batch(c.batch, c.sizes, c.groups, c.backend.xp, c.device)
+                    ) -> tuple[Array, _Batch | None]:
+        _, params = self._draw_batch(c.batch, c.sizes, c.groups, c.backend.xp, c.device)
+        b = c.backend
         if params is None:
             if out is None or out is x:
                 return x, None
             out[...] = x
             return out, None
+        if isinstance(params, MaskParams):
+            return b.paste_mask(x, params.perm, params.mask, c.axes, out, c.groups), params
+        if isinstance(params, MosaicParams):
+            return b.mosaic(x, params.sources, params.centre, c.axes, out, c.groups), params
+        if isinstance(params, ResizeMixParams):
+            return b.resize_paste(x, params.perm, params.lower, params.upper, c.axes,
+                                  c.nearest, out, c.groups), params
         if isinstance(params, CutMixParams):
-            return c.backend.paste(x, params.perm, params.lower, params.upper, c.axes, out,
-                                   c.groups), params
-        return c.backend.blend(x, params.lam, params.perm, out, c.groups), params
+            return b.paste(x, params.perm, params.lower, params.upper, c.axes, out,
+                           c.groups), params
+        return b.blend(x, params.lam, params.perm, out, c.groups), params
 
     def _draw_samples(self, batch: int, sizes: tuple[int, ...], groups: int
                       ) -> _SampleDraw:
         """One draw per sample (or pair), on the host."""
         gen, src, host = self._gen, self._source(), namespace_of(np)
         mixed = gen.random(batch) < self.prob
-        cut = mixed & self._use_cutmix(gen.random(batch))
+        weights = self._weights()
+        method = np.where(mixed, choose(weights, gen.random(batch)), 0).astype(np.int8)
+        cut = method == CODES["cutmix"]
         mix = draw_mixup(src, batch, self.mixup_alpha or 1.0, "sample", self.pairing, groups,
                          host, "cpu")
         # MixUp samples blend with their λ and paste an empty box; CutMix
         # samples blend with λ = 1 (keep themselves) and paste their box;
-        # untouched samples do neither.
-        lam_blend = np.where(mixed & ~cut, mix.lam, 1.0)
+        # untouched samples and the family's do neither.
+        lam_blend = np.where(method == CODES["mixup"], mix.lam, 1.0)
         lam_label = lam_blend
-        method = np.where(cut, 2, np.where(mixed, 1, 0)).astype(np.int8)
         lower = upper = None
-        if sizes:
+        if sizes and weights.get("cutmix", 0.0) > 0:
             box = draw_cutmix(src, batch, sizes, self.cutmix_alpha or 1.0,  # as above
                               "sample", "flip", self.correct_lam, self.cutmix_minmax, 1, host,
                               "cpu")
@@ -665,9 +844,51 @@ class Mixer:
                                                            lam_label, method)
             if lower is not None and upper is not None:
                 lower, upper = shared_in_pairs(host, mix.perm, lower, upper)
-        return _SampleDraw(lam_label, lam_blend, mix.perm, method, lower, upper)
+        parts = []
+        for name in self._family():
+            users = method == CODES[name]
+            if users.any():
+                if lam_label is lam_blend:  # a copy to write into
+                    lam_label = np.array(lam_label, dtype=np.float64)
+                parts.append(self._family_part(CODES[name], users, mix.perm, lam_label, sizes,
+                                               groups))
+        return _SampleDraw(lam_label, lam_blend, mix.perm, method, lower, upper, tuple(parts))
 
-    def _sample_mode(self, x: Array, c: _Call) -> tuple[Array, MixParams]:
+    def _family_part(self, code: int, users: np.ndarray[Any, Any],
+                     partner: np.ndarray[Any, Any], lam_label: np.ndarray[Any, Any],
+                     sizes: tuple[int, ...], groups: int) -> Part:
+        """A family method's part of a sample mode draw, on the host: drawn
+        for its ``users`` and empty for the other samples; their own label
+        weights written into ``lam_label``."""
+        host, src, batch = namespace_of(np), self._source(), users.shape[0]
+        if code == CODES["mosaic"]:  # three partners each: drawn over the whole batch
+            p = self._draw_family(code, _Drawn(batch, groups, src, host, "cpu", sizes),
+                                  "sample", self.pairing)
+            assert isinstance(p, MosaicParams)
+            mine = users[:, None]
+            own = np.arange(batch)[:, None]
+            # the weight of a sample's own label (its quadrants); its partner's
+            # is the rest, where the Mosaic shows only itself
+            lam_label[users] = np.where(p.sources == own, p.lam, 0.0).sum(axis=1)[users]
+            return MosaicParams(np.where(mine, p.lam, [1.0, 0.0, 0.0, 0.0]),
+                                np.where(mine, p.sources, own),
+                                np.where(mine, p.centre, np.asarray(sizes)), sizes)
+        # the others mix with the sample's partner: drawn for the users alone
+        n = int(users.sum())
+        p = self._draw_family(code, _Drawn(n, 1, src, host, "cpu", sizes), "sample", "flip")
+        lam = np.ones(batch)
+        lam[users] = lam_label[users] = p.lam
+        if isinstance(p, MaskParams):
+            mask = np.zeros((batch, *p.mask.shape[1:]), dtype=bool)
+            mask[users] = p.mask
+            return MaskParams(lam, partner, mask)
+        assert isinstance(p, ResizeMixParams)
+        lower = np.zeros((batch, len(sizes)), dtype=np.int64)
+        upper = lower.copy()
+        lower[users], upper[users] = p.lower, p.upper
+        return ResizeMixParams(lam, partner, lower, upper, sizes)
+
+    def _sample_mode(self, x: Array, c: _Call) -> tuple[Array, MixParams, tuple[Part, ...]]:
         d = self._draw_samples(c.batch, c.sizes, c.groups)
         xp, dev = c.backend.xp, c.device
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
@@ -677,7 +898,10 @@ class Mixer:
             mask = box_mask(xp, x, from_host(xp, d.lower, idt, dev),
                             from_host(xp, d.upper, idt, dev), c.axes)
             x_out = xp.where(mask, partners(xp, x, perm, c.groups), x_out)
-        return x_out, MixParams(from_host(xp, d.lam_label, fdt, dev), perm)
+        parts = _placed(d.parts, xp, dev)
+        if parts:
+            x_out = paste_parts(c.backend, x, x_out, parts, c.axes, c.nearest, c.groups)
+        return x_out, MixParams(from_host(xp, d.lam_label, fdt, dev), perm), parts
 
     def _source(self) -> Source:
         return source(self._gen)
@@ -693,6 +917,32 @@ class _SampleDraw(NamedTuple):
     method: np.ndarray[Any, Any]
     lower: np.ndarray[Any, Any] | None
     upper: np.ndarray[Any, Any] | None
+    parts: tuple[Part, ...] = ()
+
+
+def _placed(parts: tuple[Part, ...], xp: Any, dev: Any) -> tuple[Part, ...]:
+    """Host parts of a draw as ``xp`` arrays on ``dev``."""
+    fdt, idt = default_float(xp, dev), default_index(xp, dev)
+    placed: list[Part] = []
+    for p in parts:
+        if isinstance(p, MaskParams):
+            placed.append(MaskParams(from_host(xp, p.lam, fdt, dev),
+                                     from_host(xp, p.perm, idt, dev),
+                                     from_host(xp, p.mask, xp.bool, dev)))
+        elif isinstance(p, MosaicParams):
+            placed.append(MosaicParams(from_host(xp, p.lam, fdt, dev),
+                                       from_host(xp, p.sources, idt, dev),
+                                       from_host(xp, p.centre, idt, dev), p.sizes))
+        else:
+            placed.append(ResizeMixParams(from_host(xp, p.lam, fdt, dev),
+                                          from_host(xp, p.perm, idt, dev),
+                                          from_host(xp, p.lower, idt, dev),
+                                          from_host(xp, p.upper, idt, dev), p.sizes))
+    return tuple(placed)
+
+
+#: What a batch mode draw gives.
+_Batch = MixParams | CutMixParams | MaskParams | MosaicParams | ResizeMixParams
 
 
 class _Call(NamedTuple):
@@ -704,6 +954,7 @@ class _Call(NamedTuple):
     axes: tuple[int, ...]
     groups: int
     device: Any
+    nearest: bool  # ResizeMix resizes integer data by nearest neighbour
 
 
 def _optional_count(name: str, minimum: int) -> Any:
@@ -726,7 +977,27 @@ _SETTINGS: dict[str, Any] = {
     "cutmix_axes": lambda v: _axes_spec(v),
     "groups": _optional_count("groups", 1),
     "union": lambda v: check_bool(v, "union"),
+    "methods": check_methods,
+    "patch": lambda v: _patch_spec(v),
+    "patchmix_alpha": lambda v: check_alpha(v, "patchmix_alpha"),
+    "fmix_alpha": lambda v: check_alpha(v, "fmix_alpha"),
+    "fmix_decay": lambda v: check_real(v, "fmix_decay", low=0.0, high=math.inf),
+    "mosaic_center": lambda v: check_minmax(v, "mosaic_center", "centre fractions"),
+    "resizemix_scale": lambda v: check_minmax(v, "resizemix_scale", "box side fractions"),
 }
+
+#: The family's settings as a Mixer's state held them before they existed.
+_FAMILY_DEFAULTS: dict[str, Any] = {
+    "methods": None, "patch": 16, "patchmix_alpha": 1.0, "fmix_alpha": 1.0,
+    "fmix_decay": 3.0, "mosaic_center": list(CENTER), "resizemix_scale": list(SCALE),
+}
+
+
+def _patch_spec(patch: Any) -> int | tuple[int, ...]:
+    """The patch lengths, checked before the cut axes are known."""
+    if isinstance(patch, Sequence) and not isinstance(patch, (str, bytes)):
+        return tuple(check_count(p, f"patch[{i}]", minimum=1) for i, p in enumerate(patch))
+    return check_count(patch, "patch", minimum=1)
 
 
 def _axes_spec(axes: Any) -> tuple[int, ...]:

@@ -179,10 +179,19 @@ class MixerParams(NamedTuple):
         ``(B,)``: the weight of each sample's own pixels in the blend: λ for
         MixUp samples, 1 for the others.
     method : array
-        ``(B,)`` int8: 0 for a sample left alone, 1 MixUp, 2 CutMix.
+        ``(B,)`` int8: 0 for a sample left alone, 1 MixUp, 2 CutMix, 3 a
+        patch grid, 4 FMix, 5 Mosaic, 6 ResizeMix.
     sizes : tuple of int, optional
         The lengths of the cut axes the boxes were drawn for, as in
         :class:`CutMixParams`.
+    parts : tuple of MaskParams, MosaicParams or ResizeMixParams
+        The draws of the family's methods (a Mixer with ``methods``), one
+        per method that some sample chose, each over the whole batch:
+        samples that chose another method have an empty mask or box, or a
+        Mosaic of themselves. ``lam`` above holds their own label weight
+        (for a Mosaic, the area of the quadrants that show the sample
+        itself, whose labels :func:`blend` weighs over all four sources);
+        empty for a Mixer of MixUp and CutMix alone.
     """
 
     lam: Array
@@ -192,13 +201,18 @@ class MixerParams(NamedTuple):
     blend_lam: Array
     method: Array
     sizes: tuple[int, ...] | None = None
+    parts: tuple[MaskParams | MosaicParams | ResizeMixParams, ...] = ()
 
     def rescaled(self, sizes: Sequence[int]) -> MixerParams:
         """The same draw on a grid of other ``sizes``, as
-        :meth:`CutMixParams.rescaled`."""
+        :meth:`CutMixParams.rescaled` (masks need no rescaling: they map
+        onto any grid)."""
         cut = CutMixParams(self.lam, self.perm, self.lower, self.upper, self.sizes)
         moved = cut.rescaled(sizes)
-        return self._replace(lower=moved.lower, upper=moved.upper, sizes=moved.sizes)
+        parts = tuple(p if isinstance(p, MaskParams) else p.rescaled(sizes)
+                      for p in self.parts)
+        return self._replace(lower=moved.lower, upper=moved.upper, sizes=moved.sizes,
+                             parts=parts)
 
 
 class MaskParams(NamedTuple):
@@ -370,12 +384,13 @@ def register_with_jax() -> None:
         lam, perm, lower, upper = leaves
         return CutMixParams(lam, perm, lower, upper, sizes)
 
-    def flatten_draw(p: MixerParams) -> tuple[tuple[Array, ...], tuple[int, ...] | None]:
-        return (p.lam, p.perm, p.lower, p.upper, p.blend_lam, p.method), p.sizes
+    def flatten_draw(p: MixerParams) -> tuple[tuple[Any, ...], tuple[int, ...] | None]:
+        # the parts are pytrees themselves
+        return (p.lam, p.perm, p.lower, p.upper, p.blend_lam, p.method, p.parts), p.sizes
 
-    def unflatten_draw(sizes: tuple[int, ...] | None, leaves: Sequence[Array]) -> MixerParams:
-        lam, perm, lower, upper, blend_lam, method = leaves
-        return MixerParams(lam, perm, lower, upper, blend_lam, method, sizes)
+    def unflatten_draw(sizes: tuple[int, ...] | None, leaves: Sequence[Any]) -> MixerParams:
+        lam, perm, lower, upper, blend_lam, method, parts = leaves
+        return MixerParams(lam, perm, lower, upper, blend_lam, method, sizes, tuple(parts))
 
     def flatten_mosaic(p: MosaicParams) -> tuple[tuple[Array, ...], tuple[int, ...] | None]:
         return (p.lam, p.sources, p.centre), p.sizes

@@ -287,7 +287,7 @@ def _paste_grid(m: torch.Tensor, p: MixerParams) -> Any:
     """``m`` pasted with the draw's boxes, rescaled to its own (h, w)."""
     grid = tuple(m.shape[-2:])
     q = p if grid == p.sizes else p.rescaled(grid)
-    return paste(m, q)  # type: ignore[arg-type]  # a Mixer's draw pastes its CutMix samples
+    return paste(m, q)
 
 
 def _groups(mixer: Mixer) -> int:

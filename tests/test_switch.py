@@ -1,0 +1,276 @@
+"""A Mixer choosing among every method (``methods=``): its batches, labels,
+draws and loss on every backend, against float64 NumPy references written
+by slicing and loops (tests/reference.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import arraymix
+from reference import ref_mask, ref_mosaic, ref_paste, ref_resize
+
+SEEDS = st.integers(0, 2**32 - 1)
+ALL = ("mixup", "cutmix", "patchmix", "fmix", "mosaic", "resizemix")
+CODE = {name: i + 1 for i, name in enumerate(ALL)}
+SIZES = (8, 12)
+PATCH = 4
+
+
+@st.composite
+def method_maps(draw, names=ALL):
+    """A mapping of two to four methods with probabilities summing to 1."""
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True))
+    weights = draw(st.lists(st.integers(1, 4), min_size=len(chosen), max_size=len(chosen)))
+    return {name: w / sum(weights) for name, w in zip(chosen, weights, strict=True)}
+
+
+def make(methods, lam_mode, seed, classes, **kw):
+    return arraymix.Mixer(methods=methods, lam_mode=lam_mode, seed=seed, num_classes=classes,
+                          label_smoothing=0.0, patch=PATCH, **kw)
+
+
+def ref_draw(x, p, axes, nearest):
+    """``mix(x, p)`` for a Mixer's draw, sample by sample by its method."""
+    host = lambda a: np.asarray(a)  # noqa: E731
+    method, perm = host(p.method), host(p.perm)
+    lam = np.broadcast_to(host(p.blend_lam), method.shape)
+    x64 = x.astype(np.float64)
+    out = x64.copy()
+    pasted = ref_paste(x64, perm, host(p.lower), host(p.upper), axes)
+    masks = [q for q in p.parts if isinstance(q, arraymix.MaskParams)]
+    for i, m in enumerate(method.tolist()):
+        if m == CODE["mixup"]:
+            out[i] = lam[i] * x64[i] + (1 - lam[i]) * x64[perm[i]]
+        elif m == CODE["cutmix"]:
+            out[i] = pasted[i]
+        elif m in (CODE["patchmix"], CODE["fmix"]):
+            # the patch grid is coarser than the data; FMix's is the data's own
+            (q,) = [q for q in masks if (tuple(q.mask.shape[1:]) == SIZES) == (m == 4)]
+            out[i] = ref_mask(x64, host(q.perm), host(q.mask), axes)[i]
+        elif m == CODE["mosaic"]:
+            (q,) = [q for q in p.parts if isinstance(q, arraymix.MosaicParams)]
+            out[i] = ref_mosaic(x64, host(q.sources), host(q.centre), axes)[i]
+        elif m == CODE["resizemix"]:
+            (q,) = [q for q in p.parts if isinstance(q, arraymix.ResizeMixParams)]
+            out[i] = ref_resize(x64, host(q.perm), host(q.lower), host(q.upper), axes,
+                                nearest)[i]
+    return out
+
+
+def host_draw(backend, p):
+    """A draw read back to NumPy (its parts too)."""
+    get = backend.numpy
+    parts = tuple(type(q)(*(v if isinstance(v, tuple) or v is None else get(v) for v in q))
+                  for q in p.parts)
+    return p._replace(**{f: get(getattr(p, f)) for f in
+                         ("lam", "perm", "lower", "upper", "blend_lam", "method")},
+                      parts=parts)
+
+
+@settings(max_examples=15, deadline=None)
+@given(methods=method_maps(), lam_mode=st.sampled_from(["batch", "sample"]), seed=SEEDS,
+       batch=st.integers(2, 8), dtype=st.sampled_from(["float32", "uint8"]))
+def test_mixer_equals_its_draw_and_the_reference(backend, methods, lam_mode, seed, batch,
+                                                 dtype):
+    if backend.jit:
+        pytest.skip("a Mixer draws on the host: it refuses a jax.jit trace")
+    mixer, twin = (make(methods, lam_mode, seed, batch) for _ in range(2))
+    gen = np.random.default_rng(seed)
+    data = (gen.random((batch, 3, *SIZES)) * 255).astype(dtype)
+    x, y = backend.asarray(data), backend.asarray(np.arange(batch))
+    for _ in range(2):  # two calls: the streams stay in step
+        xm, ym = mixer(x, y)
+        p = twin.draw(batch, SIZES, xp=backend.xp, device=backend.device)
+        got = arraymix.mix(x, p)
+        rows = arraymix.blend(arraymix.one_hot(y, batch), p)
+        if not backend.has_values:
+            continue
+        np.testing.assert_array_equal(backend.numpy(got), backend.numpy(xm))
+        np.testing.assert_allclose(backend.numpy(rows), backend.numpy(ym), atol=1e-6)
+        expected = ref_draw(data, host_draw(backend, p), (-2, -1), dtype == "uint8")
+        if dtype == "uint8":  # blended in float32 and rounded: within one of float64
+            assert np.abs(backend.numpy(xm).astype(np.float64) - expected).max() <= 1
+        else:
+            np.testing.assert_allclose(backend.numpy(xm), expected, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=12, deadline=None)
+@given(methods=method_maps(ALL[1:]), lam_mode=st.sampled_from(["batch", "sample"]),
+       seed=SEEDS, batch=st.integers(2, 9), pairing=st.sampled_from(["permute", "roll"]))
+def test_label_weights_are_the_fractions_in_the_output(backend, methods, lam_mode, seed,
+                                                      batch, pairing):
+    """Each sample holds its index everywhere, and nothing is blended: the
+    output tells each element's source, and the targets must be the counts."""
+    if backend.jit:
+        pytest.skip("a Mixer draws on the host: it refuses a jax.jit trace")
+    shape = (batch, 2, *SIZES)
+    ids = np.broadcast_to(np.arange(batch, dtype=np.float32)[:, None, None, None], shape)
+    mixer = make(methods, lam_mode, seed, batch, pairing=pairing, prob=0.8)
+    xm, ym = mixer(backend.asarray(np.ascontiguousarray(ids)),
+                   backend.asarray(np.arange(batch)))
+    if not backend.has_values:
+        return
+    out = backend.numpy(xm).astype(np.float64)
+    np.testing.assert_array_equal(out, np.round(out))
+    counts = np.stack([(out == j).reshape(batch, -1).mean(axis=1) for j in range(batch)], 1)
+    np.testing.assert_allclose(backend.numpy(ym), counts, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+@pytest.mark.parametrize("switch", [0.0, 0.3, 1.0])
+def test_mixup_and_cutmix_draw_as_switch_prob_does(lam_mode, switch):
+    """``methods={"mixup": 1 - p, "cutmix": p}`` is ``switch_prob=p``, draw for draw."""
+    gen = np.random.default_rng(3)
+    x = gen.random((6, 3, *SIZES), dtype=np.float32)
+    y = np.arange(6)
+    for seed in range(4):
+        old = arraymix.Mixer(switch_prob=switch, lam_mode=lam_mode, seed=seed, num_classes=6,
+                             prob=0.7)
+        new = arraymix.Mixer(methods={"mixup": 1 - switch, "cutmix": switch},
+                             lam_mode=lam_mode, seed=seed, num_classes=6, prob=0.7)
+        for _ in range(3):
+            (xo, yo), (xn, yn) = old(x, y), new(x, y)
+            np.testing.assert_array_equal(xo, xn)
+            np.testing.assert_array_equal(yo, yn)
+        assert old.state_dict()["rng"] == new.state_dict()["rng"]
+
+
+def test_methods_are_chosen_with_their_probabilities():
+    methods = {"mixup": 0.1, "cutmix": 0.2, "patchmix": 0.1, "fmix": 0.15, "mosaic": 0.25,
+               "resizemix": 0.2}
+    expected = np.asarray([methods[name] for name in ALL])
+    per_sample = make(methods, "sample", 0, 4).draw(4000, SIZES)
+    counts = np.bincount(per_sample.method, minlength=7)[1:]
+    assert stats.chisquare(counts, expected * counts.sum()).pvalue > 1e-3
+    mixer = make(methods, "batch", 1, 4)
+    batch = [int(mixer.draw(2, SIZES).method[0]) for _ in range(600)]
+    counts = np.bincount(batch, minlength=7)[1:]
+    assert stats.chisquare(counts, expected * counts.sum()).pvalue > 1e-3
+    # a method of probability 0 is never chosen
+    never = make({"mixup": 0.5, "fmix": 0.0, "mosaic": 0.5}, "sample", 2, 4).draw(2000, SIZES)
+    assert set(np.unique(never.method)) == {CODE["mixup"], CODE["mosaic"]}
+
+
+def test_loss_of_a_draw_equals_the_blended_targets():
+    gen = np.random.default_rng(5)
+    batch, classes = 16, 7
+    mixer = make({"mixup": 0.2, "mosaic": 0.4, "fmix": 0.2, "resizemix": 0.2}, "sample", 5,
+                 classes)
+    p = mixer.draw(batch, SIZES)
+    assert CODE["mosaic"] in p.method
+    labels = gen.integers(0, classes, size=batch)
+    logits = gen.normal(size=(batch, classes))
+    loss = arraymix.mixed_cross_entropy(logits, labels, p, reduction="none",
+                                        label_smoothing=0.1)
+    # the targets from the draw's pixels' sources, in float64
+    weights = np.zeros((batch, batch))
+    mosaic = next(q for q in p.parts if isinstance(q, arraymix.MosaicParams))
+    for i in range(batch):
+        if p.method[i] == CODE["mosaic"]:
+            for q in range(4):
+                weights[i, mosaic.sources[i, q]] += mosaic.lam[i, q]
+        else:
+            weights[i, i] += p.lam[i]
+            weights[i, p.perm[i]] += 1 - p.lam[i]
+    targets = weights @ np.eye(classes)[labels] * 0.9 + 0.1 / classes
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(loss, -(targets * logp).sum(axis=1), rtol=1e-10)
+
+
+def test_a_draw_pastes_masks_with_each_samples_method():
+    """Class masks follow the image: every family and CutMix sample's mask
+    comes from the source its pixels came from; MixUp samples keep theirs."""
+    batch = 10
+    mixer = make({"mixup": 0.2, "cutmix": 0.2, "patchmix": 0.2, "mosaic": 0.2,
+                  "resizemix": 0.2}, "sample", 7, batch)
+    p = mixer.draw(batch, SIZES)
+    ids = np.broadcast_to(np.arange(batch)[:, None, None], (batch, *SIZES))
+    source = arraymix.mix(np.ascontiguousarray(ids).astype(np.float32)[:, None], p)[:, 0]
+    masks = np.ascontiguousarray(ids).astype(np.int16) * 3
+    pasted = arraymix.paste(masks, p, axes=(1, 2))
+    kept = p.method == CODE["mixup"]
+    np.testing.assert_array_equal(pasted[kept], masks[kept])
+    np.testing.assert_array_equal(pasted[~kept], (source[~kept] * 3).astype(np.int16))
+
+
+def test_collate_equals_the_call_on_the_stacked_batch():
+    gen = np.random.default_rng(2)
+    samples = [(gen.integers(0, 255, (3, *SIZES), dtype=np.uint8), i % 5) for i in range(8)]
+    methods = {"cutmix": 0.3, "fmix": 0.3, "mosaic": 0.4}
+    for lam_mode in ("batch", "sample"):
+        a, b = make(methods, lam_mode, 4, 5), make(methods, lam_mode, 4, 5)
+        for _ in range(3):
+            xa, ya = a.collate(samples)
+            xb, yb = b(np.stack([s for s, _ in samples]), np.asarray([c for _, c in samples]))
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+
+
+def test_state_round_trip_and_older_states():
+    methods = {"mixup": 0.5, "resizemix": 0.5}
+    mixer = make(methods, "sample", 9, 4, resizemix_scale=(0.2, 0.6))
+    x = np.random.default_rng(0).random((4, 3, *SIZES), dtype=np.float32)
+    mixer(x, np.arange(4))
+    resumed = make(methods, "sample", None, 4, resizemix_scale=(0.2, 0.6))
+    resumed.load_state_dict(mixer.state_dict())
+    np.testing.assert_array_equal(resumed(x, np.arange(4))[0], mixer(x, np.arange(4))[0])
+    with pytest.raises(ValueError, match="methods"):
+        make(None, "sample", None, 4).load_state_dict(mixer.state_dict())
+    # a state saved before the family's settings existed loads into a plain Mixer
+    plain = arraymix.Mixer(num_classes=4, seed=1)
+    state = plain.state_dict()
+    for key in ("methods", "patch", "patchmix_alpha", "fmix_alpha", "fmix_decay",
+                "mosaic_center", "resizemix_scale"):
+        del state["config"][key]
+    arraymix.Mixer(num_classes=4).load_state_dict(state)
+
+
+def test_jax_jit_applies_a_draw_with_parts():
+    jax = pytest.importorskip("jax", reason="JAX is not installed")
+    jnp = jax.numpy
+    mixer = make({"cutmix": 0.25, "fmix": 0.25, "mosaic": 0.25, "resizemix": 0.25}, "sample",
+                 3, 6)
+    p = mixer.draw(6, SIZES, xp=jnp)
+    x = jnp.asarray(np.random.default_rng(1).random((6, 3, *SIZES), dtype=np.float32))
+    eager = arraymix.mix(x, p)
+    jitted = jax.jit(arraymix.mix)(x, p)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-6, atol=1e-6)
+    rows = jax.jit(arraymix.blend)(arraymix.one_hot(jnp.arange(6), 6), p)
+    np.testing.assert_allclose(np.asarray(rows).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_bad_settings_name_the_argument():
+    with pytest.raises(ValueError, match="methods has an unknown method 'mixpu'"):
+        arraymix.Mixer(methods={"mixpu": 1.0})
+    with pytest.raises(ValueError, match="sum to 1"):
+        arraymix.Mixer(methods={"mixup": 0.5, "fmix": 0.4})
+    with pytest.raises(ValueError, match=r"methods\['fmix'\]"):
+        arraymix.Mixer(methods={"mixup": 1.0, "fmix": -0.5})
+    with pytest.raises(TypeError, match="methods must be None or a mapping"):
+        arraymix.Mixer(methods=[("mixup", 1.0)])
+    with pytest.raises(ValueError, match="mixup_alpha is 0"):
+        arraymix.Mixer(methods={"mixup": 0.5, "fmix": 0.5}, mixup_alpha=0)
+    with pytest.raises(ValueError, match="lam_mode='pair'"):
+        arraymix.Mixer(methods={"fmix": 1.0}, lam_mode="pair", pairing="flip")
+    with pytest.raises(ValueError, match="pairing='flip'"):
+        arraymix.Mixer(methods={"mosaic": 1.0}, pairing="flip")
+    with pytest.raises(ValueError, match="fmix_alpha"):
+        arraymix.Mixer(methods={"fmix": 1.0}, fmix_alpha=0)
+    with pytest.raises(ValueError, match="mosaic_center"):
+        arraymix.Mixer(mosaic_center=(0.8, 0.2))
+    x = np.zeros((4, 3, *SIZES), dtype=np.float32)
+    with pytest.raises(ValueError, match="patch=5 must divide"):
+        arraymix.Mixer(methods={"patchmix": 1.0}, patch=5, lam_mode="sample")(x)
+    with pytest.raises(ValueError, match="two cut axes"):
+        arraymix.Mixer(methods={"mosaic": 1.0}, cutmix_axes=(-1,))(x)
+    mixer = arraymix.Mixer(methods={"mosaic": 1.0}, seed=0)
+    p = mixer.draw(4, SIZES)
+    boxes = np.zeros((4, 1, 4))
+    with pytest.raises(TypeError, match="MosaicParams"):
+        arraymix.paste_boxes(boxes, np.ones((4, 1), dtype=bool), p)
+    with pytest.raises(ValueError, match="sizes must give"):
+        mixer.draw(4)
