@@ -285,6 +285,12 @@ def _family_rows(backend: str, x: Any) -> dict[str, tuple[str, Any]]:
     for name, (fn, kw) in methods.items():
         rows[f"arraymix {name}"] = ("arraymix", lambda x, y, fn=fn, kw=kw: fn(
             x, y, num_classes=CLASSES, rng=gen, **kw))
+    # the Mixer choosing among all six (per batch: one method a call, at random)
+    six = dict.fromkeys(("mixup", "cutmix", "patchmix", "fmix", "mosaic", "resizemix"), 1 / 6)
+    for mode in ("batch", "sample"):
+        mixer = arraymix.Mixer(methods=six, lam_mode=mode, num_classes=CLASSES, seed=0)
+        rows[f"arraymix Mixer, six methods, lam_mode={mode}"] = (
+            "arraymix", lambda x, y, m=mixer: m(x, y))
     if backend == "torch-cpu":
         try:
             rows["kornia RandomMosaic"] = ("anchor", anchors.kornia_mosaic(tuple(x.shape[-2:])))

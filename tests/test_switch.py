@@ -274,3 +274,29 @@ def test_bad_settings_name_the_argument():
         arraymix.paste_boxes(boxes, np.ones((4, 1), dtype=bool), p)
     with pytest.raises(ValueError, match="sizes must give"):
         mixer.draw(4)
+
+
+def test_torchvision_transform_with_the_family():
+    """MixerTransform over a Mixer with family methods: images, labels and
+    masks at half resolution equal the twin draw applied to each."""
+    try:
+        import torch
+        from torchvision import tv_tensors
+
+        from arraymix.torchvision import MixerTransform
+    except Exception as e:  # a torchvision built for another torch raises more
+        pytest.skip(f"torchvision v2 is not usable here: {e!r}")
+    methods = {"mixup": 0.25, "mosaic": 0.25, "fmix": 0.25, "resizemix": 0.25}
+    transform = MixerTransform(make(methods, "sample", 11, 5))
+    twin = make(methods, "sample", 11, 5)
+    images = torch.rand(6, 3, 16, 16)
+    masks = tv_tensors.Mask(torch.arange(6).repeat_interleave(64).reshape(6, 8, 8))
+    out_images, labels, out_masks = transform(tv_tensors.Image(images),
+                                              torch.arange(6) % 5, masks)
+    p = twin.draw(6, (16, 16), xp=None)
+    np.testing.assert_allclose(out_images.numpy(), arraymix.mix(images.numpy(), p),
+                               rtol=1e-6, atol=1e-6)
+    rows = arraymix.blend(arraymix.one_hot(np.arange(6) % 5, 5), p)
+    np.testing.assert_allclose(labels.numpy(), rows, rtol=1e-6, atol=1e-7)
+    expected = arraymix.paste(masks.numpy(), p.rescaled((8, 8)), axes=(1, 2))
+    np.testing.assert_array_equal(out_masks.numpy(), expected)

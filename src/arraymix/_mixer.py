@@ -62,7 +62,7 @@ from ._sample import (
     draw_mixup,
     shared_in_pairs,
 )
-from ._switch import CODES, FAMILY, Part, check_methods, choose, four_sources, paste_parts
+from ._switch import CODES, FAMILY, Part, check_methods, choose, draw_targets, paste_parts
 from ._validate import (
     DEFAULT_AXES,
     LAM_MODES,
@@ -202,6 +202,14 @@ class Mixer:
     >>> resumed.load_state_dict(mixer.state_dict())
     >>> bool((resumed(images, np.arange(8))[0] == mixer(images, np.arange(8))[0]).all())
     True
+
+    Any of the six methods, chosen per sample:
+
+    >>> family = arraymix.Mixer(methods={"mixup": 0.5, "mosaic": 0.25, "fmix": 0.25},
+    ...                         lam_mode="sample", num_classes=10, seed=0)
+    >>> x, y = family(images, np.arange(8))
+    >>> x.shape, bool(np.allclose(y.sum(axis=1), 1))
+    ((8, 3, 32, 32), True)
     """
 
     # The settings: public, and checked again whenever one is changed.
@@ -560,10 +568,7 @@ class Mixer:
         if out is not None:  # blend and paste both read x: the result is whole first
             out[...] = x_out
             x_out = out
-        four = four_sources(backend.xp, params.lam, params.perm, parts)
-        if four is not None:
-            return x_out, mosaic_targets(backend, soft, four, groups)
-        return x_out, mix_targets(backend, soft, params, groups)
+        return x_out, draw_targets(backend, soft, params.lam, params.perm, parts, groups)
 
     def _check_grid(self, sizes: tuple[int, ...]) -> None:
         """What the family's methods need of the cut axes, checked before

@@ -20,7 +20,8 @@ import numpy as np
 from ._backends import Reference
 from ._backends.reference import per_sample
 from ._compat import Array, device
-from ._params import MaskParams, MosaicParams, ResizeMixParams
+from ._labels import Targets, mix_targets
+from ._params import MaskParams, MixParams, MosaicParams, ResizeMixParams
 from ._validate import check_real
 
 #: The methods a Mixer chooses among, in the order a uniform draw is
@@ -130,3 +131,15 @@ def four_sources(xp: Any, lam: Array, perm: Array, parts: tuple[Part, ...]
         lam=xp.where(mine, xp.astype(part.lam, weights.dtype), weights),
         sources=xp.where(mine, xp.astype(part.sources, sources.dtype), sources),
     )
+
+
+def draw_targets(backend: Reference, t: Targets | None, lam: Array, perm: Array,
+                 parts: tuple[Part, ...], groups: int) -> Array | None:
+    """The targets of a Mixer's draw: two sources per sample, or four where
+    the draw holds a Mosaic."""
+    from ._family import mosaic_targets
+
+    four = four_sources(backend.xp, lam, perm, parts)
+    if four is not None:
+        return mosaic_targets(backend, t, four, groups)
+    return mix_targets(backend, t, MixParams(lam, perm), groups)

@@ -43,9 +43,10 @@ from ._apply import mix, paste
 from ._backends import select
 from ._compat import namespace
 from ._detection import MIN_VISIBLE, paste_boxes
-from ._labels import check_targets, mix_targets
+from ._labels import check_targets
 from ._mixer import Mixer
-from ._params import MixerParams, MixParams
+from ._params import MixerParams
+from ._switch import draw_targets
 from ._validate import check_bool, check_real
 
 __all__ = ["CutMix", "MixUp", "MixerTransform"]
@@ -144,8 +145,8 @@ class MixerTransform(v2.Transform):  # type: ignore[misc]  # torchvision is unty
             out[i] = tv_tensors.wrap(_plain(_mix(flat[i], p)), like=flat[i]) \
                 if isinstance(flat[i], tv_tensors.TVTensor) else _mix(flat[i], p)
         if labels_at is not None:
-            out[labels_at] = mix_targets(select(first), targets, MixParams(p.lam, p.perm),
-                                         _groups(self.mixer))
+            out[labels_at] = draw_targets(select(first), targets, p.lam, p.perm, p.parts,
+                                          _groups(self.mixer))
         for i in masks:
             out[i] = tv_tensors.wrap(_paste_grid(_plain(flat[i]), p), like=flat[i])
         if detection.samples:

@@ -46,35 +46,55 @@ def _last_two(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 def mosaic_host(x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
                 out: Array | None) -> Array:
-    """Each sample's four rectangles copied from their sources: the batch is
-    read once and written once."""
+    """Each sample's four rectangles copied from their sources.
+
+    Each band of rows (above and below the centre) is copied whole from the
+    source of its wider side, then the narrower side over it: NumPy copies
+    whole rows much faster than parts of rows, enough to pay for writing
+    the narrower side twice."""
     view, result = _target(x, out)
     src, dst = _last_two(numpy_of(x), axes), _last_two(view, axes)
+    width = src.shape[-1]
     order = host_list(sources)
     corner = host_list(centre)
     per_sample = bool(corner) and isinstance(corner[0], list)
     for i, (s0, s1, s2, s3) in enumerate(order):
         r, c = corner[i] if per_sample else corner
-        dst[i, ..., :r, :c] = src[s0, ..., :r, :c]
-        dst[i, ..., :r, c:] = src[s1, ..., :r, c:]
-        dst[i, ..., r:, :c] = src[s2, ..., r:, :c]
-        dst[i, ..., r:, c:] = src[s3, ..., r:, c:]
+        for rows, left, right in ((slice(0, r), s0, s1), (slice(r, None), s2, s3)):
+            if 2 * c >= width:
+                dst[i, ..., rows, :] = src[left, ..., rows, :]
+                if c < width:
+                    dst[i, ..., rows, c:] = src[right, ..., rows, c:]
+            else:
+                dst[i, ..., rows, :] = src[right, ..., rows, :]
+                if c > 0:
+                    dst[i, ..., rows, :c] = src[left, ..., rows, :c]
     return _finish(x, out, result)
 
 
 def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
               out: Array | None) -> Array:
-    """``where(mask, x[perm], x)``: the batch copied, then each partner copied
-    through the mask (``np.copyto(where=)`` writes no temporary, where
-    ``np.where`` builds one per sample)."""
+    """``where(mask, x[perm], x)``, sample by sample, as a select on the
+    bits: ``a ^ ((a ^ b) & k)`` with ``k`` all ones where the mask is True.
+    Exact for every dtype (values are moved, never computed), and three
+    vectorised passes over a sample in cache cost less than NumPy's masked
+    copy (``np.copyto(where=)``) or ``np.where``."""
     view, result = _target(x, out)
     src = numpy_of(x)
-    np.copyto(view, src)
     m = grid_mask(namespace_of(np), src, numpy_of(mask), axes)
+    bits = np.dtype(f"u{src.dtype.itemsize}")
+    a, d = src.view(bits), view.view(bits)
     shared = m.shape[0] == 1
+    keep = np.negative(m[0].astype(bits)) if shared else None
+    tmp = np.empty(src.shape[1:], dtype=bits)
     for i, j in enumerate(host_list(perm)):
-        if i != j:
-            np.copyto(view[i], src[j], where=m[0] if shared else m[i])
+        if i == j:
+            np.copyto(d[i], a[i])
+            continue
+        k = keep if keep is not None else np.negative(m[i].astype(bits))
+        np.bitwise_xor(a[i], a[j], out=tmp)
+        np.bitwise_and(tmp, k, out=tmp)
+        np.bitwise_xor(a[i], tmp, out=d[i])
     return _finish(x, out, result)
 
 
@@ -115,7 +135,7 @@ def _resized(part: np.ndarray, axis: int, low: int, high: int, n: int,
     offset = np.arange(length)
     if ctype is None:
         src = np.minimum(((2 * offset + 1) * n) // (2 * length), n - 1)
-        return np.take(part, src, axis=axis)
+        return _gather(part, src, axis)
     dtype = np.dtype(ctype)
     c = (offset.astype(dtype) + dtype.type(0.5)) * (dtype.type(n) / dtype.type(length)) \
         - dtype.type(0.5)
@@ -123,9 +143,21 @@ def _resized(part: np.ndarray, axis: int, low: int, high: int, n: int,
     first = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
     weight = c - first.astype(dtype)
     second = np.minimum(first + 1, n - 1)
-    near = np.take(part, first, axis=axis)
-    far = np.take(part, second, axis=axis)
+    near = _gather(part, first, axis)
+    far = _gather(part, second, axis)
     shape = [1] * part.ndim
     shape[axis] = length
-    resized: np.ndarray = near + weight.reshape(shape) * (far - near)
-    return resized
+    # near + weight * (far - near), in far's memory: the same roundings
+    np.subtract(far, near, out=far)
+    np.multiply(far, weight.reshape(shape), out=far)
+    np.add(near, far, out=far)
+    return far
+
+
+def _gather(part: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """``np.take(part, index, axis=axis)`` by basic-then-fancy indexing, which
+    NumPy copies faster than ``take`` along an inner axis."""
+    where: list[Any] = [slice(None)] * part.ndim
+    where[axis] = index
+    gathered: np.ndarray = part[tuple(where)]
+    return gathered
