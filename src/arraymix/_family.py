@@ -95,6 +95,8 @@ def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
 def _kept(sxp: Any, partner: Array, dtype: Any) -> Array:
     """The fraction of each row of a ``(rows, n)`` mask that is False."""
     n = partner.shape[-1]
+    if isinstance(partner, np.ndarray):  # counted without a float copy of the mask
+        return 1.0 - np.count_nonzero(partner, axis=-1).astype(dtype) / float(n)
     return 1.0 - sxp.sum(sxp.astype(partner, dtype), axis=-1) / float(n)
 
 
@@ -315,9 +317,17 @@ def draw_fmix(d: _Drawn, alpha: float, decay: float, lam_mode: str,
     assert square is not None
     floor = 1.0 / float(max(sizes))
     scale = 1.0 / sxp.maximum(sxp.sqrt(square), sxp.full_like(square, floor)) ** decay
-    parts = sxp.astype(src.normal((2, rows, *half)), lam0.dtype)
+    parts = src.normal((2, rows, *half))
+    if parts.dtype != lam0.dtype:
+        parts = sxp.astype(parts, lam0.dtype)
     cdtype = sxp.complex128 if lam0.dtype == sxp.float64 else sxp.complex64
-    spectrum = sxp.astype(parts[0] * scale, cdtype) + sxp.astype(parts[1] * scale, cdtype) * 1j
+    if isinstance(parts, np.ndarray):  # the real and imaginary parts written in place
+        spectrum = np.empty(parts.shape[1:], dtype=cdtype)
+        np.multiply(parts[0], scale, out=spectrum.real)
+        np.multiply(parts[1], scale, out=spectrum.imag)
+    else:  # the array API has no complex(real, imag)
+        spectrum = (sxp.astype(parts[0] * scale, cdtype)
+                    + sxp.astype(parts[1] * scale, cdtype) * 1j)
     axes = tuple(range(1, len(sizes) + 1))
     noise = fft.irfftn(spectrum, s=sizes, axes=axes)
     n = math.prod(sizes)
