@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._backends import Reference
-from ._backends.reference import per_sample
+from ._backends.reference import part_changed
 from ._compat import Array, device
 from ._labels import Targets, mix_targets
 from ._params import MaskParams, MixParams, MosaicParams, ResizeMixParams
@@ -83,31 +83,11 @@ def choose(weights: Mapping[str, float], u: Any) -> np.ndarray[Any, Any]:
     return picked
 
 
-def changed(xp: Any, part: Part) -> Array:
-    """Bool ``(B,)``: the samples a part changes (False: left as they are)."""
-    if isinstance(part, MaskParams):
-        flat = xp.reshape(part.mask, (part.mask.shape[0], -1))
-        return xp.any(flat, axis=1)
-    if isinstance(part, MosaicParams):
-        own = xp.arange(part.sources.shape[0], dtype=part.sources.dtype,
-                        device=device(part.sources))
-        return xp.any(part.sources != own[:, None], axis=1)
-    return xp.all(part.upper > part.lower, axis=1)
-
-
 def paste_parts(backend: Reference, x: Array, result: Array, parts: tuple[Part, ...],
                 cut_axes: tuple[int, ...], nearest: bool, groups: int) -> Array:
     """``result`` with each part's samples taken from that part's mix of ``x``."""
-    xp = backend.xp
     for part in parts:
-        if isinstance(part, MaskParams):
-            mixed = backend.paste_mask(x, part.perm, part.mask, cut_axes, None, groups)
-        elif isinstance(part, MosaicParams):
-            mixed = backend.mosaic(x, part.sources, part.centre, cut_axes, None, groups)
-        else:
-            mixed = backend.resize_paste(x, part.perm, part.lower, part.upper, cut_axes,
-                                         nearest, None, groups)
-        result = xp.where(per_sample(xp, changed(xp, part), x.ndim), mixed, result)
+        result = backend.mix_part(x, part, result, cut_axes, nearest, groups)
     return result
 
 
@@ -126,7 +106,7 @@ def four_sources(xp: Any, lam: Array, perm: Array, parts: tuple[Part, ...]
     zero = xp.zeros_like(lam)
     weights = xp.stack([lam, 1.0 - lam, zero, zero], axis=1)
     sources = xp.stack([own, perm, own, own], axis=1)
-    mine = changed(xp, part)[:, None]
+    mine = part_changed(xp, part)[:, None]
     return part._replace(
         lam=xp.where(mine, xp.astype(part.lam, weights.dtype), weights),
         sources=xp.where(mine, xp.astype(part.sources, sources.dtype), sources),

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from .._compat import Array, namespace_of
+from .._params import MaskParams, MosaicParams
 from .reference import grid_mask
 from .walk import Ops, host_list, numpy_of
 
-__all__ = ["mask_host", "mosaic_host", "resize_host"]
+__all__ = ["mask_host", "mosaic_host", "part_host", "resize_host"]
 
 
 def _target(x: Array, out: Array | None) -> tuple[Array, Array]:
@@ -29,6 +30,25 @@ def _target(x: Array, out: Array | None) -> tuple[Array, Array]:
     ops = Ops(x)
     result = ops.empty(x) if out is None or out is x else out
     return numpy_of(result), result
+
+
+def part_host(x: Array, part: Any, result: Array, axes: tuple[int, ...],
+              ctype: Any | None) -> Array:
+    """A family part of a Mixer's draw written into ``result`` (a new array,
+    not ``x``) for the samples it changes only: the others keep ``result``'s
+    values, and are neither mixed nor copied."""
+    if isinstance(part, MaskParams):
+        mask = numpy_of(part.mask)
+        rows = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)).tolist()
+        return mask_host(x, part.perm, part.mask, axes, result, rows)
+    if isinstance(part, MosaicParams):
+        sources = numpy_of(part.sources)
+        moved = (sources != np.arange(sources.shape[0])[:, None]).any(axis=1)
+        return mosaic_host(x, part.sources, part.centre, axes, result,
+                           np.flatnonzero(moved).tolist())
+    lower, upper = numpy_of(part.lower), numpy_of(part.upper)
+    rows = np.flatnonzero((upper > lower).all(axis=1)).tolist()
+    return resize_host(x, part.perm, part.lower, part.upper, axes, ctype, result, rows)
 
 
 def _finish(x: Array, out: Array | None, result: Array) -> Array:
@@ -45,7 +65,7 @@ def _last_two(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 
 def mosaic_host(x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
-                out: Array | None) -> Array:
+                out: Array | None, rows: list[int] | None = None) -> Array:
     """Each sample's four rectangles copied from their sources.
 
     Each band of rows (above and below the centre) is copied whole from the
@@ -58,22 +78,23 @@ def mosaic_host(x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
     order = host_list(sources)
     corner = host_list(centre)
     per_sample = bool(corner) and isinstance(corner[0], list)
-    for i, (s0, s1, s2, s3) in enumerate(order):
+    for i in range(len(order)) if rows is None else rows:
+        s0, s1, s2, s3 = order[i]
         r, c = corner[i] if per_sample else corner
-        for rows, left, right in ((slice(0, r), s0, s1), (slice(r, None), s2, s3)):
+        for band, left, right in ((slice(0, r), s0, s1), (slice(r, None), s2, s3)):
             if 2 * c >= width:
-                dst[i, ..., rows, :] = src[left, ..., rows, :]
+                dst[i, ..., band, :] = src[left, ..., band, :]
                 if c < width:
-                    dst[i, ..., rows, c:] = src[right, ..., rows, c:]
+                    dst[i, ..., band, c:] = src[right, ..., band, c:]
             else:
-                dst[i, ..., rows, :] = src[right, ..., rows, :]
+                dst[i, ..., band, :] = src[right, ..., band, :]
                 if c > 0:
-                    dst[i, ..., rows, :c] = src[left, ..., rows, :c]
+                    dst[i, ..., band, :c] = src[left, ..., band, :c]
     return _finish(x, out, result)
 
 
 def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
-              out: Array | None) -> Array:
+              out: Array | None, rows: list[int] | None = None) -> Array:
     """``where(mask, x[perm], x)``, sample by sample, as a select on the
     bits: ``a ^ ((a ^ b) & k)`` with ``k`` all ones where the mask is True.
     Exact for every dtype (values are moved, never computed), and three
@@ -87,7 +108,9 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
     shared = m.shape[0] == 1
     keep = np.negative(m[0].astype(bits)) if shared else None
     tmp = np.empty(src.shape[1:], dtype=bits)
-    for i, j in enumerate(host_list(perm)):
+    partner = host_list(perm)
+    for i in range(len(partner)) if rows is None else rows:
+        j = partner[i]
         if i == j:
             np.copyto(d[i], a[i])
             continue
@@ -99,16 +122,22 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
 
 
 def resize_host(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
-                ctype: Any | None, out: Array | None) -> Array:
+                ctype: Any | None, out: Array | None, rows: list[int] | None = None
+                ) -> Array:
     """The batch copied, then each box filled with its partner resized to it
     (nearest where ``ctype`` is None, else linear in ``ctype`` per axis)."""
     view, result = _target(x, out)
     src = numpy_of(x)
-    np.copyto(view, src)
+    if rows is None:
+        np.copyto(view, src)
     low, high = host_list(lower), host_list(upper)
     per_sample = bool(low) and isinstance(low[0], list)
     index: list[Any] = [slice(None)] * (src.ndim - 1)
-    for i, j in enumerate(host_list(perm)):
+    partner = host_list(perm)
+    for i in range(len(partner)) if rows is None else rows:
+        j = partner[i]
+        if rows is not None:
+            np.copyto(view[i], src[i])
         a, b = (low[i], high[i]) if per_sample else (low, high)
         if any(hi <= lo for lo, hi in zip(a, b, strict=True)):
             continue

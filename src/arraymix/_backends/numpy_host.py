@@ -71,6 +71,13 @@ class Numpy(Reference):
         ctype = None if nearest else resize_ctype(self.xp, x.dtype)
         return family_host.resize_host(x, perm, lower, upper, axes, ctype, out)
 
+    def mix_part(self, x: Array, part: Any, result: Array, axes: tuple[int, ...],
+                 nearest: bool, groups: int) -> Array:
+        if current().force == "reference" or not x.shape[0]:
+            return super().mix_part(x, part, result, axes, nearest, groups)
+        ctype = None if nearest else resize_ctype(self.xp, x.dtype)
+        return family_host.part_host(x, part, result, axes, ctype)
+
     def one_hot(self, labels: Array, num_classes: int, smoothing: float,
                 dtype: Any) -> Array:
         t = current()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
+from .._params import MaskParams, MosaicParams, ResizeMixParams
 
 __all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "grid_mask",
            "into", "nearest_index", "one_hot_values", "partners", "per_sample", "resize_ctype",
@@ -294,6 +295,20 @@ class Reference:
         inside = box_mask(xp, x, lower, upper, axes)
         return into(xp, xp.where(inside, resized, x), out)
 
+    def mix_part(self, x: Array, part: MaskParams | MosaicParams | ResizeMixParams,
+                 result: Array, axes: tuple[int, ...], nearest: bool, groups: int) -> Array:
+        """``result`` with the samples a family part of a Mixer's draw changes
+        taken from that part's mix of ``x`` (the others kept)."""
+        xp = self.xp
+        if isinstance(part, MaskParams):
+            mixed = self.paste_mask(x, part.perm, part.mask, axes, None, groups)
+        elif isinstance(part, MosaicParams):
+            mixed = self.mosaic(x, part.sources, part.centre, axes, None, groups)
+        else:
+            mixed = self.resize_paste(x, part.perm, part.lower, part.upper, axes, nearest,
+                                      None, groups)
+        return xp.where(per_sample(xp, part_changed(xp, part), x.ndim), mixed, result)
+
     def blend_sources(self, x: Array, weights: Array, sources: Array, out: Array | None,
                       groups: int) -> Array:
         """``Σ_q weights[..., q]·x[sources[:, q]]``: the labels of a mix of
@@ -343,3 +358,16 @@ class Reference:
         xp = self.xp
         shifted = z - xp.max(z, axis=axis, keepdims=True)
         return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def part_changed(xp: Any, part: MaskParams | MosaicParams | ResizeMixParams) -> Array:
+    """Bool ``(B,)``: the samples a family part of a Mixer's draw changes (an
+    empty mask or box, or a Mosaic of the sample alone, leaves it as it is)."""
+    if isinstance(part, MaskParams):
+        flat = xp.reshape(part.mask, (part.mask.shape[0], -1))
+        return xp.any(flat, axis=1)
+    if isinstance(part, MosaicParams):
+        own = xp.arange(part.sources.shape[0], dtype=part.sources.dtype,
+                        device=device(part.sources))
+        return xp.any(part.sources != own[:, None], axis=1)
+    return xp.all(part.upper > part.lower, axis=1)

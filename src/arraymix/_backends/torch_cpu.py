@@ -135,6 +135,14 @@ class TorchCPU(Torch):
         ctype = None if nearest else numpy_twins(torch_module())[resize_ctype(self.xp, x.dtype)]
         return family_host.resize_host(x, perm, lower, upper, axes, ctype, out)
 
+    def mix_part(self, x: Array, part: Any, result: Array, axes: tuple[int, ...],
+                 nearest: bool, groups: int) -> Array:
+        if not (self._family_host(x, result) and all(
+                a.device.type == "cpu" for a in part if hasattr(a, "device"))):
+            return super().mix_part(x, part, result, axes, nearest, groups)
+        ctype = None if nearest else numpy_twins(torch_module())[resize_ctype(self.xp, x.dtype)]
+        return family_host.part_host(x, part, result, axes, ctype)
+
     def one_hot(self, labels: Array, num_classes: int, smoothing: float,
                 dtype: Any) -> Array:
         if current().force == "reference" or not plain():
