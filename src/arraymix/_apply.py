@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._backends.reference import box_mask, into, partners
+from ._backends.reference import into
 from ._compat import Array, isdtype
 from ._params import (
     CutMixParams,
@@ -400,9 +400,9 @@ def mix(x: Array, params: MixParams | Pasted | MixerParams, /, *,
         return backend.blend(x, weight, perm, out, count)
     xp = backend.xp
     blended = backend.blend(x, weight, perm, None, count)
-    inside = box_mask(xp, x, lower, upper, cut_axes)
-    mixed = xp.where(inside, partners(xp, x, perm, count), blended)
+    nearest = not isdtype(xp, x.dtype, "real floating")
+    boxes = CutMixParams(weight, perm, lower, upper)
+    mixed = backend.mix_part(x, boxes, blended, cut_axes, nearest, count)
     if parts:
-        nearest = not isdtype(xp, x.dtype, "real floating")
         mixed = paste_parts(backend, x, mixed, parts, cut_axes, nearest, count)
     return into(xp, mixed, out)

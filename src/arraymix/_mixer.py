@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._backends import Reference, select
-from ._backends.reference import box_mask, partners
 from ._collate import (
     broadcast_view,
     check_samples,
@@ -898,15 +897,16 @@ class Mixer:
         xp, dev = c.backend.xp, c.device
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = from_host(xp, d.perm, idt, dev)
+        lam = from_host(xp, d.lam_label, fdt, dev)
         x_out = c.backend.blend(x, from_host(xp, d.lam_blend, fdt, dev), perm, None, c.groups)
         if d.lower is not None and d.upper is not None:
-            mask = box_mask(xp, x, from_host(xp, d.lower, idt, dev),
-                            from_host(xp, d.upper, idt, dev), c.axes)
-            x_out = xp.where(mask, partners(xp, x, perm, c.groups), x_out)
+            boxes = CutMixParams(lam, perm, from_host(xp, d.lower, idt, dev),
+                                 from_host(xp, d.upper, idt, dev))
+            x_out = c.backend.mix_part(x, boxes, x_out, c.axes, c.nearest, c.groups)
         parts = _placed(d.parts, xp, dev)
         if parts:
             x_out = paste_parts(c.backend, x, x_out, parts, c.axes, c.nearest, c.groups)
-        return x_out, MixParams(from_host(xp, d.lam_label, fdt, dev), perm), parts
+        return x_out, MixParams(lam, perm), parts
 
     def _source(self) -> Source:
         return source(self._gen)
@@ -914,7 +914,8 @@ class Mixer:
 
 class _SampleDraw(NamedTuple):
     """A sample-mode draw on the host: label and pixel weights, partners,
-    method (0 untouched, 1 MixUp, 2 CutMix) and boxes (None without CutMix)."""
+    method (0 untouched, 1 MixUp, 2 CutMix, 3-6 the family's), CutMix boxes
+    (None without CutMix) and the family's parts."""
 
     lam_label: np.ndarray[Any, Any]
     lam_blend: np.ndarray[Any, Any]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._compat import Array, namespace_of
-from .._params import MaskParams, MosaicParams
+from .._params import CutMixParams, MaskParams, MosaicParams
 from .reference import grid_mask
 from .walk import Ops, host_list, numpy_of
 
@@ -34,9 +34,12 @@ def _target(x: Array, out: Array | None) -> tuple[Array, Array]:
 
 def part_host(x: Array, part: Any, result: Array, axes: tuple[int, ...],
               ctype: Any | None) -> Array:
-    """A family part of a Mixer's draw written into ``result`` (a new array,
-    not ``x``) for the samples it changes only: the others keep ``result``'s
-    values, and are neither mixed nor copied."""
+    """A part of a Mixer's draw (its CutMix boxes, or a family part) written
+    into ``result`` (a new array, not ``x``) for the samples it changes
+    only: the others keep ``result``'s values, and are neither mixed nor
+    copied."""
+    if isinstance(part, CutMixParams):
+        return _boxes_host(x, part.perm, part.lower, part.upper, axes, result)
     if isinstance(part, MaskParams):
         mask = numpy_of(part.mask)
         rows = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1)).tolist()
@@ -49,6 +52,21 @@ def part_host(x: Array, part: Any, result: Array, axes: tuple[int, ...],
     lower, upper = numpy_of(part.lower), numpy_of(part.upper)
     rows = np.flatnonzero((upper > lower).all(axis=1)).tolist()
     return resize_host(x, part.perm, part.lower, part.upper, axes, ctype, result, rows)
+
+
+def _boxes_host(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
+                result: Array) -> Array:
+    """Each non-empty ``(B, k)`` box copied from the partner into ``result``."""
+    src, dst = numpy_of(x), numpy_of(result)
+    index: list[Any] = [slice(None)] * (src.ndim - 1)
+    partner = host_list(perm)
+    for i, (a, b) in enumerate(zip(host_list(lower), host_list(upper), strict=True)):
+        if all(lo < hi for lo, hi in zip(a, b, strict=True)):
+            for k, ax in enumerate(axes):
+                index[ax - 1] = slice(a[k], b[k])
+            box = tuple(index)
+            dst[i][box] = src[partner[i]][box]
+    return result
 
 
 def _finish(x: Array, out: Array | None, result: Array) -> Array:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
-from .._params import MaskParams, MosaicParams, ResizeMixParams
+from .._params import CutMixParams, MaskParams, MosaicParams, ResizeMixParams
 
 __all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "grid_mask",
            "into", "nearest_index", "one_hot_values", "partners", "per_sample", "resize_ctype",
@@ -295,11 +295,16 @@ class Reference:
         inside = box_mask(xp, x, lower, upper, axes)
         return into(xp, xp.where(inside, resized, x), out)
 
-    def mix_part(self, x: Array, part: MaskParams | MosaicParams | ResizeMixParams,
+    def mix_part(self, x: Array,
+                 part: CutMixParams | MaskParams | MosaicParams | ResizeMixParams,
                  result: Array, axes: tuple[int, ...], nearest: bool, groups: int) -> Array:
-        """``result`` with the samples a family part of a Mixer's draw changes
-        taken from that part's mix of ``x`` (the others kept)."""
+        """``result`` with the samples a part of a Mixer's draw changes taken
+        from that part's mix of ``x`` (the others kept): its CutMix boxes
+        (``(B, k)`` bounds, empty for the other samples) or a family part."""
         xp = self.xp
+        if isinstance(part, CutMixParams):
+            inside = box_mask(xp, x, part.lower, part.upper, axes)
+            return xp.where(inside, partners(xp, x, part.perm, groups), result)
         if isinstance(part, MaskParams):
             mixed = self.paste_mask(x, part.perm, part.mask, axes, None, groups)
         elif isinstance(part, MosaicParams):
