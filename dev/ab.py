@@ -94,6 +94,18 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return calls[0], calls[1]
         return make
 
+    def mixer_sample(library: str, shape: tuple[int, ...]) -> Callable[[], Pair]:
+        def make() -> Pair:  # the Mixer, MixUp or CutMix per sample, 1000-class ids
+            x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+            y = np.random.default_rng(1).integers(0, 1000, size=shape[0])
+            if library == "torch":
+                import torch
+
+                x, y = torch.asarray(x), torch.asarray(y)
+            mixers = [m.Mixer(lam_mode="sample", num_classes=1000, seed=0) for m in (new, old)]
+            return (lambda: mixers[0](x, y)), (lambda: mixers[1](x, y))
+        return make
+
     def nhwc_uint8_cutmix_sample() -> Pair:  # a data loader's batch, a box per sample
         x = np.random.default_rng(0).integers(0, 256, size=(256, 32, 32, 3), dtype=np.uint8)
         gens = np.random.default_rng(0), np.random.default_rng(0)
@@ -189,6 +201,10 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "jax-small-mixup": jax_jit("mixup", (128, 16)),
         "jax-imagenet-mixup": jax_jit("mixup", (64, 3, 224, 224)),
         "jax-imagenet-cutmix": jax_jit("cutmix", (64, 3, 224, 224)),
+        "numpy-imagenet-mixer-sample": mixer_sample("numpy", (64, 3, 224, 224)),
+        "torch-imagenet-mixer-sample": mixer_sample("torch", (64, 3, 224, 224)),
+        "numpy-cifar-mixer-sample": mixer_sample("numpy", (256, 3, 32, 32)),
+        "torch-cifar-mixer-sample": mixer_sample("torch", (256, 3, 32, 32)),
         "numpy-imagenet-mixup": numpy_call("mixup", (64, 3, 224, 224), False),
         "numpy-imagenet-mixup-in-place": numpy_call("mixup", (64, 3, 224, 224), True),
         "numpy-imagenet-cutmix": numpy_call("cutmix", (64, 3, 224, 224), False),
