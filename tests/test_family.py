@@ -537,3 +537,49 @@ def test_host_paths_equal_the_reference_bitwise(data, method, layout, batch, see
         ps = type(p)(*(put(v) if isinstance(v, np.ndarray) else v for v in p))
         got = arraymix.paste(xs, ps, axes=axes, out=xs if in_place else None)
         np.testing.assert_array_equal(get(got), want)
+
+
+def test_mosaic_against_kornia():
+    """kornia's RandomMosaic crops a 2×2 canvas of four samples. With the
+    crossing and the sources read off its output on images of one value
+    each, arraymix's Mosaic splits the image the same way (the same picture
+    on those images, label weights = the areas counted in kornia's output);
+    on real images kornia moves each source's corner nearest the crossing
+    into the quadrant, where arraymix keeps the source's own region."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    try:
+        from kornia.augmentation import RandomMosaic
+    except Exception as e:  # kornia built for another torch raises more than ImportError
+        pytest.skip(f"kornia is not usable here: {e!r}")
+    batch, h, w = 6, 8, 12
+    op = RandomMosaic(output_size=(h, w), mosaic_grid=(2, 2), start_ratio_range=(0.3, 0.7),
+                      p=1.0, data_keys=["input"])
+    flat = torch.arange(float(batch)).reshape(batch, 1, 1, 1).expand(batch, 1, h, w)
+    images = torch.rand(batch, 1, h, w)
+    torch.manual_seed(3)
+    theirs_flat = op(flat.contiguous())[:, 0].numpy()
+    torch.manual_seed(3)  # the same draws on the real images
+    theirs = op(images)[:, 0].numpy()
+    centre, sources = np.zeros((batch, 2), dtype=np.int64), np.zeros((batch, 4), dtype=np.int64)
+    for i, o in enumerate(theirs_flat):
+        rows = [k for k in range(1, h) if (o[k] != o[0]).any()]
+        cols = [k for k in range(1, w) if (o[:, k] != o[:, 0]).any()]
+        centre[i] = rows[0] if rows else h, cols[0] if cols else w
+        sources[i] = o[0, 0], o[0, -1], o[-1, 0], o[-1, -1]
+    assert (sources[:, 0] == np.arange(batch)).all()  # kornia's top left is the sample too
+    r, c = centre[:, 0].astype(float), centre[:, 1].astype(float)
+    lam = np.stack([r * c, r * (w - c), (h - r) * c, (h - r) * (w - c)], axis=1) / (h * w)
+    p = arraymix.MosaicParams(lam=lam, sources=sources, centre=centre, sizes=(h, w))
+    ours_flat = arraymix.paste(flat.numpy().copy(), p, axes=(2, 3))[:, 0]
+    np.testing.assert_array_equal(ours_flat, theirs_flat)
+    counted = np.stack([(theirs_flat == j).reshape(batch, -1).mean(axis=1)
+                        for j in range(batch)], axis=1)
+    rows = arraymix.blend(np.eye(batch), p)
+    np.testing.assert_allclose(rows, counted, atol=1e-12)
+    ours = arraymix.paste(images.numpy(), p, axes=(2, 3))[:, 0]
+    src = images.numpy()[:, 0]
+    for i, (a, b, cc, d) in enumerate(sources):
+        ri, ci = centre[i]
+        np.testing.assert_array_equal(ours[i, :ri, :ci], src[a, :ri, :ci])
+        canvas = np.block([[src[a], src[b]], [src[cc], src[d]]])
+        np.testing.assert_array_equal(theirs[i], canvas[h - ri:2 * h - ri, w - ci:2 * w - ci])
