@@ -321,3 +321,30 @@ def test_host_parts_equal_the_reference_bitwise(dtype):
                     parts=tuple(type(q)(*(torch.from_numpy(v) if isinstance(v, np.ndarray)
                                           else v for v in q)) for q in p.parts))
     np.testing.assert_array_equal(arraymix.mix(torch.from_numpy(data), tp).numpy(), want)
+
+
+@pytest.mark.parametrize("lam_mode", ["batch", "sample"])
+def test_groups_out_and_pickling_with_the_family(lam_mode):
+    """Partners stay inside their group for every method; ``out=x`` mixes in
+    place to the same result; a pickled Mixer continues the same stream."""
+    import pickle
+
+    batch, groups = 12, 3
+    methods = {"cutmix": 0.2, "patchmix": 0.2, "fmix": 0.2, "mosaic": 0.2, "resizemix": 0.2}
+    mixer = make(methods, lam_mode, 21, batch, groups=groups)
+    twin = pickle.loads(pickle.dumps(mixer))
+    ids = np.broadcast_to(np.arange(batch, dtype=np.float32)[:, None, None, None],
+                          (batch, 1, *SIZES))
+    for _ in range(4):
+        x = np.ascontiguousarray(ids)
+        xm, ym = mixer(x, np.arange(batch))
+        inplace = x.copy()
+        xi, yi = twin(inplace, np.arange(batch), out=inplace)
+        assert xi is inplace
+        np.testing.assert_array_equal(xi, xm)
+        np.testing.assert_array_equal(yi, ym)
+        group = np.arange(batch) // (batch // groups)
+        for i in range(batch):  # every value a sample shows is from its own group
+            shown = np.unique(xm[i]).astype(int)
+            assert (group[shown] == group[i]).all(), (i, shown)
+        assert (group[np.nonzero(ym)[1]] == group[np.nonzero(ym)[0]]).all()
