@@ -348,3 +348,19 @@ def test_groups_out_and_pickling_with_the_family(lam_mode):
             shown = np.unique(xm[i]).astype(int)
             assert (group[shown] == group[i]).all(), (i, shown)
         assert (group[np.nonzero(ym)[1]] == group[np.nonzero(ym)[0]]).all()
+
+
+def test_torch_compile_applies_a_draw_with_parts():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    torch._dynamo.reset()
+    methods = {"mixup": 0.2, "cutmix": 0.2, "fmix": 0.2, "mosaic": 0.2, "resizemix": 0.2}
+    p = make(methods, "sample", 17, 6).draw(6, SIZES, xp=torch, device="cpu")
+    x = torch.rand(6, 3, *SIZES, generator=torch.Generator().manual_seed(0))
+    ids = torch.arange(6)
+
+    def step(x, ids, p):
+        return arraymix.mix(x, p), arraymix.blend(arraymix.one_hot(ids, 6), p)
+
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    for a, b in zip(compiled(x, ids, p), step(x, ids, p), strict=True):
+        torch.testing.assert_close(a, b)
