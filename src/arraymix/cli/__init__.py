@@ -89,8 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("experiment", help="train on bundled digits with and without mixing")
     e.add_argument("--out", default="experiment", help="folder for results (default: ./experiment)")
     e.add_argument("--backend", choices=("torch", "jax"), default="torch")
-    e.add_argument("--quick", action="store_true", help="fewer seeds and epochs (< 2 minutes)")
+    e.add_argument("--quick", action="store_true",
+                   help="fewer seeds, epochs and settings (under a minute)")
     e.add_argument("--seeds", type=_at_least(1), default=None, help="seeds per method")
+    e.add_argument("--seed", type=_at_least(0), default=0,
+                   help="the first seed (seeds N, N+1, ...): a run is repeatable")
+    e.add_argument("--studies", nargs="+", choices=("generalisation", "noise"),
+                   default=["generalisation", "noise"], help="which studies to run")
     e.add_argument("--epochs", type=_at_least(1), default=None)
     e.set_defaults(run=lambda a: importlib.import_module("arraymix.cli.experiment").run(a))
     return parser

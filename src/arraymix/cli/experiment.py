@@ -1,9 +1,12 @@
 """``arraymix experiment``: what mixing buys on scikit-learn's bundled digits.
 
-Plain training (one-hot targets), MixUp, CutMix and the Mixer train the same
-small network with the same split, epochs and optimiser, over several seeds
-and a few α; the test set gives accuracy, negative log-likelihood and
-expected calibration error (15 bins). Whatever the numbers say is reported.
+Two studies. Generalisation: plain training (one-hot targets), MixUp,
+CutMix and the Mixer train the same small network with the same split,
+epochs and optimiser, over several seeds and a few α; the test set gives
+accuracy, negative log-likelihood and expected calibration error (15 bins).
+Label noise (:mod:`.noise`): a convolutional network with a share of its
+training labels corrupted, ERM against MixUp, each claim of the paper with
+a verdict. Whatever the numbers say is reported.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _need, _out_dir
+from . import _need, _out_dir, noise
 
 METHODS = ("erm", "mixup", "cutmix", "mixer")
 DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0, "mixer": 0.8}
@@ -146,9 +149,17 @@ def run(args: argparse.Namespace) -> int:
     plt = importlib.import_module("matplotlib.pyplot")
     train = {"torch": _train_torch, "jax": _train_jax}[args.backend]
     _need(args.backend, args.backend)
-    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    count = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    seeds = range(args.seed, args.seed + count)
     epochs = args.epochs if args.epochs is not None else (15 if args.quick else 60)
     alphas = (0.2, 1.0) if args.quick else (0.1, 0.2, 0.4, 1.0)
+    studies = set(args.studies)
+    # the label-noise study: its own network and schedule
+    noisy_seeds = range(args.seed, args.seed + (args.seeds or (1 if args.quick else 3)))
+    noisy_epochs = args.epochs or (8 if args.quick else 40)
+    shares = (0.0, 0.5) if args.quick else noise.NOISE
+    noisy_alphas = (8.0,) if args.quick else noise.ALPHAS
+    noisy_runs = len(shares) * len(noisy_seeds) * (1 + len(noisy_alphas))
     data = _data()
     runs = [("erm", 0.0)] + [(m, a) for m in METHODS[1:] for a in alphas]
     for m in METHODS[1:]:
@@ -156,12 +167,32 @@ def run(args: argparse.Namespace) -> int:
             runs.append((m, DEFAULT_ALPHA[m]))
     raw: dict[tuple[str, float], list[dict[str, Any]]] = {}
     started = time.perf_counter()
-    with tqdm(total=len(runs) * seeds, desc=f"training ({args.backend})", unit="run") as bar:
-        for method, alpha in runs:
-            for seed in range(seeds):
-                probs = train(method, alpha, seed, epochs, data)
-                raw.setdefault((method, alpha), []).append(metrics(probs, data[3]))
-                bar.update()
+    total = (len(runs) * count if "generalisation" in studies else 0) + (
+        noisy_runs if "noise" in studies else 0)
+    written: list[Path] = []
+    with tqdm(total=total, desc=f"training ({args.backend})", unit="run") as bar:
+        if "noise" in studies:
+            found = noise.run(args.backend, noisy_seeds, noisy_epochs, shares, noisy_alphas,
+                              bar.update)
+            found["config"] = {"backend": args.backend, "seeds": list(noisy_seeds),
+                               "epochs": noisy_epochs, "noise": list(shares),
+                               "alphas": list(noisy_alphas), "model": noise.MODEL,
+                               "data": noise.DATA, "optimizer": noise.OPTIMIZER}
+            (out / "noise.json").write_text(json.dumps(found, indent=1))
+            (out / "noise.md").write_text(noise.table(found) + "\n")
+            noise.plot(plt, found, out / "noise.png")
+            written += [out / "noise.json", out / "noise.md", out / "noise.png"]
+        if "generalisation" in studies:
+            for method, alpha in runs:
+                for seed in seeds:
+                    probs = train(method, alpha, seed, epochs, data)
+                    raw.setdefault((method, alpha), []).append(metrics(probs, data[3]))
+                    bar.update()
+    if "noise" in studies:
+        print(noise.table(found))
+    if "generalisation" not in studies:
+        print("wrote " + ", ".join(str(p) for p in written))
+        return 0
     results: dict[str, Any] = {}
     for method in METHODS:
         alpha = 0.0 if method == "erm" else DEFAULT_ALPHA[method]
@@ -174,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
                 str(a): {k: _summary([r[k] for r in raw[(method, a)]])
                          for k in ("accuracy", "nll", "ece")}
                 for a in sorted({a for m, a in raw if m == method})}
-    results["config"] = {"backend": args.backend, "seeds": seeds, "epochs": epochs,
+    results["config"] = {"backend": args.backend, "seeds": count, "first_seed": args.seed,
+                         "epochs": epochs,
                          "alphas": list(alphas), "default_alpha": DEFAULT_ALPHA,
                          "model": "MLP 64-256-10 (ReLU)", "optimizer":
                          "SGD lr 0.05 momentum 0.9 weight decay 5e-4, batch 64",
@@ -186,8 +218,9 @@ def run(args: argparse.Namespace) -> int:
     (out / "results.md").write_text(table + "\n")
     _plots(plt, raw, results, alphas, out)
     print(table)
-    print(f"wrote {out / 'results.json'}, {out / 'results.md'}, "
-          f"{out / 'reliability.png'}, {out / 'accuracy_vs_alpha.png'}")
+    written += [out / "results.json", out / "results.md", out / "reliability.png",
+                out / "accuracy_vs_alpha.png"]
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
