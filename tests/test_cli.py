@@ -65,6 +65,14 @@ def test_experiment_quick(tmp_path):
         assert 0 <= results[method]["ece"]["mean"] <= 1
         assert results[method]["nll"]["mean"] > 0
     assert results["config"]["epochs"] == 2
+    for claim in results["claims"]:  # each verdict follows from the per-seed rows
+        from arraymix.cli.noise import verdict
+
+        mine = results[claim["method"]]["per_seed"][claim["metric"]]
+        erm = results["erm"]["per_seed"][claim["metric"]]
+        assert claim["diffs"] == pytest.approx([m - e for m, e in zip(mine, erm, strict=True)])
+        sign = +1 if claim["metric"] == "accuracy" else -1
+        assert claim["verdict"] == verdict(claim["diffs"], sign)
     assert "| mixup |" in (tmp_path / "results.md").read_text()
     for name in ("reliability", "accuracy_vs_alpha"):
         assert min(_png_size(tmp_path / f"{name}.png")) > 100
