@@ -22,7 +22,7 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "experiment/results.md"]
+exclude_patterns = ["_build", "experiment/*.md"]  # run outputs, shown in cli.md
 
 # MyST: anchors for headings down to ###, so pages can link to sections;
 # dollar math for the formulas.

@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, desc=f"training ({args.backend})", unit="run") as bar:
         if "noise" in studies:
             found = noise.run(args.backend, noisy_seeds, noisy_epochs, shares, noisy_alphas,
-                              bar.update)
+                              bar.update, (0.1,) if args.quick else noise.EPSILONS)
             found["config"] = {"backend": args.backend, "seeds": list(noisy_seeds),
                                "epochs": noisy_epochs, "noise": list(shares),
                                "alphas": list(noisy_alphas), "model": noise.MODEL,
@@ -182,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
             (out / "noise.md").write_text(noise.table(found) + "\n")
             noise.plot(plt, found, out / "noise.png")
             written += [out / "noise.json", out / "noise.md", out / "noise.png"]
+            if found["attack_claims"]:
+                noise.plot_attacks(plt, found, out / "attacks.png")
+                written.append(out / "attacks.png")
         if "generalisation" in studies:
             for method, alpha in runs:
                 for seed in seeds:

@@ -33,6 +33,14 @@ PUBLISHED: dict[float, dict[str, Any]] = {
     0.8: {"erm": (36.5, 73.9), "mixup": (25.3, 30.9), "alpha": 32.0},
 }
 CLASSES = 10
+#: White-box attacks on the networks trained on clean labels: steps of each.
+ATTACKS = {"fgsm": 1, "i-fgsm": 10}
+#: Their L∞ budgets, on pixels in [0, 1].
+EPSILONS = (0.05, 0.1, 0.2)
+#: Zhang et al. 2018, Table 3(a) (ImageNet, ResNet-101, white box): top-1
+#: error in % under FGSM and I-FGSM.
+PUBLISHED_ATTACKS = {"erm": {"fgsm": 90.7, "i-fgsm": 99.9},
+                     "mixup": {"fgsm": 75.2, "i-fgsm": 99.6}}
 MODEL = ("CNN: conv 3x3 32, ReLU, conv 3x3 64, ReLU, max-pool 2, dense 128, ReLU, "
          "dense 10")
 DATA = "sklearn digits (8x8), 898 train / 899 test, stratified, split by seed"
@@ -81,8 +89,10 @@ def split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _torch_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
-                 alpha: float, seed: int, epochs: int) -> list[float]:
-    """Test error after each epoch of a small CNN trained in torch."""
+                 alpha: float, seed: int, epochs: int, budgets: Sequence[float]
+                 ) -> tuple[list[float], dict[str, list[float]]]:
+    """Test error after each epoch of a small CNN trained in torch, and the
+    trained network's error under FGSM and I-FGSM at each of ``budgets``."""
     import arraymix
 
     torch = _need("torch", "torch")
@@ -110,11 +120,29 @@ def _torch_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndar
         with torch.no_grad():
             wrong = (model(x_test).argmax(dim=1) != y_test).float().mean()
         errors.append(float(wrong))
-    return errors
+    if not budgets:
+        return errors, {}
+
+    def attacked(eps: float, steps: int) -> float:
+        """White-box: ``steps`` signed-gradient steps of ``eps / steps``, kept
+        within ``eps`` of the image and in [0, 1] (one step: FGSM)."""
+        x = x_test.clone()
+        for _ in range(steps):
+            x.requires_grad_(True)
+            loss = nn.functional.cross_entropy(model(x), y_test)
+            (grad,) = torch.autograd.grad(loss, x)
+            with torch.no_grad():
+                x = x + eps / steps * grad.sign()
+                x = torch.minimum(torch.maximum(x, x_test - eps), x_test + eps).clamp(0, 1)
+        with torch.no_grad():
+            return float((model(x).argmax(dim=1) != y_test).float().mean())
+
+    return errors, {name: [attacked(eps, steps) for eps in budgets]
+                    for name, steps in ATTACKS.items()}
 
 
 @functools.cache
-def _jax_steps(alpha: float) -> tuple[Any, Any]:
+def _jax_steps(alpha: float) -> tuple[Any, Any, Any]:
     """The jitted training step (which draws its mix from a key: no host
     draws in the loop) and test error of the JAX network, made once per α."""
     import arraymix
@@ -142,12 +170,26 @@ def _jax_steps(alpha: float) -> tuple[Any, Any]:
         v = jax.tree.map(lambda v_, g_, p_: 0.9 * v_ + g_ + 5e-4 * p_, v, g, p)
         return jax.tree.map(lambda p_, v_: p_ - 0.02 * v_, p, v), v
 
-    error = jax.jit(lambda p, x, y: jnp.mean(jnp.argmax(forward(p, x), axis=1) != y))
-    return jax.jit(step), error
+    def error(p: Any, x: Any, y: Any) -> Any:
+        return jnp.mean(jnp.argmax(forward(p, x), axis=1) != y)
+
+    def attacked(p: Any, x: Any, y: Any, eps: Any, steps: int) -> Any:
+        """As the torch network's ``attacked``."""
+        def ce(z: Any) -> Any:
+            return loss(p, z, jax.nn.one_hot(y, CLASSES))
+
+        def move(_: Any, z: Any) -> Any:
+            z = z + eps / steps * jnp.sign(jax.grad(ce)(z))
+            return jnp.clip(jnp.clip(z, x - eps, x + eps), 0.0, 1.0)
+
+        return error(p, jax.lax.fori_loop(0, steps, move, x), y)
+
+    return jax.jit(step), jax.jit(error), jax.jit(attacked, static_argnums=4)
 
 
 def _jax_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
-               alpha: float, seed: int, epochs: int) -> list[float]:
+               alpha: float, seed: int, epochs: int, budgets: Sequence[float]
+               ) -> tuple[list[float], dict[str, list[float]]]:
     """The same network and schedule in plain JAX."""
     jax = _need("jax", "jax")
     jnp = jax.numpy
@@ -160,7 +202,7 @@ def _jax_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarra
               "c2": dense(keys[1], 288, (64, 32, 3, 3)), "b2": jnp.zeros(64),
               "w3": dense(keys[2], 1024, (1024, 128)), "b3": jnp.zeros(128),
               "w4": dense(keys[3], 128, (128, 10)), "b4": jnp.zeros(10)}
-    train, error = _jax_steps(alpha)
+    train, error, attacked = _jax_steps(alpha)
     velocity = jax.tree.map(jnp.zeros_like, params)
     x_all, y_all = jnp.asarray(xtr), jnp.asarray(ytr)
     x_test, y_test = jnp.asarray(xte), jnp.asarray(yte)
@@ -171,11 +213,15 @@ def _jax_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarra
             key, sub = jax.random.split(key)
             params, velocity = train(params, velocity, sub, x_all[idx], y_all[idx])
         errors.append(float(error(params, x_test, y_test)))
-    return errors
+    if not budgets:
+        return errors, {}
+    return errors, {name: [float(attacked(params, x_test, y_test, eps, steps))
+                           for eps in budgets] for name, steps in ATTACKS.items()}
 
 
 def run(backend: str, seeds: Sequence[int], epochs: int, noise: Sequence[float],
-        alphas: Sequence[float], progress: Callable[[], None]) -> dict[str, Any]:
+        alphas: Sequence[float], progress: Callable[[], None],
+        budgets: Sequence[float] = EPSILONS) -> dict[str, Any]:
     """Every (noise, method) over ``seeds``: the test-error curves, their
     best and last epochs, the measured share of corrupt labels, and the
     verdict on each of the paper's claims."""
@@ -187,10 +233,13 @@ def run(backend: str, seeds: Sequence[int], epochs: int, noise: Sequence[float],
             xtr, xte, ytr, yte = split(seed)
             noisy, wrong = corrupt(ytr, share, np.random.default_rng(seed + 7))
             for name, alpha in methods:
-                errors = curve(xtr, noisy, xte, yte, alpha, seed, epochs)
+                errors, attacks = curve(xtr, noisy, xte, yte, alpha, seed, epochs,
+                                        budgets if share == 0 else ())
                 row = rows.setdefault(f"{share:g}|{name}", {
                     "noise": share, "method": name, "alpha": alpha, "seeds": [],
-                    "corrupt": [], "best": [], "last": [], "curves": []})
+                    "corrupt": [], "best": [], "last": [], "curves": [], "attacks": {}})
+                for attack, values in attacks.items():
+                    row["attacks"].setdefault(attack, []).append(values)
                 row["seeds"].append(seed)
                 row["corrupt"].append(float(wrong.mean()))
                 row["curves"].append(errors)
@@ -198,7 +247,31 @@ def run(backend: str, seeds: Sequence[int], epochs: int, noise: Sequence[float],
                 row["last"].append(errors[-1])
                 progress()
     return {"rows": list(rows.values()), "claims": claims(rows, noise, alphas),
-            "published": {str(k): v for k, v in PUBLISHED.items()}, "rule": RULE}
+            "attack_claims": attack_claims(rows, alphas, budgets) if 0.0 in noise else [],
+            "epsilons": list(budgets),
+            "published": {str(k): v for k, v in PUBLISHED.items()},
+            "published_attacks": PUBLISHED_ATTACKS, "rule": RULE}
+
+
+def attack_claims(rows: dict[str, Any], alphas: Sequence[float], budgets: Sequence[float]
+                  ) -> list[dict[str, Any]]:
+    """Per attack and budget: the networks trained on clean labels, MixUp
+    (each α) against ERM: a lower error under attack, as the paper found."""
+    erm = rows["0|erm"]["attacks"]
+    out = []
+    for alpha in alphas:
+        mix = rows[f"0|mixup α={alpha:g}"]["attacks"]
+        for attack in ATTACKS:
+            for k, eps in enumerate(budgets):
+                e = [seed[k] for seed in erm[attack]]
+                m = [seed[k] for seed in mix[attack]]
+                diffs = [a - b for a, b in zip(e, m, strict=True)]
+                out.append({"attack": attack, "epsilon": eps, "alpha": alpha,
+                            "claim": f"MixUp (α = {alpha:g}) has a lower error than ERM under "
+                                     f"{attack.upper()}, ε = {eps:g}",
+                            "erm": float(np.mean(e)), "mixup": float(np.mean(m)),
+                            "diffs": diffs, "verdict": verdict(diffs, +1)})
+    return out
 
 
 def claims(rows: dict[str, Any], noise: Sequence[float], alphas: Sequence[float]
@@ -237,11 +310,44 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"| {row['noise']:.0%} (measured {np.mean(row['corrupt']):.1%}) | "
                      f"{row['method']} | {best.mean():.1f} ± {best.std():.1f} | "
                      f"{last.mean():.1f} ± {last.std():.1f} | {cited} |")
+    attacked = [row for row in result["rows"] if row["attacks"]]
+    if attacked:
+        eps = result["epsilons"]
+        lines += ["", "| trained on clean labels | attack | " + " | ".join(
+            f"error at ε = {e:g} (%)" for e in eps) + " | paper (ImageNet, top-1) |",
+            "|---|---|" + "---|" * len(eps) + "---|"]
+        for row in attacked:
+            paper = PUBLISHED_ATTACKS["erm" if row["method"] == "erm" else "mixup"]
+            for attack, runs in row["attacks"].items():
+                values = 100 * np.asarray(runs)
+                cells = " | ".join(f"{m:.1f} ± {d:.1f}" for m, d in
+                                   zip(values.mean(axis=0), values.std(axis=0), strict=True))
+                lines.append(f"| {row['method']} | {attack.upper()} | {cells} | "
+                             f"{paper[attack]} |")
     lines += ["", "| claim | ERM (%) | MixUp (%) | verdict |", "|---|---|---|---|"]
-    for c in result["claims"]:
+    for c in result["claims"] + result.get("attack_claims", []):
         lines.append(f"| {c['claim']} | {100 * c['erm']:.1f} | {100 * c['mixup']:.1f} | "
                      f"{c['verdict']} |")
     return "\n".join(lines)
+
+
+def plot_attacks(plt: Any, result: dict[str, Any], path: Any) -> None:
+    """Error under each attack against its budget, mean over seeds."""
+    attacked = [row for row in result["rows"] if row["attacks"]]
+    fig, axes = plt.subplots(1, len(ATTACKS), figsize=(3.6 * len(ATTACKS), 3.0), dpi=80,
+                             squeeze=False)
+    for ax, attack in zip(axes[0], ATTACKS, strict=True):
+        for row in attacked:
+            values = 100 * np.asarray(row["attacks"][attack])
+            ax.errorbar(result["epsilons"], values.mean(axis=0), yerr=values.std(axis=0),
+                        marker="o", capsize=3, label=row["method"])
+        ax.set_title(f"{attack.upper()} (white box)", fontsize=9)
+        ax.set_xlabel("ε (pixels in [0, 1])")
+    axes[0][0].set_ylabel("test error under attack (%)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def plot(plt: Any, result: dict[str, Any], path: Any) -> None:
