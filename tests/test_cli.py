@@ -49,10 +49,12 @@ def test_demo_default_backend_in_a_fresh_process(tmp_path):
         "originals.png", "segmentation.png"]
 
 
-def test_experiment_quick(tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_experiment_quick(tmp_path, backend):
     pytest.importorskip("sklearn", reason="scikit-learn is not installed")
-    pytest.importorskip("torch", reason="torch is not installed")
-    args = ["experiment", "--quick", "--seeds", "1", "--epochs", "2", "--out", str(tmp_path)]
+    pytest.importorskip(backend, reason=f"{backend} is not installed")
+    args = ["experiment", "--quick", "--seeds", "1", "--epochs", "2", "--backend", backend,
+            "--studies", "generalisation", "--out", str(tmp_path)]
     assert main(args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     for method in ("erm", "mixup", "cutmix", "mixer"):

@@ -12,6 +12,7 @@ a verdict. Whatever the numbers say is reported.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import math
@@ -100,6 +101,32 @@ def _train_torch(method: str, alpha: float, seed: int, epochs: int,
     return probs
 
 
+def _mlp(x: Any, p: Any) -> Any:
+    """The MLP of the JAX runs."""
+    import jax
+
+    h = jax.nn.relu(x.reshape(x.shape[0], -1) @ p["w1"] + p["b1"])
+    return h @ p["w2"] + p["b2"]
+
+
+@functools.cache
+def _jax_update(method: str, alpha: float) -> Any:
+    """The jitted training step of one method, made once (not per seed)."""
+    jax = _need("jax", "jax")
+    jnp = jax.numpy
+
+    def loss(p: Any, x: Any, y: Any) -> Any:
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(_mlp(x, p)), axis=-1))
+
+    def update(p: Any, v: Any, key: Any, x: Any, ids: Any) -> Any:
+        x, y = _mix_jax(method, alpha, key, x, ids)
+        g = jax.grad(loss)(p, x, y)
+        v = jax.tree.map(lambda v_, g_, p_: 0.9 * v_ + g_ + 5e-4 * p_, v, g, p)
+        return jax.tree.map(lambda p_, v_: p_ - 0.05 * v_, p, v), v
+
+    return jax.jit(update)
+
+
 def _train_jax(method: str, alpha: float, seed: int, epochs: int,
                data: tuple[np.ndarray, ...]) -> np.ndarray:
     jax = _need("jax", "jax")
@@ -108,32 +135,41 @@ def _train_jax(method: str, alpha: float, seed: int, epochs: int,
     k1, k2 = jax.random.split(jax.random.key(seed))
     params = {"w1": jax.random.normal(k1, (64, 256)) / 8.0, "b1": jnp.zeros(256),
               "w2": jax.random.normal(k2, (256, 10)) / 16.0, "b2": jnp.zeros(10)}
-
-    def forward(p: Any, x: Any) -> Any:
-        h = jax.nn.relu(x.reshape(x.shape[0], -1) @ p["w1"] + p["b1"])
-        return h @ p["w2"] + p["b2"]
-
-    def loss(p: Any, x: Any, y: Any) -> Any:
-        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(forward(p, x)), axis=-1))
-
-    def update(p: Any, v: Any, x: Any, y: Any) -> Any:
-        g = jax.grad(loss)(p, x, y)
-        v = jax.tree.map(lambda v_, g_, p_: 0.9 * v_ + g_ + 5e-4 * p_, v, g, p)
-        return jax.tree.map(lambda p_, v_: p_ - 0.05 * v_, p, v), v
-
-    step = jax.jit(update)
-
+    step = _jax_update(method, alpha)
     velocity = jax.tree.map(jnp.zeros_like, params)
-    mixer = _mixer(method, alpha, seed)
     x_all, y_all = jnp.asarray(xtr), jnp.asarray(ytr)
-    order = np.random.default_rng(seed)
+    order, key = np.random.default_rng(seed), jax.random.key(seed + 1)
     for _ in range(epochs):
         idx = order.permutation(len(xtr))
         for start in range(0, len(xtr), 64):
             batch = jnp.asarray(idx[start:start + 64])
-            x, y = mixer(x_all[batch], y_all[batch])
-            params, velocity = step(params, velocity, x, y)
-    return np.asarray(jax.nn.softmax(forward(params, jnp.asarray(xte)), axis=-1))
+            key, sub = jax.random.split(key)
+            params, velocity = step(params, velocity, sub, x_all[batch], y_all[batch])
+    return np.asarray(jax.nn.softmax(_mlp(jnp.asarray(xte), params), axis=-1))
+
+
+def _mix_jax(method: str, alpha: float, key: Any, x: Any, ids: Any) -> Any:
+    """Inside the jitted step: the batch mixed as the method's Mixer mixes it
+    (the Mixer itself draws on the host), from a key."""
+    import jax
+    import jax.numpy as jnp
+
+    import arraymix
+
+    common: dict[str, Any] = {"num_classes": 10, "lam_mode": "batch"}
+    if method == "erm":
+        return x, arraymix.one_hot(ids, 10)
+    if method == "mixup":
+        return arraymix.mixup(x, ids, alpha=alpha, rng=key, **common)
+    if method == "cutmix":
+        return arraymix.cutmix(x, ids, alpha=alpha, rng=key, **common)
+    k_switch, k_mix, k_cut = jax.random.split(key, 3)  # the Mixer: either, half the time
+    xm, ym = arraymix.mixup(x, ids, alpha=alpha, rng=k_mix, **common)
+    xc, yc = arraymix.cutmix(x, ids, alpha=1.0, rng=k_cut, **common)
+    cut = jax.random.bernoulli(k_switch, 0.5)
+    assert ym is not None
+    assert yc is not None
+    return jnp.where(cut, xc, xm), jnp.where(cut, yc, ym)
 
 
 def _summary(values: list[float]) -> dict[str, float]:
