@@ -24,8 +24,14 @@ import numpy as np
 
 from . import _need, _out_dir, noise
 
-METHODS = ("erm", "mixup", "cutmix", "mixer")
-DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0, "mixer": 0.8}
+METHODS = ("erm", "mixup", "cutmix", "mixer", "patchmix", "fmix", "mosaic", "resizemix")
+#: The methods trained at every α of the sweep; the family's run at their default.
+SWEPT = ("mixup", "cutmix", "mixer")
+#: Each method's α in the table (0: the method has none).
+DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0, "mixer": 0.8, "patchmix": 1.0, "fmix": 1.0,
+                 "mosaic": 0.0, "resizemix": 0.0}
+#: Patch-grid cells of 2x2 pixels on the 8x8 digits.
+PATCH = 2
 BINS = 15
 
 
@@ -40,7 +46,10 @@ def _mixer(method: str, alpha: float, seed: int) -> Any:
         return arraymix.Mixer(mixup_alpha=alpha, cutmix_alpha=0.0, **common)
     if method == "cutmix":
         return arraymix.Mixer(mixup_alpha=0.0, cutmix_alpha=alpha, **common)
-    return arraymix.Mixer(mixup_alpha=alpha, cutmix_alpha=1.0, switch_prob=0.5, **common)
+    if method == "mixer":
+        return arraymix.Mixer(mixup_alpha=alpha, cutmix_alpha=1.0, switch_prob=0.5, **common)
+    return arraymix.Mixer(methods={method: 1.0}, patch=PATCH, patchmix_alpha=alpha or 1.0,
+                          fmix_alpha=alpha or 1.0, **common)
 
 
 def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -163,6 +172,14 @@ def _mix_jax(method: str, alpha: float, key: Any, x: Any, ids: Any) -> Any:
         return arraymix.mixup(x, ids, alpha=alpha, rng=key, **common)
     if method == "cutmix":
         return arraymix.cutmix(x, ids, alpha=alpha, rng=key, **common)
+    if method == "patchmix":
+        return arraymix.patchmix(x, ids, patch=PATCH, alpha=alpha, rng=key, **common)
+    if method == "fmix":
+        return arraymix.fmix(x, ids, alpha=alpha, rng=key, **common)
+    if method == "mosaic":
+        return arraymix.mosaic(x, ids, rng=key, **common)
+    if method == "resizemix":
+        return arraymix.resizemix(x, ids, rng=key, **common)
     k_switch, k_mix, k_cut = jax.random.split(key, 3)  # the Mixer: either, half the time
     xm, ym = arraymix.mixup(x, ids, alpha=alpha, rng=k_mix, **common)
     xc, yc = arraymix.cutmix(x, ids, alpha=1.0, rng=k_cut, **common)
@@ -197,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     noisy_alphas = (8.0,) if args.quick else noise.ALPHAS
     noisy_runs = len(shares) * len(noisy_seeds) * (1 + len(noisy_alphas))
     data = _data()
-    runs = [("erm", 0.0)] + [(m, a) for m in METHODS[1:] for a in alphas]
+    runs = [("erm", 0.0)] + [(m, a) for m in SWEPT for a in alphas]
     for m in METHODS[1:]:
         if (m, DEFAULT_ALPHA[m]) not in runs:
             runs.append((m, DEFAULT_ALPHA[m]))
@@ -298,7 +315,8 @@ def _table(results: dict[str, Any]) -> str:
 
 def _plots(plt: Any, raw: dict[tuple[str, float], list[dict[str, Any]]],
            results: dict[str, Any], alphas: tuple[float, ...], out: Path) -> None:
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(3.2 * len(METHODS), 3.3), dpi=80)
+    fig, grid = plt.subplots(2, len(METHODS) // 2, figsize=(1.6 * len(METHODS), 6.4), dpi=80)
+    axes = grid.ravel()
     centres = (np.arange(BINS) + 0.5) / BINS
     for ax, method in zip(axes, METHODS, strict=True):
         runs = raw[(method, results[method]["alpha"])]
@@ -312,7 +330,8 @@ def _plots(plt: Any, raw: dict[tuple[str, float], list[dict[str, Any]]],
         ax.set_xlabel("confidence")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-    axes[0].set_ylabel("accuracy")
+    for row in grid:
+        row[0].set_ylabel("accuracy")
     axes[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(out / "reliability.png")
@@ -320,7 +339,7 @@ def _plots(plt: Any, raw: dict[tuple[str, float], list[dict[str, Any]]],
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=80)
     erm = results["erm"]["accuracy"]
     ax.axhline(erm["mean"], color="gray", linestyle="--", label="erm (no mixing)")
-    for method in METHODS[1:]:
+    for method in SWEPT:
         xs = sorted({a for m, a in raw if m == method})
         acc = [[r["accuracy"] for r in raw[(method, a)]] for a in xs]
         ax.errorbar(xs, [np.mean(a) for a in acc], yerr=[np.std(a) for a in acc], marker="o",
