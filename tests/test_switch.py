@@ -364,3 +364,15 @@ def test_torch_compile_applies_a_draw_with_parts():
     compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
     for a, b in zip(compiled(x, ids, p), step(x, ids, p), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_bad_parts_are_refused_by_name():
+    p = arraymix.Mixer(methods={"mosaic": 1.0}, seed=0).draw(4, SIZES)
+    x = np.zeros((4, 3, *SIZES), dtype=np.float32)
+    with pytest.raises(ValueError, match="one MosaicParams at most"):
+        arraymix.mix(x, p._replace(parts=p.parts * 2))
+    with pytest.raises(TypeError, match=r"params\.parts must be a tuple"):
+        arraymix.blend(np.eye(4), p._replace(parts=[p.parts[0]]))
+    bad = p.parts[0]._replace(sources=np.full((4, 4), 9))  # a partner out of range
+    with pytest.raises(ValueError, match="sources"):
+        arraymix.mix(x, p._replace(parts=(bad,)))

@@ -138,6 +138,9 @@ def _checked_parts(x: Array, params: Any, batch: int, cut_axes: tuple[int, ...] 
     if not isinstance(parts, tuple) or not all(isinstance(p, Part) for p in parts):
         raise TypeError("params.parts must be a tuple of MaskParams, MosaicParams and "
                         "ResizeMixParams, as Mixer.draw makes it")
+    if sum(isinstance(p, MosaicParams) for p in parts) > 1:
+        raise ValueError("params.parts may hold one MosaicParams at most (one per method, "
+                         "as Mixer.draw makes it)")
     for p in parts:
         if isinstance(p, MosaicParams):
             _, sources, centre = check_mosaic_params(x, p, batch)

@@ -1,6 +1,6 @@
 """A Mixer's choice among methods: the names, their codes in a draw, the
-family's draws for the samples that chose them, and applying the family's
-parts of a draw (:attr:`MixerParams.parts`).
+choice itself, and applying the family's parts of a draw
+(:attr:`MixerParams.parts`) to batches and labels.
 
 Each part holds one family method's params for the whole batch, with the
 samples that did not choose it left as they are (an empty mask or box, or
