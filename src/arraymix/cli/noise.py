@@ -208,8 +208,9 @@ def _jax_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarra
     x_test, y_test = jnp.asarray(xte), jnp.asarray(yte)
     order, key = np.random.default_rng(seed), keys[4]
     errors = []
+    whole = len(xtr) // 64 * 64  # whole batches: one shape, one compile
     for _ in range(epochs):
-        for idx in np.array_split(order.permutation(len(xtr)), max(len(xtr) // 64, 1)):
+        for idx in order.permutation(len(xtr))[:whole].reshape(-1, 64):
             key, sub = jax.random.split(key)
             params, velocity = train(params, velocity, sub, x_all[idx], y_all[idx])
         errors.append(float(error(params, x_test, y_test)))
