@@ -21,7 +21,7 @@ from ._backends.reference import partners, per_sample
 from ._compat import Array, default_float, default_index
 from ._labels import Targets, check_not_dense, mix_targets
 from ._params import MaskParams, MosaicParams, ResizeMixParams, register_with_jax
-from ._random import Source, source
+from ._random import Source
 from ._sample import (
     LamMode,
     Pairing,
@@ -29,20 +29,15 @@ from ._sample import (
     _pairs,
     _place,
     _whole,
+    check_draw,
     check_sizes,
-    check_target,
 )
 from ._validate import (
     DEFAULT_AXES,
-    LAM_MODES,
     check_alpha,
     check_axes,
-    check_choice,
     check_count,
-    check_groups,
     check_minmax,
-    check_pair_mode,
-    check_pairing,
     check_real,
 )
 
@@ -64,13 +59,8 @@ class _Drawn(NamedTuple):
 def _checked(rng: Any, batch_size: Any, sizes: Any, lam_mode: Any, pairing: Any,
              groups: Any, xp: Any, device: Any) -> _Drawn:
     """What a ``sample_*`` function checks before it draws."""
-    batch = check_count(batch_size, "batch_size")
-    check_choice(lam_mode, "lam_mode", LAM_MODES)
-    check_pairing(pairing, batch)
-    check_pair_mode(lam_mode, pairing)
-    count = check_groups(groups, batch, pairing)
-    src = source(rng)
-    xp, device = check_target(src, xp, device)
+    batch, count, src, xp, device = check_draw(rng, batch_size, lam_mode, pairing, groups, xp,
+                                               device)
     return _Drawn(batch, count, src, xp, device, check_sizes(sizes, xp, device))
 
 

@@ -228,14 +228,24 @@ def sample_mixup(
     ([3, 2, 1, 0], True)
     """
     alpha = check_alpha(alpha)
-    batch_size = check_count(batch_size, "batch_size")
+    batch, count, src, xp, device = check_draw(rng, batch_size, lam_mode, pairing, groups, xp,
+                                               device)
+    return draw_mixup(src, batch, alpha, lam_mode, pairing, count, xp, device)
+
+
+def check_draw(rng: Any, batch_size: Any, lam_mode: Any, pairing: Any, groups: Any, xp: Any,
+               device: Any) -> tuple[int, int, Source, Any, Any]:
+    """What every ``sample_*`` function checks of the batch, its pairing and
+    the generator: the batch size, the group count, the source of the draws
+    and the library and device of the params."""
+    batch = check_count(batch_size, "batch_size")
     check_choice(lam_mode, "lam_mode", LAM_MODES)
-    check_pairing(pairing, batch_size)
+    check_pairing(pairing, batch)
     check_pair_mode(lam_mode, pairing)
-    count = check_groups(groups, batch_size, pairing)
+    count = check_groups(groups, batch, pairing)
     src = source(rng)
     xp, device = check_target(src, xp, device)
-    return draw_mixup(src, batch_size, alpha, lam_mode, pairing, count, xp, device)
+    return batch, count, src, xp, device
 
 
 def draw_mixup(src: Source, batch_size: int, alpha: float, lam_mode: str, pairing: str,
