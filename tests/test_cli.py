@@ -53,32 +53,44 @@ def test_demo_default_backend_in_a_fresh_process(tmp_path):
 def test_experiment_quick(tmp_path, backend):
     pytest.importorskip("sklearn", reason="scikit-learn is not installed")
     pytest.importorskip(backend, reason=f"{backend} is not installed")
-    args = ["experiment", "--quick", "--seeds", "1", "--epochs", "2", "--backend", backend,
-            "--studies", "generalisation", "--out", str(tmp_path)]
-    assert main(args) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    for method in ("erm", "mixup", "cutmix", "mixer", "patchmix", "fmix", "mosaic",
-                   "resizemix"):
-        for metric in ("accuracy", "nll", "ece"):
-            value = results[method][metric]
-            assert set(value) == {"mean", "std"}
-            assert np.isfinite(value["mean"])
-            assert value["std"] >= 0
-        assert 0.1 < results[method]["accuracy"]["mean"] <= 1  # 10 classes: chance is 0.1
-        assert 0 <= results[method]["ece"]["mean"] <= 1
-        assert results[method]["nll"]["mean"] > 0
-    assert results["config"]["epochs"] == 2
-    for claim in results["claims"]:  # each verdict follows from the per-seed rows
-        from arraymix.cli.noise import verdict
+    from arraymix.cli.noise import verdict
 
-        mine = results[claim["method"]]["per_seed"][claim["metric"]]
-        erm = results["erm"]["per_seed"][claim["metric"]]
-        assert claim["diffs"] == pytest.approx([m - e for m, e in zip(mine, erm, strict=True)])
-        sign = +1 if claim["metric"] == "accuracy" else -1
-        assert claim["verdict"] == verdict(claim["diffs"], sign)
-    assert "| mixup |" in (tmp_path / "results.md").read_text()
-    for name in ("reliability", "accuracy_vs_alpha"):
-        assert min(_png_size(tmp_path / f"{name}.png")) > 100
+    args = ["experiment", "--quick", "--seeds", "2", "--epochs", "2", "--backend", backend,
+            "--studies", "generalisation", "--models", "mlp", "cnn", "--out", str(tmp_path)]
+    assert main(args) == 0
+    for tag, model in (("", "MLP"), ("-cnn", "CNN")):
+        results = json.loads((tmp_path / f"results{tag}.json").read_text())
+        assert results["config"]["model"].startswith(model)
+        for method in ("erm", "mixup", "cutmix", "mixer", "patchmix", "fmix", "mosaic",
+                       "resizemix"):
+            for metric in ("accuracy", "nll", "ece"):
+                value = results[method][metric]
+                assert set(value) == {"mean", "std"}
+                assert np.isfinite(value["mean"])
+                assert value["std"] >= 0
+            assert 0.1 < results[method]["accuracy"]["mean"] <= 1  # 10 classes: chance 0.1
+            assert 0 <= results[method]["ece"]["mean"] <= 1
+            assert results[method]["nll"]["mean"] > 0
+            for metric in ("accuracy", "ece"):  # the summary is of the per-seed rows
+                per_seed = results[method]["per_seed"][metric]
+                assert len(per_seed) == 2
+                assert results[method][metric]["mean"] == pytest.approx(np.mean(per_seed))
+        assert results["config"]["epochs"] == 2
+        assert {c["method"] for c in results["claims"]} == {
+            "mixup", "cutmix", "mixer", "patchmix", "fmix", "mosaic", "resizemix"}
+        for claim in results["claims"]:  # each verdict follows from the per-seed rows
+            mine = results[claim["method"]]["per_seed"][claim["metric"]]
+            erm = results["erm"]["per_seed"][claim["metric"]]
+            assert claim["diffs"] == pytest.approx(
+                [m - e for m, e in zip(mine, erm, strict=True)])
+            sign = +1 if claim["metric"] == "accuracy" else -1
+            assert claim["verdict"] == verdict(claim["diffs"], sign)
+        assert "| mixup |" in (tmp_path / f"results{tag}.md").read_text()
+        for name in ("reliability", "accuracy_vs_alpha"):
+            assert min(_png_size(tmp_path / f"{name}{tag}.png")) > 100
+    mlp = json.loads((tmp_path / "results.json").read_text())
+    cnn = json.loads((tmp_path / "results-cnn.json").read_text())
+    assert mlp["erm"]["per_seed"] != cnn["erm"]["per_seed"]  # two networks were trained
 
 
 def test_metrics_against_hand_computed_values():
@@ -190,8 +202,10 @@ def test_noise_study_quick(tmp_path, backend):
         assert row["best"] == [min(c) for c in row["curves"]]
         assert row["last"] == [c[-1] for c in row["curves"]]
     rows = {(r["noise"], r["method"]): r for r in found["rows"]}
+    assert {r["method"] for r in found["rows"]} == {"erm", "erm + dropout 0.5", "mixup α=8"}
+    assert {c["baseline"] for c in found["claims"]} == {"erm", "erm + dropout 0.5"}
     for claim in found["claims"]:
-        erm = rows[(claim["noise"], "erm")][claim["column"]]
+        erm = rows[(claim["noise"], claim["baseline"])][claim["column"]]
         mix = rows[(claim["noise"], f"mixup α={claim['alpha']:g}")][claim["column"]]
         assert claim["diffs"] == pytest.approx([e - m for e, m in zip(erm, mix, strict=True)])
         assert claim["verdict"] == verdict(claim["diffs"], +1)

@@ -96,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the first seed (seeds N, N+1, ...): a run is repeatable")
     e.add_argument("--studies", nargs="+", choices=("generalisation", "noise"),
                    default=["generalisation", "noise"], help="which studies to run")
+    e.add_argument("--models", nargs="+", choices=("mlp", "cnn"), default=None,
+                   help="networks of the generalisation study (default: both; --quick: mlp)")
     e.add_argument("--epochs", type=_at_least(1), default=None)
     e.set_defaults(run=lambda a: importlib.import_module("arraymix.cli.experiment").run(a))
     return parser

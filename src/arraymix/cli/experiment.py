@@ -1,12 +1,13 @@
 """``arraymix experiment``: what mixing buys on scikit-learn's bundled digits.
 
 Two studies. Generalisation: plain training (one-hot targets), MixUp,
-CutMix and the Mixer train the same small network with the same split,
-epochs and optimiser, over several seeds and a few α; the test set gives
-accuracy, negative log-likelihood and expected calibration error (15 bins).
-Label noise (:mod:`.noise`): a convolutional network with a share of its
-training labels corrupted, ERM against MixUp, each claim of the paper with
-a verdict. Whatever the numbers say is reported.
+CutMix, the Mixer and each method of the mixing family train the same
+network (an MLP, and a small CNN) with the same split, epochs and
+optimiser, over several seeds and a few α; the test set gives accuracy,
+negative log-likelihood and expected calibration error (15 bins).
+Label noise (:mod:`.noise`): the CNN with a share of its training labels
+corrupted, ERM (with and without dropout) against MixUp, each claim of the
+paper with a verdict. Whatever the numbers say is reported.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ DEFAULT_ALPHA = {"mixup": 0.2, "cutmix": 1.0, "mixer": 0.8, "patchmix": 1.0, "fm
 #: Patch-grid cells of 2x2 pixels on the 8x8 digits.
 PATCH = 2
 BINS = 15
+#: The networks of the generalisation study, and the SGD step of each.
+MODELS = {"mlp": "MLP 64-256-10 (ReLU)", "cnn": noise.MODEL}
+LR = {"mlp": 0.05, "cnn": 0.02}
+EPOCHS = {"mlp": 60, "cnn": 30}
+#: What each model's files are called after ``results``, ``reliability``...
+SUFFIX = {"mlp": "", "cnn": "-cnn"}
 
 
 def _mixer(method: str, alpha: float, seed: int) -> Any:
@@ -84,15 +91,26 @@ def metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
             "bins": {"accuracy": acc_bins, "confidence": conf_bins, "count": counts}}
 
 
+def _images(data: tuple[np.ndarray, ...], model: str) -> tuple[np.ndarray, ...]:
+    """The split as ``model`` reads it: (N, 8, 8) for the MLP, (N, 1, 8, 8)
+    for the CNN."""
+    xtr, xte, ytr, yte = data
+    return (xtr[:, None], xte[:, None], ytr, yte) if model == "cnn" else data
+
+
 def _train_torch(method: str, alpha: float, seed: int, epochs: int,
-                 data: tuple[np.ndarray, ...]) -> np.ndarray:
+                 data: tuple[np.ndarray, ...], model_name: str = "mlp") -> np.ndarray:
     torch = _need("torch", "torch")
-    xtr, xte, ytr, _ = data
+    xtr, xte, ytr, _ = _images(data, model_name)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 256), torch.nn.ReLU(),
-                                torch.nn.Linear(256, 10)).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    if model_name == "cnn":
+        model = noise.torch_cnn().to(dev)
+    else:
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 256),
+                                    torch.nn.ReLU(), torch.nn.Linear(256, 10)).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=LR[model_name], momentum=0.9,
+                          weight_decay=5e-4)
     mixer = _mixer(method, alpha, seed)
     x_all, y_all = torch.asarray(xtr, device=dev), torch.asarray(ytr, device=dev)
     order = np.random.default_rng(seed)
@@ -105,6 +123,7 @@ def _train_torch(method: str, alpha: float, seed: int, epochs: int,
             opt.zero_grad()
             loss.backward()
             opt.step()
+    model.eval()
     with torch.no_grad():
         probs: np.ndarray = torch.softmax(model(torch.asarray(xte, device=dev)), -1).cpu().numpy()
     return probs
@@ -118,33 +137,42 @@ def _mlp(x: Any, p: Any) -> Any:
     return h @ p["w2"] + p["b2"]
 
 
+def _forward(model: str) -> Any:
+    """The JAX network's logits: ``forward(params, x)``."""
+    return noise.jax_cnn if model == "cnn" else lambda p, x: _mlp(x, p)
+
+
 @functools.cache
-def _jax_update(method: str, alpha: float) -> Any:
+def _jax_update(method: str, alpha: float, model: str = "mlp") -> Any:
     """The jitted training step of one method, made once (not per seed)."""
     jax = _need("jax", "jax")
     jnp = jax.numpy
+    forward, lr = _forward(model), LR[model]
 
     def loss(p: Any, x: Any, y: Any) -> Any:
-        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(_mlp(x, p)), axis=-1))
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(forward(p, x)), axis=-1))
 
     def update(p: Any, v: Any, key: Any, x: Any, ids: Any) -> Any:
         x, y = _mix_jax(method, alpha, key, x, ids)
         g = jax.grad(loss)(p, x, y)
         v = jax.tree.map(lambda v_, g_, p_: 0.9 * v_ + g_ + 5e-4 * p_, v, g, p)
-        return jax.tree.map(lambda p_, v_: p_ - 0.05 * v_, p, v), v
+        return jax.tree.map(lambda p_, v_: p_ - lr * v_, p, v), v
 
     return jax.jit(update)
 
 
 def _train_jax(method: str, alpha: float, seed: int, epochs: int,
-               data: tuple[np.ndarray, ...]) -> np.ndarray:
+               data: tuple[np.ndarray, ...], model: str = "mlp") -> np.ndarray:
     jax = _need("jax", "jax")
     jnp = jax.numpy
-    xtr, xte, ytr, _ = data
+    xtr, xte, ytr, _ = _images(data, model)
     k1, k2 = jax.random.split(jax.random.key(seed))
-    params = {"w1": jax.random.normal(k1, (64, 256)) / 8.0, "b1": jnp.zeros(256),
-              "w2": jax.random.normal(k2, (256, 10)) / 16.0, "b2": jnp.zeros(10)}
-    step = _jax_update(method, alpha)
+    if model == "cnn":
+        params = noise.jax_cnn_init(k1)
+    else:
+        params = {"w1": jax.random.normal(k1, (64, 256)) / 8.0, "b1": jnp.zeros(256),
+                  "w2": jax.random.normal(k2, (256, 10)) / 16.0, "b2": jnp.zeros(10)}
+    step = _jax_update(method, alpha, model)
     velocity = jax.tree.map(jnp.zeros_like, params)
     x_all, y_all = jnp.asarray(xtr), jnp.asarray(ytr)
     order, key = np.random.default_rng(seed), jax.random.key(seed + 1)
@@ -154,7 +182,7 @@ def _train_jax(method: str, alpha: float, seed: int, epochs: int,
             batch = jnp.asarray(idx[start:start + 64])
             key, sub = jax.random.split(key)
             params, velocity = step(params, velocity, sub, x_all[batch], y_all[batch])
-    return np.asarray(jax.nn.softmax(_mlp(jnp.asarray(xte), params), axis=-1))
+    return np.asarray(jax.nn.softmax(_forward(model)(params, jnp.asarray(xte)), axis=-1))
 
 
 def _mix_jax(method: str, alpha: float, key: Any, x: Any, ids: Any) -> Any:
@@ -204,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     _need(args.backend, args.backend)
     count = args.seeds if args.seeds is not None else (2 if args.quick else 5)
     seeds = range(args.seed, args.seed + count)
-    epochs = args.epochs if args.epochs is not None else (15 if args.quick else 60)
+    epochs = {m: args.epochs or (EPOCHS[m] // 4 if args.quick else EPOCHS[m]) for m in MODELS}
     alphas = (0.2, 1.0) if args.quick else (0.1, 0.2, 0.4, 1.0)
     studies = set(args.studies)
     # the label-noise study: its own network and schedule
@@ -212,25 +240,27 @@ def run(args: argparse.Namespace) -> int:
     noisy_epochs = args.epochs or (8 if args.quick else 40)
     shares = (0.0, 0.5) if args.quick else noise.NOISE
     noisy_alphas = (8.0,) if args.quick else noise.ALPHAS
-    noisy_runs = len(shares) * len(noisy_seeds) * (1 + len(noisy_alphas))
+    noisy_runs = len(shares) * len(noisy_seeds) * (2 + len(noisy_alphas))  # ERM, dropout
     data = _data()
     runs = [("erm", 0.0)] + [(m, a) for m in SWEPT for a in alphas]
     for m in METHODS[1:]:
         if (m, DEFAULT_ALPHA[m]) not in runs:
             runs.append((m, DEFAULT_ALPHA[m]))
-    raw: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    models = args.models or (("mlp",) if args.quick else tuple(MODELS))
     started = time.perf_counter()
-    total = (len(runs) * count if "generalisation" in studies else 0) + (
+    total = (len(runs) * count * len(models) if "generalisation" in studies else 0) + (
         noisy_runs if "noise" in studies else 0)
     written: list[Path] = []
+    raw: dict[str, dict[tuple[str, float], list[dict[str, Any]]]] = {}
     with tqdm(total=total, desc=f"training ({args.backend})", unit="run") as bar:
         if "noise" in studies:
             found = noise.run(args.backend, noisy_seeds, noisy_epochs, shares, noisy_alphas,
                               bar.update, (0.1,) if args.quick else noise.EPSILONS)
             found["config"] = {"backend": args.backend, "seeds": list(noisy_seeds),
                                "epochs": noisy_epochs, "noise": list(shares),
-                               "alphas": list(noisy_alphas), "model": noise.MODEL,
-                               "data": noise.DATA, "optimizer": noise.OPTIMIZER}
+                               "alphas": list(noisy_alphas), "dropout": noise.DROPOUT,
+                               "model": noise.MODEL, "data": noise.DATA,
+                               "optimizer": noise.OPTIMIZER}
             (out / "noise.json").write_text(json.dumps(found, indent=1))
             (out / "noise.md").write_text(noise.table(found) + "\n")
             noise.plot(plt, found, out / "noise.png")
@@ -239,16 +269,42 @@ def run(args: argparse.Namespace) -> int:
                 noise.plot_attacks(plt, found, out / "attacks.png")
                 written.append(out / "attacks.png")
         if "generalisation" in studies:
-            for method, alpha in runs:
-                for seed in seeds:
-                    probs = train(method, alpha, seed, epochs, data)
-                    raw.setdefault((method, alpha), []).append(metrics(probs, data[3]))
-                    bar.update()
+            for model in models:
+                mine = raw.setdefault(model, {})
+                for method, alpha in runs:
+                    for seed in seeds:
+                        probs = train(method, alpha, seed, epochs[model], data, model)
+                        mine.setdefault((method, alpha), []).append(metrics(probs, data[3]))
+                        bar.update()
     if "noise" in studies:
         print(noise.table(found))
-    if "generalisation" not in studies:
-        print("wrote " + ", ".join(str(p) for p in written))
-        return 0
+    for model, mine in raw.items():
+        results = _results(mine)
+        results["config"] = {"backend": args.backend, "seeds": count, "first_seed": args.seed,
+                             "epochs": epochs[model], "alphas": list(alphas),
+                             "default_alpha": DEFAULT_ALPHA, "model": MODELS[model],
+                             "optimizer": f"SGD lr {LR[model]:g} momentum 0.9 weight decay "
+                                          "5e-4, batch 64",
+                             "data": "sklearn digits, 1197 train / 600 test (stratified, "
+                                     "seed 0)",
+                             "label_smoothing": 0.0, "ece_bins": BINS,
+                             "seconds": round(time.perf_counter() - started, 1)}
+        results["claims"] = _claims(results)
+        results["rule"] = noise.RULE
+        tag = SUFFIX[model]
+        (out / f"results{tag}.json").write_text(json.dumps(results, indent=1))
+        table = _table(results)
+        (out / f"results{tag}.md").write_text(table + "\n")
+        _plots(plt, mine, results, alphas, out, tag, model)
+        print(f"{model}:\n{table}")
+        written += [out / f"results{tag}.json", out / f"results{tag}.md",
+                    out / f"reliability{tag}.png", out / f"accuracy_vs_alpha{tag}.png"]
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _results(raw: dict[tuple[str, float], list[dict[str, Any]]]) -> dict[str, Any]:
+    """Mean and std over seeds per method (at its default α) and per α."""
     results: dict[str, Any] = {}
     for method in METHODS:
         alpha = 0.0 if method == "erm" else DEFAULT_ALPHA[method]
@@ -262,25 +318,7 @@ def run(args: argparse.Namespace) -> int:
                 str(a): {k: _summary([r[k] for r in raw[(method, a)]])
                          for k in ("accuracy", "nll", "ece")}
                 for a in sorted({a for m, a in raw if m == method})}
-    results["config"] = {"backend": args.backend, "seeds": count, "first_seed": args.seed,
-                         "epochs": epochs,
-                         "alphas": list(alphas), "default_alpha": DEFAULT_ALPHA,
-                         "model": "MLP 64-256-10 (ReLU)", "optimizer":
-                         "SGD lr 0.05 momentum 0.9 weight decay 5e-4, batch 64",
-                         "data": "sklearn digits, 1197 train / 600 test (stratified, seed 0)",
-                         "label_smoothing": 0.0, "ece_bins": BINS,
-                         "seconds": round(time.perf_counter() - started, 1)}
-    results["claims"] = _claims(results)
-    results["rule"] = noise.RULE
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    table = _table(results)
-    (out / "results.md").write_text(table + "\n")
-    _plots(plt, raw, results, alphas, out)
-    print(table)
-    written += [out / "results.json", out / "results.md", out / "reliability.png",
-                out / "accuracy_vs_alpha.png"]
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return results
 
 
 def _claims(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -314,7 +352,8 @@ def _table(results: dict[str, Any]) -> str:
 
 
 def _plots(plt: Any, raw: dict[tuple[str, float], list[dict[str, Any]]],
-           results: dict[str, Any], alphas: tuple[float, ...], out: Path) -> None:
+           results: dict[str, Any], alphas: tuple[float, ...], out: Path, tag: str,
+           model: str) -> None:
     fig, grid = plt.subplots(2, len(METHODS) // 2, figsize=(1.6 * len(METHODS), 6.4), dpi=80)
     axes = grid.ravel()
     centres = (np.arange(BINS) + 0.5) / BINS
@@ -334,7 +373,7 @@ def _plots(plt: Any, raw: dict[tuple[str, float], list[dict[str, Any]]],
         row[0].set_ylabel("accuracy")
     axes[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(out / "reliability.png")
+    fig.savefig(out / f"reliability{tag}.png")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=80)
     erm = results["erm"]["accuracy"]
@@ -348,7 +387,7 @@ def _plots(plt: Any, raw: dict[tuple[str, float], list[dict[str, Any]]],
     ax.set_xlabel("α (Mixer: MixUp α, CutMix α = 1)")
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=8)
-    ax.set_title("digits: accuracy vs α (mean ± std over seeds)", fontsize=9)
+    ax.set_title(f"digits, {model.upper()}: accuracy vs α (mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_alpha.png")
+    fig.savefig(out / f"accuracy_vs_alpha{tag}.png")
     plt.close(fig)

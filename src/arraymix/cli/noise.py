@@ -25,6 +25,10 @@ from . import _need
 NOISE = (0.0, 0.2, 0.5, 0.8)
 #: MixUp's α under label noise in the paper (8 at 20 %, 32 at 50 % and 80 %).
 ALPHAS = (8.0, 32.0)
+#: The dropout rate of the ERM + dropout rows (before the last layer); the
+#: paper's baseline swept several rates, one is run here.
+DROPOUT = 0.5
+DROPOUT_ROW = f"erm + dropout {DROPOUT:g}"
 #: Zhang et al. 2018, Table 2 (CIFAR-10, PreAct ResNet-18, 200 epochs):
 #: test error in % at the best and at the last epoch, and MixUp's α.
 PUBLISHED: dict[float, dict[str, Any]] = {
@@ -88,9 +92,51 @@ def split(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return parts
 
 
+def torch_cnn(dropout: float = 0.0) -> Any:
+    """The :data:`MODEL` network in torch, with ``dropout`` before its last
+    layer (0: none)."""
+    nn = _need("torch", "torch").nn
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(128, 10))
+
+
+def jax_cnn_init(key: Any) -> dict[str, Any]:
+    """He-initialised parameters of the :data:`MODEL` network in JAX."""
+    jax = _need("jax", "jax")
+    jnp = jax.numpy
+    keys = jax.random.split(key, 4)
+
+    def dense(k: Any, fan_in: int, shape: tuple[int, ...]) -> Any:
+        return jax.random.normal(k, shape) * math.sqrt(2.0 / fan_in)
+
+    return {"c1": dense(keys[0], 9, (32, 1, 3, 3)), "b1": jnp.zeros(32),
+            "c2": dense(keys[1], 288, (64, 32, 3, 3)), "b2": jnp.zeros(64),
+            "w3": dense(keys[2], 1024, (1024, 128)), "b3": jnp.zeros(128),
+            "w4": dense(keys[3], 128, (128, 10)), "b4": jnp.zeros(10)}
+
+
+def jax_cnn(p: Any, x: Any, key: Any = None, dropout: float = 0.0) -> Any:
+    """The :data:`MODEL` network's logits for ``x`` of shape (N, 1, 8, 8);
+    with a ``key``, ``dropout`` before the last layer (training)."""
+    import jax
+    import jax.numpy as jnp
+
+    conv = jax.lax.conv_general_dilated
+    h = jax.nn.relu(conv(x, p["c1"], (1, 1), "SAME") + p["b1"][:, None, None])
+    h = jax.nn.relu(conv(h, p["c2"], (1, 1), "SAME") + p["b2"][:, None, None])
+    h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+    h = jax.nn.relu(h.reshape(h.shape[0], -1) @ p["w3"] + p["b3"])
+    if key is not None and dropout > 0:
+        keep = jax.random.bernoulli(key, 1.0 - dropout, h.shape)
+        h = jnp.where(keep, h / (1.0 - dropout), 0.0)
+    return h @ p["w4"] + p["b4"]
+
+
 def _torch_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
-                 alpha: float, seed: int, epochs: int, budgets: Sequence[float]
-                 ) -> tuple[list[float], dict[str, list[float]]]:
+                 alpha: float, dropout: float, seed: int, epochs: int,
+                 budgets: Sequence[float]) -> tuple[list[float], dict[str, list[float]]]:
     """Test error after each epoch of a small CNN trained in torch, and the
     trained network's error under FGSM and I-FGSM at each of ``budgets``."""
     import arraymix
@@ -98,9 +144,7 @@ def _torch_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndar
     torch = _need("torch", "torch")
     torch.manual_seed(seed)
     nn = torch.nn
-    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = torch_cnn(dropout)
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
     x_all, y_all = torch.asarray(xtr), torch.asarray(ytr)
     x_test, y_test = torch.asarray(xte), torch.asarray(yte)
@@ -142,31 +186,27 @@ def _torch_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndar
 
 
 @functools.cache
-def _jax_steps(alpha: float) -> tuple[Any, Any, Any]:
+def _jax_steps(alpha: float, dropout: float) -> tuple[Any, Any, Any]:
     """The jitted training step (which draws its mix from a key: no host
-    draws in the loop) and test error of the JAX network, made once per α."""
+    draws in the loop) and test error of the JAX network, made once per α
+    and dropout rate."""
     import arraymix
 
     jax = _need("jax", "jax")
     jnp = jax.numpy
+    forward = jax_cnn
 
-    def forward(p: Any, x: Any) -> Any:
-        conv = jax.lax.conv_general_dilated
-        h = jax.nn.relu(conv(x, p["c1"], (1, 1), "SAME") + p["b1"][:, None, None])
-        h = jax.nn.relu(conv(h, p["c2"], (1, 1), "SAME") + p["b2"][:, None, None])
-        h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
-        h = jax.nn.relu(h.reshape(h.shape[0], -1) @ p["w3"] + p["b3"])
-        return h @ p["w4"] + p["b4"]
-
-    def loss(p: Any, x: Any, y: Any) -> Any:
-        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(forward(p, x)), axis=-1))
+    def loss(p: Any, x: Any, y: Any, key: Any = None) -> Any:
+        logits = forward(p, x, key, dropout)
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits), axis=-1))
 
     def step(p: Any, v: Any, key: Any, x: Any, ids: Any) -> Any:
+        key, drop = jax.random.split(key)
         if alpha > 0:
             x, y = arraymix.mixup(x, ids, alpha=alpha, num_classes=CLASSES, rng=key)
         else:
             y = arraymix.one_hot(ids, CLASSES)
-        g = jax.grad(loss)(p, x, y)
+        g = jax.grad(loss)(p, x, y, drop)
         v = jax.tree.map(lambda v_, g_, p_: 0.9 * v_ + g_ + 5e-4 * p_, v, g, p)
         return jax.tree.map(lambda p_, v_: p_ - 0.02 * v_, p, v), v
 
@@ -188,21 +228,14 @@ def _jax_steps(alpha: float) -> tuple[Any, Any, Any]:
 
 
 def _jax_curve(xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
-               alpha: float, seed: int, epochs: int, budgets: Sequence[float]
-               ) -> tuple[list[float], dict[str, list[float]]]:
+               alpha: float, dropout: float, seed: int, epochs: int,
+               budgets: Sequence[float]) -> tuple[list[float], dict[str, list[float]]]:
     """The same network and schedule in plain JAX."""
     jax = _need("jax", "jax")
     jnp = jax.numpy
     keys = jax.random.split(jax.random.key(seed), 5)
-
-    def dense(key: Any, fan_in: int, shape: tuple[int, ...]) -> Any:
-        return jax.random.normal(key, shape) * math.sqrt(2.0 / fan_in)
-
-    params = {"c1": dense(keys[0], 9, (32, 1, 3, 3)), "b1": jnp.zeros(32),
-              "c2": dense(keys[1], 288, (64, 32, 3, 3)), "b2": jnp.zeros(64),
-              "w3": dense(keys[2], 1024, (1024, 128)), "b3": jnp.zeros(128),
-              "w4": dense(keys[3], 128, (128, 10)), "b4": jnp.zeros(10)}
-    train, error, attacked = _jax_steps(alpha)
+    params = jax_cnn_init(keys[0])
+    train, error, attacked = _jax_steps(alpha, dropout)
     velocity = jax.tree.map(jnp.zeros_like, params)
     x_all, y_all = jnp.asarray(xtr), jnp.asarray(ytr)
     x_test, y_test = jnp.asarray(xte), jnp.asarray(yte)
@@ -227,18 +260,20 @@ def run(backend: str, seeds: Sequence[int], epochs: int, noise: Sequence[float],
     best and last epochs, the measured share of corrupt labels, and the
     verdict on each of the paper's claims."""
     curve = {"torch": _torch_curve, "jax": _jax_curve}[backend]
-    methods = [("erm", 0.0)] + [(f"mixup α={a:g}", a) for a in alphas]
+    methods = [("erm", 0.0, 0.0), (DROPOUT_ROW, 0.0, DROPOUT)] + [
+        (f"mixup α={a:g}", a, 0.0) for a in alphas]
     rows: dict[str, Any] = {}
     for share in noise:
         for seed in seeds:
             xtr, xte, ytr, yte = split(seed)
             noisy, wrong = corrupt(ytr, share, np.random.default_rng(seed + 7))
-            for name, alpha in methods:
-                errors, attacks = curve(xtr, noisy, xte, yte, alpha, seed, epochs,
-                                        budgets if share == 0 else ())
+            for name, alpha, dropout in methods:
+                errors, attacks = curve(xtr, noisy, xte, yte, alpha, dropout, seed, epochs,
+                                        budgets if share == 0 and not dropout else ())
                 row = rows.setdefault(f"{share:g}|{name}", {
-                    "noise": share, "method": name, "alpha": alpha, "seeds": [],
-                    "corrupt": [], "best": [], "last": [], "curves": [], "attacks": {}})
+                    "noise": share, "method": name, "alpha": alpha, "dropout": dropout,
+                    "seeds": [], "corrupt": [], "best": [], "last": [], "curves": [],
+                    "attacks": {}})
                 for attack, values in attacks.items():
                     row["attacks"].setdefault(attack, []).append(values)
                 row["seeds"].append(seed)
@@ -290,17 +325,22 @@ def claims(rows: dict[str, Any], noise: Sequence[float], alphas: Sequence[float]
 
 
 def _columns(rows: dict[str, Any], share: float, alpha: float) -> list[dict[str, Any]]:
-    """MixUp at ``alpha`` against ERM at ``share`` corrupt labels, at the best
-    and the last epoch."""
+    """MixUp at ``alpha`` against ERM, and against ERM with dropout, at
+    ``share`` corrupt labels, at the best and the last epoch."""
     out = []
-    erm, mix = rows[f"{share:g}|erm"], rows[f"{share:g}|mixup α={alpha:g}"]
-    for column in ("best", "last"):
-        diffs = [e - m for e, m in zip(erm[column], mix[column], strict=True)]
-        out.append({"noise": share, "column": column, "alpha": alpha,
-                    "claim": f"MixUp (α = {alpha:g}) has a lower test error than ERM "
-                             f"at the {column} epoch with {share:.0%} corrupt labels",
-                    "erm": float(np.mean(erm[column])), "mixup": float(np.mean(mix[column])),
-                    "diffs": diffs, "verdict": verdict(diffs, +1)})
+    mix = rows[f"{share:g}|mixup α={alpha:g}"]
+    for base, label in (("erm", "ERM"), (DROPOUT_ROW, f"ERM with dropout {DROPOUT:g}")):
+        erm = rows.get(f"{share:g}|{base}")
+        if erm is None:
+            continue
+        for column in ("best", "last"):
+            diffs = [e - m for e, m in zip(erm[column], mix[column], strict=True)]
+            out.append({"noise": share, "column": column, "alpha": alpha, "baseline": base,
+                        "claim": f"MixUp (α = {alpha:g}) has a lower test error than {label} "
+                                 f"at the {column} epoch with {share:.0%} corrupt labels",
+                        "erm": float(np.mean(erm[column])),
+                        "mixup": float(np.mean(mix[column])),
+                        "diffs": diffs, "verdict": verdict(diffs, +1)})
     return out
 
 
@@ -333,7 +373,7 @@ def table(result: dict[str, Any]) -> str:
                                    zip(values.mean(axis=0), values.std(axis=0), strict=True))
                 lines.append(f"| {row['method']} | {attack.upper()} | {cells} | "
                              f"{paper[attack]} |")
-    lines += ["", "| claim | ERM (%) | MixUp (%) | verdict |", "|---|---|---|---|"]
+    lines += ["", "| claim | baseline (%) | MixUp (%) | verdict |", "|---|---|---|---|"]
     for c in result["claims"] + result.get("attack_claims", []):
         lines.append(f"| {c['claim']} | {100 * c['erm']:.1f} | {100 * c['mixup']:.1f} | "
                      f"{c['verdict']} |")
