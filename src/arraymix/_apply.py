@@ -118,13 +118,13 @@ def blend(x: Array, params: MixParams | Pasted, /, *, out: Array | None = None,
         check_lam_values(weights)
         return backend.blend_sources(x, weights, sources, out, count)
     lam, perm = check_mix_params(x, params, batch)
-    parts = _checked_parts(x, params, batch, None, ())
+    parts = _checked_parts(x, params, batch, None, ()) if type(params) is not MixParams else ()
     if out is not None:
         check_out(x, out)
     count = check_groups(groups, batch)
     check_perm_values(perm, batch, count)
     check_lam_values(lam)
-    four = four_sources(backend.xp, lam, perm, parts)
+    four = four_sources(backend.xp, lam, perm, parts) if parts else None
     if four is not None:  # a Mixer's draw with Mosaic samples: over four sources
         return backend.blend_sources(x, four.lam, four.sources, out, count)
     return backend.blend(x, lam, perm, out, count)

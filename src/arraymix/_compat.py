@@ -68,7 +68,9 @@ def torch_module() -> Any:
 def is_torch_array(x: Any) -> bool:
     """Whether ``x`` is a torch tensor (of any subclass)."""
     torch = torch_module()
-    return torch is not None and isinstance(x, torch.Tensor)
+    # the exact type first: isinstance goes through the tensor metaclass's
+    # __instancecheck__, several times slower
+    return torch is not None and (type(x) is torch.Tensor or isinstance(x, torch.Tensor))
 
 
 def is_numpy_array(x: Any) -> bool:

@@ -21,7 +21,9 @@ from ._compat import (
     from_host,
     library,
     namespace_of,
+    numpy_twins,
     to_device,
+    torch_module,
 )
 from ._compat import device as array_device
 from ._params import CutMixParams, MixParams, register_with_jax
@@ -252,11 +254,23 @@ def draw_mixup(src: Source, batch_size: int, alpha: float, lam_mode: str, pairin
                groups: int, xp: Any, device: Any) -> MixParams:
     """:func:`sample_mixup` with its arguments checked, from ``src``."""
     lead = () if lam_mode == "batch" else (batch_size,)
-    if (type(src) is _NumpySource and xp is src.xp and device in (None, src.device)
-            and lam_mode != "pair" and pairing == "permute" and groups == 1):
-        # NumPy draws for NumPy arrays: already float64 (the default) where they go
-        return MixParams(lam=src.beta(alpha, lead), perm=src.permutation(batch_size).astype(
-            default_index(xp, device), copy=False))
+    if (type(src) is _NumpySource and lam_mode != "pair" and pairing == "permute"
+            and groups == 1):
+        if xp is src.xp and device in (None, src.device):
+            # NumPy draws for NumPy arrays: already float64 (the default) and
+            # intp (the index dtype) where they go
+            lam = src.beta(alpha, lead)  # λ first, the partners next: the streams' order
+            perm = src.permutation(batch_size)
+            return MixParams(lam, perm if perm.dtype == np.intp else perm.astype(np.intp))
+        if getattr(device, "type", None) == "cpu" and library(xp) == "torch":
+            # and for CPU tensors: cast on the NumPy side, then shared, as
+            # from_host does in more steps
+            torch = torch_module()
+            twin = numpy_twins(torch).get(default_float(xp, device))
+            if twin is not None:
+                lam = src.beta(alpha, lead).astype(twin)
+                perm = src.permutation(batch_size).astype(np.int64, copy=False)
+                return MixParams(torch.from_numpy(lam), torch.from_numpy(perm))
     fused = _in_one_kernel(src, batch_size, alpha, lam_mode, pairing, groups, xp, device)
     if fused is not None:
         return MixParams(lam=fused[0], perm=fused[3])

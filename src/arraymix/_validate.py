@@ -196,6 +196,10 @@ def check_batch(x: Any, name: str = "x", *, bool_ok: bool = False) -> tuple[Refe
     ``bool_ok``: pasting selects, it does no arithmetic): return its backend
     (the one decision of the call, :func:`arraymix._backends.select`) and
     its batch size."""
+    if type(x) is np.ndarray and x.ndim and x.dtype.kind in ("fiub" if bool_ok else "fiu"):
+        # the common host case, answered without the general checks: an
+        # exact ndarray (not a masked array) of a real, integer (or bool) dtype
+        return select(x), x.shape[0]
     if not is_array_api_obj(x):
         raise TypeError(
             f"{name} must be an array (NumPy, PyTorch, JAX or another array API "
@@ -419,6 +423,7 @@ def _values(a: Array) -> np.ndarray[Any, Any] | None:
 
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_MAX = np.maximum.reduce  # ndarray.max without its Python wrapper
 
 
 def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") -> bool:
@@ -432,7 +437,7 @@ def _check_in_range(a: Array, stop: int, name: str, what: str, label: str = "") 
     size = values.dtype.itemsize
     # one reduction: seen unsigned, a negative value is at least 2**(bits - 1)
     if (values.dtype.kind == "i" and isinstance(stop, int) and stop <= 1 << (8 * size - 1)
-            and int(values.view(_UNSIGNED[size]).max()) < stop):
+            and int(_MAX(values.view(_UNSIGNED[size]), axis=None)) < stop):
         return True
     low, high = int(values.min()), int(values.max())
     if low < 0 or high >= stop:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _pages
 from .._compat import Array, numpy_twins, torch_module
 from . import boxes, family_host, walk
 from .numpy_host import NUMPY, host_paste_path
@@ -217,6 +218,10 @@ def gather_lerp(x: Array, lam: Array, perm: Array, out: Array | None) -> Array:
     weight = _host_weight(x, lam)
     if out is x:
         return torch.lerp(x, torch.index_select(x, 0, perm), weight, out=x)
-    target = torch.index_select(x, 0, perm, out=fresh_torch(x) if out is None else out)
+    if (out is None and x.numel() * x.element_size() < _pages.MIN_BYTES
+            and x.is_contiguous()):  # small: no pages to advise, one call fewer
+        target = torch.index_select(x, 0, perm)
+    else:
+        target = torch.index_select(x, 0, perm, out=fresh_torch(x) if out is None else out)
     return torch.lerp(x, target, weight, out=target)
 
