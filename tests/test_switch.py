@@ -12,6 +12,7 @@ from scipy import stats
 
 import arraymix
 from reference import ref_mask, ref_mosaic, ref_paste, ref_resize
+from test_detection import area, random_boxes, ref_paste_boxes, ref_paste_points
 
 SEEDS = st.integers(0, 2**32 - 1)
 ALL = ("mixup", "cutmix", "patchmix", "fmix", "mosaic", "resizemix")
@@ -270,8 +271,10 @@ def test_bad_settings_name_the_argument():
     mixer = arraymix.Mixer(methods={"mosaic": 1.0}, seed=0)
     p = mixer.draw(4, SIZES)
     boxes = np.zeros((4, 1, 4))
-    with pytest.raises(TypeError, match="MosaicParams"):
-        arraymix.paste_boxes(boxes, np.ones((4, 1), dtype=bool), p)
+    (part,) = p.parts
+    bad = p._replace(parts=(part._replace(centre=part.centre[:2]),))
+    with pytest.raises(ValueError, match=r"params\.centre"):  # the draw's parts are checked
+        arraymix.paste_boxes(boxes, np.ones((4, 1), dtype=bool), bad)
     with pytest.raises(ValueError, match="sizes must give"):
         mixer.draw(4)
 
@@ -300,6 +303,9 @@ def test_torchvision_transform_with_the_family():
     np.testing.assert_allclose(labels.numpy(), rows, rtol=1e-6, atol=1e-7)
     expected = arraymix.paste(masks.numpy(), p.rescaled((8, 8)), axes=(1, 2))
     np.testing.assert_array_equal(out_masks.numpy(), expected)
+    boxes = tv_tensors.BoundingBoxes([[1, 1, 8, 8]], format="XYXY", canvas_size=(16, 16))
+    with pytest.raises(TypeError, match=r"paste_boxes .* on the Mixer's draw"):
+        transform(tv_tensors.Image(images), [{"boxes": boxes, "labels": torch.tensor([1])}] * 6)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "uint8", "float16"])
@@ -376,3 +382,121 @@ def test_bad_parts_are_refused_by_name():
     bad = p.parts[0]._replace(sources=np.full((4, 4), 9))  # a partner out of range
     with pytest.raises(ValueError, match="sources"):
         arraymix.mix(x, p._replace(parts=(bad,)))
+
+
+def ref_family_coords(coords, valid, p, fraction):
+    """Boxes (or points) of a Mixer's draw with Mosaic and ResizeMix samples,
+    sample by sample by its method, in float64: ``4N`` slots where the draw
+    holds a Mosaic, else ``2N``; MixUp samples keep both sets, CutMix and
+    ResizeMix samples their own boxes outside the box, Mosaic samples each
+    quadrant's source's clipped to it."""
+    boxes = coords.shape[-1] == 4
+    batch, n = valid.shape
+    c64 = coords.astype(np.float64)
+    method, perm = np.asarray(p.method), np.asarray(p.perm)
+    wide = 4 if any(isinstance(q, arraymix.MosaicParams) for q in p.parts) else 2
+    out, kept = np.zeros((batch, wide * n, coords.shape[-1])), np.zeros((batch, wide * n), bool)
+    lower, upper = np.asarray(p.lower), np.asarray(p.upper)
+    if boxes:
+        cut, cut_ok = ref_paste_boxes(c64, valid, perm, lower, upper, fraction)
+    else:
+        cut, cut_ok = ref_paste_points(c64, valid, perm, lower, upper)
+    for i, m in enumerate(method.tolist()):
+        if m == CODE["mixup"]:
+            kept[i, :2 * n] = np.concatenate([valid[i], valid[perm[i]]])
+            out[i, :2 * n] = np.concatenate([c64[i], c64[perm[i]]]) * kept[i, :2 * n, None]
+        elif m == CODE["mosaic"]:
+            (q,) = [q for q in p.parts if isinstance(q, arraymix.MosaicParams)]
+            h, w = q.sizes
+            r, c = np.asarray(q.centre)[i]
+            rects = [(0, 0, c, r), (c, 0, w, r), (0, r, c, h), (c, r, w, h)]  # x0 y0 x1 y1
+            for k, (x0, y0, x1, y1) in enumerate(rects):
+                src = np.asarray(q.sources)[i, k]
+                for j in range(n):
+                    t = c64[src, j]
+                    if boxes:
+                        cl = [min(max(t[0], x0), x1), min(max(t[1], y0), y1),
+                              min(max(t[2], x0), x1), min(max(t[3], y0), y1)]
+                        ok = area(cl) > 0 and area(cl) >= fraction * area(t)
+                    else:
+                        cl, ok = t, x0 <= t[0] < x1 and y0 <= t[1] < y1
+                    if valid[src, j] and ok:
+                        out[i, k * n + j], kept[i, k * n + j] = cl, True
+        elif m == CODE["resizemix"]:
+            (q,) = [q for q in p.parts if isinstance(q, arraymix.ResizeMixParams)]
+            (y0, x0), (y1, x1) = np.asarray(q.lower)[i], np.asarray(q.upper)[i]
+            h, w = q.sizes
+            partner = np.asarray(q.perm)[i]
+            if boxes:
+                own, own_ok = ref_paste_boxes(c64, valid, np.asarray(q.perm), q.lower, q.upper,
+                                              fraction)
+            else:
+                own, own_ok = ref_paste_points(c64, valid, np.asarray(q.perm), q.lower,
+                                               q.upper)
+            out[i, :n], kept[i, :n] = own[i, :n], own_ok[i, :n]
+            for j in range(n):
+                t = c64[partner, j].reshape(-1, 2)
+                moved = (np.asarray([x0, y0]) + t * [(x1 - x0) / w, (y1 - y0) / h]).ravel()
+                ok = (area(moved) > 0 if boxes
+                      else x0 <= moved[0] < x1 and y0 <= moved[1] < y1)
+                if valid[partner, j] and ok:
+                    out[i, n + j], kept[i, n + j] = moved, True
+        else:  # CutMix, or left alone (an empty box)
+            out[i, :2 * n], kept[i, :2 * n] = cut[i], cut_ok[i]
+    return out, kept
+
+
+@settings(max_examples=10, deadline=None)
+@given(methods=method_maps(("mixup", "cutmix", "mosaic", "resizemix")),
+       lam_mode=st.sampled_from(["batch", "sample"]), seed=SEEDS, batch=st.integers(2, 8),
+       fraction=st.sampled_from([0.0, 0.25, 0.5]))
+def test_boxes_and_points_follow_a_draw_with_mosaic_and_resizemix(backend, methods, lam_mode,
+                                                                  seed, batch, fraction):
+    """Each sample's boxes and points by its method, against float64
+    references; the MixUp, CutMix and Mosaic slots exactly, the ResizeMix
+    partner's scaled coordinates to float32 rounding."""
+    gen = np.random.default_rng(seed)
+    h, w = 24, 32
+    p = make(methods, lam_mode, seed, 5).draw(batch, (h, w), xp=backend.xp,
+                                               device=backend.device)
+    boxes, valid = random_boxes(gen, batch, 3, h, w)
+    points = np.floor(gen.random((batch, 4, 2)) * [w, h])
+    pvalid = gen.random((batch, 4)) < 0.8
+    got, kept = backend.call(arraymix.paste_boxes, backend.asarray(boxes.astype(np.float32)),
+                             backend.asarray(valid), p, min_visible=fraction)
+    q, qv = backend.call(arraymix.paste_points, backend.asarray(points.astype(np.float32)),
+                         backend.asarray(pvalid), p)
+    if not backend.has_values:
+        return
+    hp = host_draw(backend, p)
+    for coords, flags, out, ok, frac in ((boxes, valid, got, kept, fraction),
+                                         (points, pvalid, q, qv, 0.0)):
+        want, want_ok = ref_family_coords(coords, flags, hp, frac)
+        assert backend.numpy(out).shape == want.shape
+        np.testing.assert_array_equal(backend.numpy(ok), want_ok)
+        np.testing.assert_allclose(backend.numpy(out), want, rtol=0, atol=1e-4)
+    # blend_boxes gives the same boxes (at its own min_visible) and weighs
+    # each kept box of a CutMix, Mosaic or ResizeMix sample 1
+    b, v, wts = backend.call(arraymix.blend_boxes, backend.asarray(boxes.astype(np.float32)),
+                             backend.asarray(valid), p)
+    b2, v2 = backend.call(arraymix.paste_boxes, backend.asarray(boxes.astype(np.float32)),
+                          backend.asarray(valid), p)
+    np.testing.assert_array_equal(backend.numpy(b), backend.numpy(b2))
+    np.testing.assert_array_equal(backend.numpy(v), backend.numpy(v2))
+    method, wts, v = hp.method, backend.numpy(wts), backend.numpy(v)
+    whole = np.isin(method, [CODE["cutmix"], CODE["mosaic"], CODE["resizemix"]])
+    np.testing.assert_array_equal(wts[whole], v[whole].astype(wts.dtype))
+    assert (wts[~v] == 0).all()
+
+
+def test_boxes_refuse_a_draw_with_masks_by_name():
+    p = make({"mixup": 0.5, "fmix": 0.5}, "batch", 0, 5).draw(4, SIZES)
+    while not p.parts:  # a batch draw of MixUp alone has no part to refuse
+        p = make({"fmix": 1.0}, "batch", 0, 5).draw(4, SIZES)
+    boxes, valid = np.zeros((4, 1, 4), np.float32), np.ones((4, 1), dtype=bool)
+    with pytest.raises(TypeError, match=r"MaskParams.*leave fmix and patchmix out"):
+        arraymix.paste_boxes(boxes, valid, p)
+    with pytest.raises(TypeError, match=r"MaskParams.*points"):
+        arraymix.paste_points(boxes[..., :2], valid, p)
+    with pytest.raises(TypeError, match="MaskParams"):
+        arraymix.blend_boxes(boxes, valid, p)

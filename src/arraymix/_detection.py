@@ -11,10 +11,11 @@ the first cut axis is the height (y), the second the width (x).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._compat import Array, default_float, device, isdtype, namespace
 from ._params import CutMixParams, MaskParams, MixerParams, MixParams, MosaicParams, ResizeMixParams
+from ._switch import CODES
 from ._validate import (
     check_coord_values,
     check_coords,
@@ -56,9 +57,13 @@ def paste_boxes(boxes: Array, valid: Array,
         [lower[i, 0], upper[i, 0]]`` (x by y). A :class:`Mixer`'s draw
         treats each sample by its method: CutMix samples as here, MixUp
         samples keep both sets as :func:`blend_boxes` does, samples left
-        alone their own. With :class:`ResizeMixParams` the sample's own
-        boxes are kept as here, and every box of the partner is scaled and
-        shifted into the box, as its image is. With :class:`MosaicParams`
+        alone their own, Mosaic and ResizeMix samples as their params do
+        below (a draw with Mosaic samples gives every sample ``4N`` slots,
+        the last ``2N`` empty for the others); a draw with FMix or
+        patch-grid samples raises a TypeError. With
+        :class:`ResizeMixParams` the sample's own boxes are kept as here,
+        and every box of the partner is scaled and shifted into the box, as
+        its image is. With :class:`MosaicParams`
         (which need their ``sizes``) each quadrant keeps its source's boxes
         clipped to it, and the result has ``4N`` slots, quadrant by quadrant
         (top-left, the sample's own, first). :class:`MaskParams` raise a
@@ -70,8 +75,9 @@ def paste_boxes(boxes: Array, valid: Array,
     Returns
     -------
     boxes : array
-        ``(B, 2N, 4)`` in ``boxes``' dtype: the sample's own boxes first,
-        unchanged, then the partner's, clipped to the pasted rectangle.
+        ``(B, 2N, 4)`` in ``boxes``' dtype (``4N`` for a Mosaic): the
+        sample's own boxes first, unchanged, then the partner's, clipped to
+        the pasted rectangle.
         Invalid slots hold zeros.
     valid : array
         Boolean ``(B, 2N)``. An own box stays valid when the part of it
@@ -134,9 +140,10 @@ def blend_boxes(
     params : MixParams or MixerParams
         From :func:`sample_mixup` (its ``lam`` and ``perm``), in ``boxes``'
         library and on its device. A :class:`Mixer`'s draw treats each
-        sample by its method: MixUp samples as here, CutMix samples as
-        :func:`paste_boxes` does (with ``min_visible`` 0.1, their boxes
-        weighted 1), samples left alone keep their own.
+        sample by its method: MixUp samples as here, CutMix, Mosaic and
+        ResizeMix samples as :func:`paste_boxes` does (with
+        ``min_visible`` 0.1, their boxes weighted 1; ``4N`` slots where the
+        draw holds a Mosaic), samples left alone keep their own.
 
     Returns
     -------
@@ -203,7 +210,9 @@ def paste_points(points: Array, valid: Array,
         ``(H, W)``, in ``points``' library and on its device. A point is in
         sample ``i``'s pasted region when ``lower[i] <= (y, x) < upper[i]``.
         With a :class:`Mixer`'s draw, MixUp samples keep both samples'
-        points (both images are seen). With :class:`ResizeMixParams` every
+        points (both images are seen), and Mosaic and ResizeMix samples
+        follow their params as below (``4N`` slots where the draw holds a
+        Mosaic; FMix or patch-grid samples raise a TypeError). With :class:`ResizeMixParams` every
         point of the partner is scaled into the box; with
         :class:`MosaicParams` each quadrant keeps its source's points inside
         it (``4N`` slots, quadrant by quadrant).
@@ -236,8 +245,10 @@ def paste_points(points: Array, valid: Array,
         return _mosaic_coords(points, valid, params, batch, 0.0)
     mixed: Array | None = None
     sizes = None
+    family = None
     if isinstance(params, MixerParams):
         perm, lower, upper, _, method = _check_draw(points, params, batch, "points")
+        family = _check_family(points, params, batch, "points") if params.parts else None
         mixed = method == 1
     else:
         _, perm, lower, upper = check_grid_params(points, params, batch, "points")
@@ -261,7 +272,11 @@ def paste_points(points: Array, valid: Array,
     if mixed is not None:  # MixUp samples of a draw: both images are seen, all points kept
         both = mixed[:, None]
         own, added = xp.where(both, valid, own), xp.where(both, t_valid, added)
-    return _joined_slots(xp, points, own, theirs, added)
+    out, kept = _joined_slots(xp, points, own, theirs, added)
+    if family is not None:
+        out, kept, _ = _with_family(xp, points, valid, method, family, out, kept, None, batch,
+                                    0.0)
+    return out, kept
 
 
 def _cut_boxes(xp: Any, boxes: Array, valid: Array, perm: Array, lower: Array, upper: Array,
@@ -291,13 +306,12 @@ def _check_draw(coords: Array, params: MixerParams, batch: int, name: str) -> tu
         Array, Array | None, Array | None, Array, Array]:
     """A Mixer's draw for boxes or points: partners, the boxes over two cut
     axes (None where the Mixer cannot cut), the blend λ and the methods."""
-    if params.parts:
-        kinds = ", ".join(sorted({type(p).__name__ for p in params.parts}))
+    masks = sorted({type(p).__name__ for p in params.parts if isinstance(p, MaskParams)})
+    if masks:
         raise TypeError(
-            f"this Mixer draw holds samples of the mixing family ({kinds}), and {name} "
-            "follow a draw of MixUp and CutMix only: for boxes and points, mix with "
-            "methods of MixUp and CutMix, or draw the family's methods alone "
-            "(sample_mosaic, sample_resizemix) and pass their params"
+            f"this Mixer draw holds samples mixed by a mask ({', '.join(masks)}: FMix or "
+            f"patch grids), and an irregular mask has no rule for the {name} it cuts "
+            f"through: for {name}, leave fmix and patchmix out of the Mixer's methods"
         )
     lower = upper = None
     if getattr(params.lower, "ndim", 0) == 2 and params.lower.shape[-1] == 0:  # cannot cut
@@ -320,6 +334,7 @@ def _drawn_boxes(boxes: Array, valid: Array, params: MixerParams, batch: int,
     left alone keep their boxes; the weights as :func:`blend_boxes` (1 for
     the boxes of a CutMix sample)."""
     perm, lower, upper, blend_lam, method = _check_draw(boxes, params, batch, "boxes")
+    family = _check_family(boxes, params, batch, "boxes")
     check_coord_values(boxes, valid, "boxes")
     xp = namespace(boxes)
     if lower is None or upper is None:
@@ -337,7 +352,93 @@ def _drawn_boxes(boxes: Array, valid: Array, params: MixerParams, batch: int,
     theirs_weight = xp.where(mixed, 1 - weight, one)
     weights = xp.concat([xp.where(own, weight, none), xp.where(added, theirs_weight, none)],
                         axis=1)
+    if not params.parts:
+        return out, kept, weights
+    out, kept, family_weights = _with_family(xp, boxes, valid, method, family, out, kept,
+                                             weights, batch, fraction)
+    assert family_weights is not None
+    return out, kept, family_weights
+
+
+class _Family(NamedTuple):
+    """The Mosaic and ResizeMix parts of a Mixer's draw, checked (None where
+    the draw has none)."""
+
+    mosaic: tuple[Array, Array, tuple[float, float]] | None
+    resize: tuple[Array, Array, Array, tuple[float, float]] | None
+
+
+def _check_family(coords: Array, params: MixerParams, batch: int, name: str) -> _Family:
+    """The draw's family parts for ``coords`` (masks were refused by
+    :func:`_check_draw`)."""
+    mosaic = resize = None
+    for part in params.parts:
+        if isinstance(part, MosaicParams):
+            mosaic = _check_mosaic(coords, part, batch)
+        elif isinstance(part, ResizeMixParams):
+            _, perm, lower, upper = check_grid_params(coords, part, batch, name)
+            sizes = _resized_sizes(part, name)
+            assert sizes is not None
+            resize = (perm, lower, upper, sizes)
+        else:
+            raise TypeError("params.parts must hold the parts a Mixer draws (MosaicParams, "
+                            f"ResizeMixParams) for {name}, got {type(part).__name__}")
+    return _Family(mosaic, resize)
+
+
+def _with_family(xp: Any, coords: Array, valid: Array, method: Array, family: _Family,
+                 out: Array, kept: Array, weights: Array | None, batch: int,
+                 fraction: float) -> tuple[Array, Array, Array | None]:
+    """The rows of a draw's ResizeMix and Mosaic samples put into the ``2N``
+    slots of its MixUp and CutMix ones (``4N`` where it holds a Mosaic, the
+    others' last ``2N`` empty); their boxes weigh 1, as a CutMix sample's."""
+    n = valid.shape[1]
+    if family.resize is not None:
+        perm, lower, upper, sizes = family.resize
+        own, added, theirs = _resized_partner(xp, coords, valid, perm, lower, upper, batch,
+                                              sizes, fraction)
+        rows, slots = _joined_slots(xp, coords, own, theirs, added)
+        users = method == CODES["resizemix"]
+        out = xp.where(users[:, None, None], rows, out)
+        kept = xp.where(users[:, None], slots, kept)
+    if family.mosaic is not None:
+        sources, centre, sizes = family.mosaic
+        rows, slots = _mosaic_slots(coords, valid, sources, centre, sizes, batch, fraction)
+        users = method == CODES["mosaic"]
+        out = xp.where(users[:, None, None], rows, xp.concat([out, xp.zeros_like(out)], axis=1))
+        kept = xp.where(users[:, None], slots, xp.concat([kept, xp.zeros_like(kept)], axis=1))
+        if weights is not None:
+            weights = xp.concat([weights, xp.zeros_like(weights)], axis=1)
+    if weights is not None:
+        family_users = (method == CODES["resizemix"]) | (method == CODES["mosaic"])
+        one, none = xp.ones_like(weights), xp.zeros_like(weights)
+        weights = xp.where(family_users[:, None], xp.where(kept, one, none), weights)
+    assert kept.shape[1] in (2 * n, 4 * n)
     return out, kept, weights
+
+
+def _resized_partner(xp: Any, coords: Array, valid: Array, perm: Array, lower: Array,
+                     upper: Array, batch: int, sizes: tuple[float, float], fraction: float
+                     ) -> tuple[Array, Array, Array]:
+    """ResizeMix on boxes or points: which own ones stay (as CutMix keeps
+    them), which of the partner's are added, and the partner's scaled into
+    the box."""
+    width = coords.shape[-1]
+    theirs = _scaled(xp, xp.take(coords, perm, axis=0), lower, upper, batch, sizes, width)
+    t_valid = xp.take(valid, perm, axis=0)
+    if width == 4:
+        own, _, _ = _cut_boxes(xp, coords, valid, perm, lower, upper, batch, fraction)
+        work = _work_dtype(xp, coords)
+        added = t_valid & (_area(xp, theirs[..., 0], theirs[..., 1], theirs[..., 2],
+                                 theirs[..., 3], work) > 0)
+        return own, added, theirs
+    ly, lx, uy, ux = _rectangles(xp, lower, upper, batch, coords.dtype)
+
+    def inside(p: Array) -> Array:
+        x, y = p[..., 0], p[..., 1]
+        return (x >= lx) & (x < ux) & (y >= ly) & (y < uy)
+
+    return valid & ~inside(coords), t_valid & inside(theirs), theirs
 
 
 def _rectangles(xp: Any, lower: Array, upper: Array, batch: int, dtype: Any) -> tuple[
@@ -422,6 +523,14 @@ def _mosaic_coords(coords: Array, valid: Array, params: MosaicParams, batch: int
                    fraction: float) -> tuple[Array, Array]:
     """Boxes (``fraction`` of each to stay visible) or points of a Mosaic:
     each quadrant's source's, clipped to the quadrant, quadrant by quadrant."""
+    sources, centre, sizes = _check_mosaic(coords, params, batch)
+    check_coord_values(coords, valid, "boxes" if coords.shape[-1] == 4 else "points")
+    return _mosaic_slots(coords, valid, sources, centre, sizes, batch, fraction)
+
+
+def _check_mosaic(coords: Array, params: MosaicParams, batch: int) -> tuple[
+        Array, Array, tuple[float, float]]:
+    """A Mosaic's sources, centre and image sizes, checked for ``coords``."""
     _, sources, centre = check_mosaic_params(coords, params, batch)
     check_source_values(sources, batch, 1)
     if params.sizes is None or len(params.sizes) != 2:
@@ -429,10 +538,16 @@ def _mosaic_coords(coords: Array, valid: Array, params: MosaicParams, batch: int
             "params.sizes must be the images' (H, W) to clip the quadrants, got "
             f"{params.sizes}: draw the params with sample_mosaic(rng, B, (H, W))"
         )
-    check_coord_values(coords, valid, "boxes" if coords.shape[-1] == 4 else "points")
+    return sources, centre, (float(params.sizes[0]), float(params.sizes[1]))
+
+
+def _mosaic_slots(coords: Array, valid: Array, sources: Array, centre: Array,
+                  sizes: tuple[float, float], batch: int, fraction: float
+                  ) -> tuple[Array, Array]:
+    """:func:`_mosaic_coords` on checked params."""
     xp = namespace(coords)
     work = _work_dtype(xp, coords)
-    height, width = (float(n) for n in params.sizes)
+    height, width = sizes
     cy, cx, _, _ = _rectangles(xp, centre, centre, batch, work)
     zero, h, w = xp.zeros_like(cy), xp.full_like(cy, height), xp.full_like(cx, width)
     quadrants = [(zero, zero, cy, cx), (zero, cx, cy, w), (cy, zero, h, cx), (cy, cx, h, w)]

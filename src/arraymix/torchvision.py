@@ -127,6 +127,13 @@ class MixerTransform(v2.Transform):  # type: ignore[misc]  # torchvision is unty
         box_leaves = [i for i, leaf in enumerate(flat)
                       if isinstance(leaf, tv_tensors.BoundingBoxes)]
         detection = _detection_targets(flat, paths, box_leaves, batch, sizes)
+        if detection.samples and self.mixer._family():
+            raise TypeError(
+                "detection targets (boxes and the tensors beside them) follow a Mixer of "
+                f"MixUp and CutMix here, and this Mixer also draws {self.mixer._family()}: "
+                "mix such targets with arraymix.paste_boxes (and paste_points) on the "
+                "Mixer's draw, padded to (B, N, 4)"
+            )
         taken = set(images) | detection.taken
         labels_at = None if detection.samples else self._labels_index(sample, flat, taken)
         targets = None
