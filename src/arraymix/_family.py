@@ -18,7 +18,7 @@ import numpy as np
 from ._api import _check_call
 from ._backends import Reference
 from ._backends.reference import partners, per_sample
-from ._compat import Array, default_float, default_index
+from ._compat import Array, default_float, default_index, is_torch_array, torch_module
 from ._labels import Targets, check_not_dense, mix_targets
 from ._params import MaskParams, MosaicParams, ResizeMixParams, register_with_jax
 from ._random import Source
@@ -76,6 +76,12 @@ def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
         # is most of an FMix draw
         threshold = np.asarray([[np.partition(row, k)[k]] for row, k in
                                 zip(values, at.tolist(), strict=True)], dtype=values.dtype)
+    elif is_torch_array(values) and values.device.type == "cpu":
+        # torch's selection likewise (its sort of a 224x224 mask costs more than
+        # the rest of the draw); the value at the position is the sort's
+        torch = torch_module()
+        threshold = torch.stack([torch.kthvalue(row, k + 1).values for row, k in
+                                 zip(values, at.tolist(), strict=True)])[:, None]
     else:
         ordered = sxp.sort(values, axis=-1)
         threshold = sxp.take_along_axis(ordered, at[:, None], axis=-1)
