@@ -583,3 +583,24 @@ def test_mosaic_against_kornia():
         np.testing.assert_array_equal(ours[i, :ri, :ci], src[a, :ri, :ci])
         canvas = np.block([[src[a], src[b]], [src[cc], src[d]]])
         np.testing.assert_array_equal(theirs[i], canvas[h - ri:2 * h - ri, w - ci:2 * w - ci])
+
+
+@given(seed=SEEDS, rows=st.integers(1, 5), n=st.integers(1, 60))
+@settings(max_examples=25)
+def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n):
+    """The FMix threshold: NumPy's partition and CPU torch's kthvalue pick
+    the value a sort would put at each row's position, ties included."""
+    from arraymix._compat import namespace_of
+    from arraymix._family import _top
+
+    gen = np.random.default_rng(seed)
+    values = gen.integers(0, 6, size=(rows, n)).astype(np.float64)  # many ties
+    count = gen.integers(0, n + 1, size=rows).astype(np.float64)
+    at = np.clip(n - count, 0, n - 1).astype(np.int64)
+    want = values >= np.sort(values, axis=-1)[np.arange(rows), at][:, None]
+    want &= (count > 0)[:, None]
+    got = _top(namespace_of(np), "cpu", values, count)
+    np.testing.assert_array_equal(got, want)
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    tv, tc = torch.asarray(values), torch.asarray(count)
+    np.testing.assert_array_equal(_top(namespace_of(torch), tv.device, tv, tc).numpy(), want)
