@@ -21,7 +21,7 @@ import numpy as np
 from .. import _pages
 from .._compat import Array, numpy_twins, torch_module
 from . import boxes, family_host, walk
-from .numpy_host import NUMPY, host_paste_path
+from .numpy_host import NUMPY, blend_whole, host_paste_path
 from .reference import Reference, ctype_of, one_hot_values, partners, resize_ctype
 from .tuning import current
 from .walk import fresh_torch, tracks_grad
@@ -84,6 +84,19 @@ class TorchCPU(Torch):
                                 walk.piece_of(x, t))
                 return target
             return walk.walk_blend(x, lam, perm, out, ctype, walk.piece_of(x, t))
+        if (groups == 1 and t.force in (None, "blocks") and x.dtype in twins
+                and lam.dtype in twins and x.is_contiguous()
+                and x.numel() <= 2 * t.walk_min_sample
+                and (out is None or out.is_contiguous())):
+            # a small batch: NumPy's operations on the tensors' memory cost
+            # less than torch's (the reference's roundings, as NumPy's blocks,
+            # new or into out alike, subclass or not)
+            mixed = blend_whole(x.numpy(), lam.numpy(), perm.numpy(), twins[ctype])
+            if out is None and type(x) is torch_module().Tensor:
+                return torch_module().from_numpy(mixed)
+            target = fresh_torch(x) if out is None else out
+            np.copyto(target.numpy(), mixed)
+            return target
         in_place = out is x
         if (in_place and x.dtype in twins and lam.dtype in twins
                 and (t.force == "blocks" or (
