@@ -6,11 +6,14 @@ reads it three times. Here each sample of the batch is written once, from
 its own sample and its partner's, with the arithmetic of the host walk
 (:mod:`._backends.walk`), so the batch equals what stacking and mixing
 give: the reference's roundings on NumPy and for integers, one ``lerp`` a
-sample for torch floats, as torch's own host paths blend.
+sample for torch floats, as torch's own host paths blend. A small batch
+(which the backends blend whole) is stacked and then mixed: there is no
+traffic to save, and the backend's own arithmetic is the same either way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +34,7 @@ from ._params import CutMixParams, MixerParams, MixParams
 from ._validate import check_axes
 
 __all__ = ["HostPlan", "broadcast_view", "check_samples", "collate", "host_plan", "plan_of_draw",
-           "split_items", "stack_labels", "write_batch"]
+           "small_batch", "split_items", "stack_labels", "write_batch"]
 
 
 def check_samples(samples: Any, name: str = "samples") -> list[Array]:
@@ -111,12 +114,15 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
     batch = len(samples)
     axes = check_axes(axes, samples[0].ndim + 1, shape=(batch, *samples[0].shape),
                       drawn=False)
-    if isinstance(params, MixerParams) and params.parts:
+    parts = isinstance(params, MixerParams) and params.parts
+    plan = None if parts else host_plan(params, batch, len(axes))  # checks them
+    if plan is None or small_batch(samples):
         from ._apply import mix
 
-        mixed: Array = mix(stack_samples(samples), params, axes=axes)
+        batch_x = stack_samples(samples)
+        mixed: Array = mix(batch_x, _in_library_of(params, samples[0]), axes=axes,
+                           out=batch_x)
         return mixed
-    plan = host_plan(params, batch, len(axes))
     return write_batch(samples, plan, axes)
 
 
@@ -231,6 +237,31 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
             if all(s.start < s.stop for s in box if s.start is not None):
                 ops.copy(dst[tuple(box)], samples[plan.perm[i]][tuple(box)])
     return result
+
+
+def _in_library_of(params: Any, first: Array) -> Any:
+    """Host params with their NumPy arrays as CPU tensors where the samples
+    are tensors (shared memory, not copies), as :func:`mix` takes them."""
+    if not is_torch_array(first):
+        return params
+    torch = torch_module()
+
+    def moved(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return torch.from_numpy(v if v.flags.c_contiguous else v.copy())
+        if isinstance(v, tuple):
+            items = [moved(a) for a in v]
+            return type(v)(*items) if hasattr(v, "_fields") else tuple(items)
+        return v
+
+    return moved(params)
+
+
+def small_batch(samples: list[Array]) -> bool:
+    """Whether the batch of ``samples`` is small enough that the backends
+    blend it whole (NumPy's operations, on CPU tensors too): collated by
+    stacking, then mixing, with the backend's own arithmetic."""
+    return bool(len(samples) * math.prod(samples[0].shape) <= 2 * current().walk_min_sample)
 
 
 def stack_samples(samples: list[Array]) -> Array:

@@ -14,6 +14,7 @@ from ._collate import (
     broadcast_view,
     check_samples,
     plan_of_draw,
+    small_batch,
     split_items,
     stack_labels,
     stack_samples,
@@ -624,9 +625,12 @@ class Mixer:
         if is_traced(first):
             raise TypeError("Mixer.collate takes host samples, not traced ones")
         self._check_together()
-        if self._family():  # the family's methods are applied to the stacked batch
+        if self._family() or small_batch(samples):
+            # the family's methods are applied to the stacked batch, and so is
+            # a small batch (no traffic to save; the backend's own arithmetic)
             batch_x = stack_samples(samples)
-            return self(batch_x, None if labels is None else stack_labels(labels, first))
+            return self(batch_x, None if labels is None else stack_labels(labels, first),
+                        out=batch_x)
         shape = (batch, *first.shape)
         may_cut = self._may_cut()
         axes = (check_axes(self.cutmix_axes, len(shape), "cutmix_axes", shape=shape)

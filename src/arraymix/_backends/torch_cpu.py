@@ -58,6 +58,20 @@ def plain(*arrays: Array | None) -> bool:
     return not (torch_module().compiler.is_compiling() or tracks_grad(*arrays))
 
 
+def unrecorded(*arrays: Array | None) -> bool:
+    """Whether autograd records nothing of these tensors' use here: outside
+    ``torch.compile``, and none requires grad or grad mode is off (an
+    optimizer-style update under ``torch.no_grad()``)."""
+    torch = torch_module()
+    return not torch.compiler.is_compiling() and (
+        not tracks_grad(*arrays) or not torch.is_grad_enabled())
+
+
+def _view(a: Array) -> Any:
+    """A host tensor's memory as NumPy (through ``detach`` where it requires grad)."""
+    return (a.detach() if a.requires_grad else a).numpy()
+
+
 class TorchCPU(Torch):
     """torch tensors in host memory: the walk, blocks and box copies."""
 
@@ -66,11 +80,27 @@ class TorchCPU(Torch):
     def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
               groups: int) -> Array:
         t = current()
-        if t.force == "reference" or not x.shape[0] or not plain(x, out, lam):
+        if (t.force == "reference" or not x.shape[0]
+                or torch_module().compiler.is_compiling()):  # traced: torch's own kernels
             return super().blend(x, lam, perm, out, groups)
         ctype = ctype_of(self.xp, x.dtype)
-        size = math.prod(x.shape[1:])
         twins = numpy_twins(torch_module())
+        if (groups == 1 and t.force in (None, "blocks") and x.dtype in twins
+                and lam.dtype in twins and x.numel() <= 2 * t.walk_min_sample
+                and x.is_contiguous() and (out is None or out.is_contiguous())
+                and unrecorded(x, out, lam)):
+            # a small batch: NumPy's operations on the tensors' memory cost
+            # less than torch's (the reference's roundings, as NumPy's blocks,
+            # new or into out alike, subclass or not)
+            mixed = blend_whole(_view(x), _view(lam), _view(perm), twins[ctype])
+            if out is None and type(x) is torch_module().Tensor:
+                return torch_module().from_numpy(mixed)
+            target = fresh_torch(x) if out is None else out
+            np.copyto(_view(target), mixed)
+            return target
+        if not plain(x, out, lam):
+            return super().blend(x, lam, perm, out, groups)
+        size = math.prod(x.shape[1:])
         if t.force == "walk" or (t.force is None and size >= t.walk_min_sample):
             if (not x.is_floating_point() and x.dtype in twins and lam.dtype in twins
                     and x.is_contiguous() and (out is None or out.is_contiguous())):
@@ -84,19 +114,6 @@ class TorchCPU(Torch):
                                 walk.piece_of(x, t))
                 return target
             return walk.walk_blend(x, lam, perm, out, ctype, walk.piece_of(x, t))
-        if (groups == 1 and t.force in (None, "blocks") and x.dtype in twins
-                and lam.dtype in twins and x.is_contiguous()
-                and x.numel() <= 2 * t.walk_min_sample
-                and (out is None or out.is_contiguous())):
-            # a small batch: NumPy's operations on the tensors' memory cost
-            # less than torch's (the reference's roundings, as NumPy's blocks,
-            # new or into out alike, subclass or not)
-            mixed = blend_whole(x.numpy(), lam.numpy(), perm.numpy(), twins[ctype])
-            if out is None and type(x) is torch_module().Tensor:
-                return torch_module().from_numpy(mixed)
-            target = fresh_torch(x) if out is None else out
-            np.copyto(target.numpy(), mixed)
-            return target
         in_place = out is x
         if (in_place and x.dtype in twins and lam.dtype in twins
                 and (t.force == "blocks" or (
