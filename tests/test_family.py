@@ -588,8 +588,9 @@ def test_mosaic_against_kornia():
 @given(seed=SEEDS, rows=st.integers(1, 5), n=st.integers(1, 60))
 @settings(max_examples=25)
 def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n):
-    """The FMix threshold: NumPy's partition and CPU torch's kthvalue pick
-    the value a sort would put at each row's position, ties included."""
+    """The FMix threshold by selection (NumPy's partition, on a CPU tensor's
+    view too) picks the value a sort would put at each row's position, ties
+    included."""
     from arraymix._compat import namespace_of
     from arraymix._family import _top
 

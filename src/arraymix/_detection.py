@@ -392,7 +392,6 @@ def _with_family(xp: Any, coords: Array, valid: Array, method: Array, family: _F
     """The rows of a draw's ResizeMix and Mosaic samples put into the ``2N``
     slots of its MixUp and CutMix ones (``4N`` where it holds a Mosaic, the
     others' last ``2N`` empty); their boxes weigh 1, as a CutMix sample's."""
-    n = valid.shape[1]
     if family.resize is not None:
         perm, lower, upper, sizes = family.resize
         own, added, theirs = _resized_partner(xp, coords, valid, perm, lower, upper, batch,
@@ -413,7 +412,6 @@ def _with_family(xp: Any, coords: Array, valid: Array, method: Array, family: _F
         family_users = (method == CODES["resizemix"]) | (method == CODES["mosaic"])
         one, none = xp.ones_like(weights), xp.zeros_like(weights)
         weights = xp.where(family_users[:, None], xp.where(kept, one, none), weights)
-    assert kept.shape[1] in (2 * n, 4 * n)
     return out, kept, weights
 
 

@@ -71,17 +71,16 @@ def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
     n = values.shape[-1]
     at = sxp.clip(float(n) - count, 0.0, float(n - 1))
     at = sxp.astype(at, default_index(sxp, sdev))
-    if isinstance(values, np.ndarray):
-        # the same order statistic by selection: O(n) a row, where a sort
-        # is most of an FMix draw
+    on_cpu = is_torch_array(values) and values.device.type == "cpu"
+    host = values.numpy() if on_cpu else values if isinstance(values, np.ndarray) else None
+    if host is not None:
+        # the same order statistic by selection, in NumPy (a CPU tensor's
+        # view): O(n) a row, where a sort is most of an FMix draw
+        rows = (at.numpy() if on_cpu else at).tolist()
         threshold = np.asarray([[np.partition(row, k)[k]] for row, k in
-                                zip(values, at.tolist(), strict=True)], dtype=values.dtype)
-    elif is_torch_array(values) and values.device.type == "cpu":
-        # torch's selection likewise (its sort of a 224x224 mask costs more than
-        # the rest of the draw); the value at the position is the sort's
-        torch = torch_module()
-        threshold = torch.stack([torch.kthvalue(row, k + 1).values for row, k in
-                                 zip(values, at.tolist(), strict=True)])[:, None]
+                                zip(host, rows, strict=True)], dtype=host.dtype)
+        if on_cpu:
+            threshold = torch_module().from_numpy(threshold)
     else:
         ordered = sxp.sort(values, axis=-1)
         threshold = sxp.take_along_axis(ordered, at[:, None], axis=-1)
