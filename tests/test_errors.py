@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import arraymix
 from reference import ref_blend, ref_paste
@@ -39,10 +41,82 @@ Y = np.asarray([0, 1, 2, 1])
         ({"rng": np.random.RandomState(0)}, TypeError, "rng"),
     ],
 )
-def test_bad_options(kwargs, error, match):
-    kwargs = {"num_classes": 3} | kwargs
+@pytest.mark.parametrize("rng", [None, "generator"])
+def test_bad_options(kwargs, error, match, rng):
+    # a NumPy Generator takes the plain host call's checks, None the general ones
+    rng = np.random.default_rng(0) if rng else None
+    kwargs = {"num_classes": 3, "rng": rng} | kwargs
     with pytest.raises(error, match=match):
         arraymix.mixup(X, Y, **kwargs)
+
+
+_OPTIONS = {
+    "alpha": [0.2, 1.0, 1, np.float64(0.2), np.float32(0.5), True, 0.0, -1.0, math.nan,
+              math.inf, 1e308, 5e-324, "0.2"],
+    "lam_mode": ["batch", "sample", "pair", "elem", np.str_("sample"), None],
+    "pairing": ["permute", "derange", "flip", "roll", "shuffle"],
+    "groups": [None, 1, 2, 4, 3, True, 0],
+    "num_classes": [3, 1, 2, 0, True, np.int64(3), 2**63 - 1, 2**63, 2.5, None],
+    "smoothing": [0.0, 0.1, 0.99, 1.0, -0.1, math.nan, 0, np.float64(0.1), False],
+    "union": [False, True, 0, 1, np.bool_(True), None],
+}
+_BATCHES = [np.zeros((4, 3), np.float32), np.zeros((4, 2, 2), np.float64),
+            np.zeros((4, 5), np.uint8), np.zeros((3, 3), np.float32)]
+_LABELS = [None, Y, Y.astype(np.int32), Y.astype(np.uint8), Y.astype(np.float32),
+           np.asarray([0, 1, 2, 3]), np.asarray([-1, 0, 1, 2]), Y[:, None], Y.astype(bool),
+           np.eye(3, dtype=np.float32)[Y], np.asarray(0)]
+
+
+def _outcome(fn, *args):
+    try:
+        return fn(*args)
+    except (TypeError, ValueError) as e:
+        return type(e), str(e)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in _OPTIONS.items()}),
+       st.sampled_from(_BATCHES), st.sampled_from(_LABELS))
+def test_plain_host_calls_are_checked_as_every_call_is(kw, x, y):
+    """The one-call functions recognise the common NumPy call in a few
+    comparisons: whatever they let through that way, the general checks
+    accept as it is, with the same result; and what they refuse, they
+    refuse with the general checks' error."""
+    from arraymix._api import _check_any_call, _check_call, _plain_call
+    from arraymix._labels import _check_any_targets, _plain_ids, check_targets
+
+    args = (x, y, kw["alpha"], kw["num_classes"], kw["smoothing"], kw["lam_mode"],
+            kw["pairing"], kw["groups"], None, np.random.default_rng(0), kw["union"])
+    fast, general = _outcome(_check_call, *args), _outcome(_check_any_call, *args)
+    if _plain_call(x, *args[2:3], *args[5:9], args[9]):
+        assert type(fast) is type(general)
+    if isinstance(general, tuple) and isinstance(general[0], type):
+        assert fast == general
+    else:
+        assert (fast.backend, fast.batch, fast.groups, fast.device, type(fast.source)) == (
+            general.backend, general.batch, general.groups, general.device,
+            type(general.source))
+        assert fast.alpha == general.alpha
+        assert type(fast.alpha) is type(general.alpha)
+        assert fast.targets == general.targets
+    t_args = (x, y, kw["num_classes"], kw["smoothing"], kw["union"])
+    fast_t, general_t = _outcome(check_targets, *t_args), _outcome(_check_any_targets, *t_args)
+    assert fast_t == general_t
+    if _plain_ids(*t_args) and general_t is not None and not isinstance(general_t[0], type):
+        assert [type(v) for v in fast_t] == [type(v) for v in general_t]
+
+
+def test_the_plain_host_call_is_recognised():
+    """The test above compares something: the default call with a NumPy
+    Generator and class ids takes the few comparisons."""
+    from arraymix._api import _plain_call
+    from arraymix._labels import _plain_ids
+
+    gen = np.random.default_rng(0)
+    assert _plain_call(X, 0.2, "batch", "permute", None, None, gen)
+    assert _plain_ids(X, Y, 3, 0.0, False)
+    assert not _plain_call(X, 0.2, "batch", "permute", None, None, 0)
+    assert not _plain_ids(X, Y, True, 0.0, False)
 
 
 def test_cut_axes_named_with_what_is_wrong():

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._backends import Reference
+from ._backends import Reference, select
 from ._compat import Array, device, is_traced
 from ._labels import Targets, check_not_dense, check_targets, mix_targets
-from ._random import Source, source
+from ._random import Source, host_source, source
 from ._sample import (
     LamMode,
     Pairing,
@@ -53,6 +54,28 @@ class _Call(NamedTuple):
 def _check_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any, lam_mode: Any,
                 pairing: Any, groups: Any, out: Any, rng: Any, union: Any) -> _Call:
     """Everything the one-call functions check before they draw or compute."""
+    if _plain_call(x, alpha, lam_mode, pairing, groups, out, rng):
+        return _Call(select(x), x.shape[0], alpha, 1,
+                     check_targets(x, y, num_classes, smoothing, union), host_source(rng), "cpu")
+    return _check_any_call(x, y, alpha, num_classes, smoothing, lam_mode, pairing, groups, out,
+                           rng, union)
+
+
+def _plain_call(x: Any, alpha: Any, lam_mode: Any, pairing: Any, groups: Any, out: Any,
+                rng: Any) -> bool:
+    """The common host call, recognised in a few comparisons: a NumPy batch,
+    a NumPy Generator and arguments that :func:`_check_any_call` accepts as
+    they are (tests/test_errors.py checks that it does)."""
+    return (type(x) is np.ndarray and type(rng) is np.random.Generator and x.ndim > 0
+            and x.dtype.kind in "fiu" and type(alpha) is float and 0.0 < alpha < math.inf
+            and (lam_mode == "batch" or lam_mode == "sample") and pairing == "permute"
+            and groups is None and out is None)
+
+
+def _check_any_call(x: Any, y: Any, alpha: Any, num_classes: Any, smoothing: Any,
+                    lam_mode: Any, pairing: Any, groups: Any, out: Any, rng: Any,
+                    union: Any) -> _Call:
+    """:func:`_check_call` for every kind of argument."""
     backend, batch = check_batch(x)
     if is_traced(x) and (rng is None or isinstance(rng, np.random.Generator)):
         raise TypeError(

@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ._backends import Reference, select
 from ._backends.reference import partners, per_sample
-from ._compat import Array, default_float, device, dtype_kind, is_array_api_obj, isdtype
+from ._compat import (
+    Array,
+    default_float,
+    device,
+    dtype_kind,
+    is_array_api_obj,
+    isdtype,
+    namespace_of,
+)
 from ._params import CutMixParams, MaskParams, MixParams, ResizeMixParams
 from ._validate import (
+    MAX_LENGTH,
     check_bool,
     check_class_ids,
     check_count,
@@ -20,6 +31,8 @@ from ._validate import (
 )
 
 __all__ = ["Targets", "Weighted", "check_targets", "mix_targets", "one_hot"]
+
+_NP = namespace_of(np)
 
 #: Params whose ``lam`` and ``perm`` weigh each sample and its one partner.
 Weighted = MixParams | CutMixParams | MaskParams | ResizeMixParams
@@ -128,6 +141,26 @@ def check_targets(x: Array, y: Any, num_classes: Any, smoothing: Any,
     and keeps its dtype; smoothing, if any, pulls it towards uniform over its
     last axis.
     """
+    if _plain_ids(x, y, num_classes, smoothing, union):
+        check_class_ids(y, num_classes)  # the values are read all the same
+        return Targets(y, num_classes, smoothing,
+                       _NP.float64 if x.dtype == _NP.float64 else _NP.float32, union)
+    return _check_any_targets(x, y, num_classes, smoothing, union)
+
+
+def _plain_ids(x: Array, y: Any, num_classes: Any, smoothing: Any, union: Any) -> bool:
+    """NumPy class ids for a NumPy batch with arguments that
+    :func:`_check_any_targets` accepts as they are, recognised in a few
+    comparisons (tests/test_errors.py checks that it does)."""
+    return (type(y) is np.ndarray and type(x) is np.ndarray and y.dtype.kind in "iu"
+            and y.ndim > 0 and y.shape[0] == x.shape[0] and type(num_classes) is int
+            and 0 < num_classes <= MAX_LENGTH and type(smoothing) is float
+            and 0.0 <= smoothing < 1.0 and (union is False or union is True))
+
+
+def _check_any_targets(x: Array, y: Any, num_classes: Any, smoothing: Any,
+                       union: Any) -> Targets | None:
+    """:func:`check_targets` for every kind of argument."""
     smoothing = check_real(smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
     union = check_bool(union, "union")
     if num_classes is not None:

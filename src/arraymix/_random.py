@@ -237,6 +237,11 @@ def _is_jax_key(rng: Any) -> bool:
     return bool(rng.dtype == np.uint32 and rng.shape == (2,))
 
 
+def host_source(rng: np.random.Generator) -> Source:
+    """The source that draws from a NumPy Generator (:func:`source` of it)."""
+    return _NumpySource(rng)
+
+
 def source(rng: Any) -> Source:
     """The source that draws from ``rng``; a TypeError naming ``rng`` otherwise."""
     if rng is None:
