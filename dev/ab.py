@@ -195,7 +195,26 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         steps = {m: jax.jit(lambda k, m=m: m.sample_mixup(k, 64)) for m in (new, old)}
         return jax_pair(lambda m, k: steps[m](k))
 
+    def collate(library: str, dtype: str, lam_mode: str) -> Callable[[], Pair]:
+        def make() -> Pair:  # 64 CHW samples with class ids, as a DataLoader hands them
+            gen = np.random.default_rng(0)
+            samples = [gen.integers(0, 256, (3, 224, 224)).astype(dtype) for _ in range(64)]
+            if library == "torch":
+                import torch
+
+                samples = [torch.from_numpy(s) for s in samples]
+            items = [(s, i % 1000) for i, s in enumerate(samples)]
+            kw = {"num_classes": 1000, "label_smoothing": 0.1, "cutmix_alpha": 0.0,
+                  "lam_mode": lam_mode}
+            mixers = [m.Mixer(seed=0, **kw) for m in (new, old)]
+            return (lambda: mixers[0].collate(items)), (lambda: mixers[1].collate(items))
+        return make
+
     return {
+        "numpy-collate-uint8": collate("numpy", "uint8", "batch"),
+        "numpy-collate-uint8-sample": collate("numpy", "uint8", "sample"),
+        "torch-collate-uint8": collate("torch", "uint8", "batch"),
+        "numpy-collate-float32": collate("numpy", "float32", "batch"),
         "jax-eager-sample-mixup": jax_eager_sample,
         "jax-jit-sample-mixup": jax_jit_sample,
         "jax-small-mixup": jax_jit("mixup", (128, 16)),

@@ -80,7 +80,7 @@ def test_mixer_collate_is_stack_then_mixer(backend, data, dtype, kind, lam_mode,
                      groups=groups, union=data.draw(st.booleans()),
                      pairing=data.draw(st.sampled_from(["permute", "flip", "roll"])))
     # pieces of a few hundred elements: large samples are cut as the walk cuts them
-    with tuned(piece=300 if big else 1 << 15):
+    with tuned(piece=300 if big else 1 << 15, int_piece=300 if big else 1 << 16):
         x, t = arraymix.Mixer(**settings_).collate(items)
         x2, t2 = arraymix.Mixer(**settings_)(stack(backend, samples), y)
     assert type(x) is type(x2)

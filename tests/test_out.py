@@ -400,14 +400,18 @@ def test_small_samples_in_place_follow_the_cycles(library, data, inner, dtype,
 
 
 @settings(max_examples=40)
-@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "float16", "uint8"]),
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "float16", "uint8", "int16",
+                                              "int8", "uint16", "int32", "int64"]),
        per_sample=st.booleans(), seed=SEEDS)
 def test_numpy_walk_in_pieces_equals_the_reference(data, dtype, per_sample, seed):
     """The NumPy walk cuts a sample along its first axis longer than one
     (after any axes of length one, as in ``(B, 1, T)`` audio) into pieces,
     the last one shorter: every element is blended once, into a new batch,
     a buffer and in place, bitwise equal to the array API path and within
-    rounding of the float64 reference."""
+    rounding of the float64 reference. Integers walk each cycle piece by
+    piece (each piece converted once), every integer width rounded
+    (a constant's bits up to half the compute dtype's width, ``rint``
+    above)."""
     import array_api_compat.numpy as xp
 
     ones = data.draw(st.integers(0, 2), label="leading axes of length one")
@@ -428,16 +432,48 @@ def test_numpy_walk_in_pieces_equals_the_reference(data, dtype, per_sample, seed
     want = reference.blend_arrays(xp, xnp, lam, perm, reference.compute_dtype(xp, xnp.dtype))
     buffer = np.zeros_like(xnp)
     same = xnp.copy()
-    with tuned(walk_min_sample=1, piece=piece):
+    with tuned(walk_min_sample=1, piece=piece, int_piece=piece):
         results = (arraymix.blend(xnp, params), arraymix.blend(xnp, params, out=buffer),
                    arraymix.blend(same, params, out=same))
     for got in results:
         np.testing.assert_array_equal(got, want)
     exact = ref_blend(xnp, lam, perm)
-    if dtype == "uint8":
-        exact = np.clip(np.rint(exact), 0, 255)
+    if xnp.dtype.kind in "iu":
+        info = np.iinfo(xnp.dtype)
+        exact = np.clip(np.rint(exact), info.min, info.max)
     np.testing.assert_allclose(same.astype(np.float64), exact, rtol=0,
                                atol=tolerance(dtype, float(np.abs(xnp).max(initial=0))))
+
+
+@pytest.mark.parametrize("path", ["walk", "blocks"])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16"])
+def test_every_pair_of_small_integers_rounds_as_the_float32_formula(path, dtype):
+    """All 65,536 pairs of 8-bit values (and the extremes of int16 beside
+    them), at 200 weights: the host paths give round(λ·a + (1 − λ)·b)
+    computed in float32 exactly, so no faster rounding may move a value
+    lying near .5."""
+    info = np.iinfo(dtype)
+    values = np.arange(-128, 128) if info.min < 0 else np.arange(256)
+    a, b = (v.ravel() for v in np.meshgrid(values, values, indexing="ij"))
+    if dtype == "int16":
+        a = np.concatenate([a * 256, [info.min, info.max, info.min, info.max, -1, 0]])
+        b = np.concatenate([b * 256 + 255, [info.max, info.min, info.min, info.max, 1, -1]])
+    x = np.stack([a, b]).astype(dtype)
+    gen = np.random.default_rng(7)
+    lams = np.concatenate([[0.0, 1.0, 0.5, 0.25, 0.75, 2.0**-24, 1 - 2.0**-24, 1e-30, 0.1],
+                           gen.uniform(size=91), gen.beta(0.2, 0.2, size=100)])
+    perm = np.asarray([1, 0])
+    for lam in lams.astype(np.float32):
+        lam32, om32 = np.float32(lam), np.float32(1) - np.float32(lam)
+        f = x.astype(np.float32)
+        want = np.rint(lam32 * f + om32 * f[perm]).astype(dtype)
+        params = arraymix.MixParams(lam=np.asarray(lam), perm=perm)
+        with tuned(force=path, walk_min_sample=1, int_piece=4096):
+            got = arraymix.blend(x, params)
+            same = x.copy()
+            arraymix.blend(same, params, out=same)
+        np.testing.assert_array_equal(got, want, err_msg=f"λ = {lam!r}")
+        np.testing.assert_array_equal(same, want, err_msg=f"λ = {lam!r}, in place")
 
 
 @settings(max_examples=20)

@@ -21,7 +21,16 @@ import numpy as np
 
 from ._backends.reference import ctype_of
 from ._backends.tuning import current
-from ._backends.walk import Ops, _pieces, _weights, cycles, fresh_torch, host_list, piece_of
+from ._backends.walk import (
+    Ops,
+    _pieces,
+    _weights,
+    cycles,
+    fresh_torch,
+    host_list,
+    int_walk,
+    piece_of,
+)
 from ._compat import (
     Array,
     is_numpy_array,
@@ -214,10 +223,16 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
         tmp = ops.empty(part, dtype=None if exact else ctype)
         acc = None if exact else ops.empty(part, dtype=ctype)
     lerp = torch is not None and exact
+    # integers on NumPy's loops: the blended samples walk their cycles
+    # piece by piece (each piece converted once), after the rest
+    int_walk_rows = ({i for i, m in enumerate(plan.method) if m == 1}
+                     if blends and torch is None and ops.rounds else None)
     # along the permutation's cycles: a sample is read as its predecessor's
     # partner just before its own turn, so the second read finds it in cache
     for i in (i for cycle in cycles(plan.perm) for i in cycle):
         a, dst, m = samples[i], target[i, ...], plan.method[i]
+        if m == 1 and int_walk_rows is not None:
+            continue
         if m == 1:
             b = samples[plan.perm[i]]
             if lerp:
@@ -236,6 +251,9 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
                 box[ax - 1] = slice(plan.lower[i][n], plan.upper[i][n])
             if all(s.start < s.stop for s in box if s.start is not None):
                 ops.copy(dst[tuple(box)], samples[plan.perm[i]][tuple(box)])
+    if int_walk_rows and tmp is not None:
+        int_walk(samples, [target[i, ...] for i in range(batch)], plan.perm, lam_l, om_l,
+                 pieces, tmp, int_walk_rows)
     return result
 
 

@@ -31,8 +31,8 @@ from .. import _pages
 from .._compat import Array, is_numpy_array, is_torch_array, isdtype, namespace, torch_module
 from .tuning import Tuning
 
-__all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "numpy_of",
-           "piece_of", "tracks_grad", "walk_blend"]
+__all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "int_walk",
+           "numpy_of", "piece_of", "rounded_into", "tracks_grad", "walk_blend"]
 
 
 def tracks_grad(*arrays: Array | None) -> bool:
@@ -174,10 +174,39 @@ class Ops:
             if self.rounds:
                 self.torch.round(src, out=src)
             dst.copy_(src)
+        elif self.rounds:
+            rounded_into(src, dst)
         else:
-            if self.rounds:
-                np.rint(src, out=src)
             np.copyto(dst, src, casting="unsafe")
+
+
+#: For each float dtype: ``1.5·2**(p − 1)`` (``p`` the significand's bits)
+#: and the unsigned integer of its width. A float ``s`` with ``|s| < 2**(p −
+#: 2)`` plus the constant lies where the floats are the integers, so the sum
+#: is rounded as ``rint`` rounds ``s`` (to nearest, half to even), and that
+#: integer is the sum's low bits.
+_MAGIC: dict[Any, tuple[Any, Any]] = {
+    np.dtype(np.float32): (np.float32(1.5 * 2**23), np.uint32),
+    np.dtype(np.float64): (np.float64(1.5 * 2**52), np.uint64),
+}
+
+
+def rounded_into(src: np.ndarray[Any, Any], dst: np.ndarray[Any, Any]) -> None:
+    """``dst[...] = rint(src)`` cast to ``dst``'s integer dtype, as the
+    reference rounds; ``src`` (float scratch) is overwritten.
+
+    For integers of at most half the float's width (uint8 and int16 from
+    float32, int32 from float64: every blend of two of them lies well within
+    the constant's range) it adds :data:`_MAGIC`'s constant and casts the
+    bits, two passes cheaper than ``rint`` and a float-to-integer cast.
+    """
+    magic = _MAGIC.get(src.dtype)
+    if magic is not None and 2 * dst.dtype.itemsize <= src.dtype.itemsize:
+        np.add(src, magic[0], out=src)
+        np.copyto(dst, src.view(magic[1]), casting="unsafe")
+        return
+    np.rint(src, out=src)
+    np.copyto(dst, src, casting="unsafe")
 
 
 def _weights(lam: Array, ctype: Any, batch: int) -> tuple[list[Any], list[Any]]:
@@ -230,6 +259,11 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
     if ops.torch is None and exact and ops.wide is None:
         _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp)
         return target
+    if ops.torch is None and ops.rounds:
+        src = [x[i, ...] for i in range(batch)]  # views, 0-d ones too
+        int_walk(src, src if in_place else [target[i, ...] for i in range(batch)], order,
+                 lam_l, om_l, pieces, tmp)
+        return target
     acc = None if exact else ops.empty(part, dtype=ctype)
     # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
     for save, i, j in _walk(order, in_place):
@@ -269,6 +303,51 @@ def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_
             piece = d[s]
             multiply(a[s], lam, out=piece)
             add(piece, t, out=piece)
+
+
+def int_walk(src: list[Array], dst: list[Array], order: list[int], lam_l: list[Any],
+              om_l: list[Any], pieces: list[tuple[Index, Index]], tmp: Array,
+              rows: set[int] | None = None) -> None:
+    """``dst[i] = λ·src[i] + (1 − λ)·src[order[i]]`` for NumPy integers, for
+    every ``i`` or those in ``rows``: the reference's roundings (as
+    ``Ops.blend``), with each piece of a sample converted to the compute
+    dtype once. ``dst`` may be ``src`` (in place, ``rows`` None).
+
+    A cycle ``i0 → i1 → …`` is walked piece by piece: the conversion of
+    ``i_m+1``'s piece, made for ``(1 − λ)·b`` at step ``m``, is ``a`` at
+    step ``m + 1``; in place ``i0``'s, made first, is the partner of the
+    last step, so nothing else needs saving.
+    """
+    in_place = dst is src
+    first, acc, even, odd = (np.empty_like(tmp) for _ in range(4))
+    cuts: list[tuple[Any, Any]] = pieces or [(..., ...)]
+    loops = list(cycles(order))
+    copyto, multiply, add = np.copyto, np.multiply, np.add
+    for s, t in cuts:
+        f0, a_t, b_t, spare = first[t], acc[t], tmp[t], (even[t], odd[t])
+        for cycle in loops:
+            cur = None
+            if in_place:
+                cur = f0
+                copyto(f0, src[cycle[0]][s], casting="unsafe")
+            last = len(cycle) - 1
+            for m, i in enumerate(cycle):
+                if rows is not None and i not in rows:
+                    cur = None
+                    continue
+                if cur is None:
+                    cur = spare[(m + 1) & 1]
+                    copyto(cur, src[i][s], casting="unsafe")
+                if in_place and m == last:
+                    nxt = f0  # i0 as it was, converted before any write
+                else:
+                    nxt = spare[m & 1]
+                    copyto(nxt, src[order[i]][s], casting="unsafe")
+                multiply(nxt, om_l[i], out=b_t)
+                multiply(cur, lam_l[i], out=a_t)
+                add(a_t, b_t, out=a_t)
+                rounded_into(a_t, dst[i][s])
+                cur = nxt
 
 
 def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: list[Any],
