@@ -210,7 +210,21 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return (lambda: mixers[0].collate(items)), (lambda: mixers[1].collate(items))
         return make
 
+    def family(library: str, fn: str, lam_mode: str) -> Callable[[], Pair]:
+        def make() -> Pair:  # a family method on 64x3x224x224 float32, out of place
+            x = np.random.default_rng(0).random((64, 3, 224, 224), dtype=np.float32)
+            if library == "torch":
+                import torch
+
+                x = torch.from_numpy(x)
+            return (lambda: getattr(new, fn)(x, rng=1, lam_mode=lam_mode)), (
+                lambda: getattr(old, fn)(x, rng=1, lam_mode=lam_mode))
+        return make
+
     return {
+        "numpy-resizemix": family("numpy", "resizemix", "batch"),
+        "numpy-resizemix-sample": family("numpy", "resizemix", "sample"),
+        "torch-resizemix-sample": family("torch", "resizemix", "sample"),
         "numpy-collate-uint8": collate("numpy", "uint8", "batch"),
         "numpy-collate-uint8-sample": collate("numpy", "uint8", "sample"),
         "torch-collate-uint8": collate("torch", "uint8", "batch"),

@@ -523,8 +523,12 @@ def test_host_paths_equal_the_reference_bitwise(data, method, layout, batch, see
     gen = np.random.default_rng(seed)
     x = gen.random(shape) < 0.5 if dtype == "bool" else random_batch(gen, shape, dtype)
     p = draw(method, seed, batch, tuple(shape[a] for a in axes), lam_mode=lam_mode)
+    kw = {}
+    if method == "resizemix":
+        kw["interpolation"] = data.draw(st.sampled_from(["bilinear", "nearest"]),
+                                        label="interpolation")
     with _backends.tuned(force="reference"):
-        want = arraymix.paste(x, p, axes=axes)
+        want = arraymix.paste(x, p, axes=axes, **kw)
     libraries = [(np.asarray, np.asarray)]
     try:
         import torch
@@ -535,7 +539,7 @@ def test_host_paths_equal_the_reference_bitwise(data, method, layout, batch, see
     for put, get in libraries:
         xs = put(x.copy())
         ps = type(p)(*(put(v) if isinstance(v, np.ndarray) else v for v in p))
-        got = arraymix.paste(xs, ps, axes=axes, out=xs if in_place else None)
+        got = arraymix.paste(xs, ps, axes=axes, out=xs if in_place else None, **kw)
         np.testing.assert_array_equal(get(got), want)
 
 

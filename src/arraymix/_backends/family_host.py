@@ -13,6 +13,7 @@ sample's partners are read after they may have changed.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -178,22 +179,13 @@ def _resized(part: np.ndarray, axis: int, low: int, high: int, n: int,
              ctype: Any | None) -> np.ndarray:
     """``part`` resized along ``axis`` to the box ``[low, high)`` of an axis of
     length ``n``: :func:`.reference._box_index`'s positions, inside the box."""
-    length = high - low
-    offset = np.arange(length)
     if ctype is None:
-        src = np.minimum(((2 * offset + 1) * n) // (2 * length), n - 1)
-        return _gather(part, src, axis)
-    dtype = np.dtype(ctype)
-    c = (offset.astype(dtype) + dtype.type(0.5)) * (dtype.type(n) / dtype.type(length)) \
-        - dtype.type(0.5)
-    c = np.maximum(c, dtype.type(0))
-    first = np.clip(np.floor(c).astype(np.int64), 0, n - 1)
-    weight = c - first.astype(dtype)
-    second = np.minimum(first + 1, n - 1)
+        return _gather(part, _nearest(n, high - low), axis)
+    first, second, weight = _linear(n, high - low, np.dtype(ctype))
     near = _gather(part, first, axis)
     far = _gather(part, second, axis)
     shape = [1] * part.ndim
-    shape[axis] = length
+    shape[axis] = high - low
     # near + weight * (far - near), in far's memory: the same roundings
     np.subtract(far, near, out=far)
     np.multiply(far, weight.reshape(shape), out=far)
@@ -201,9 +193,40 @@ def _resized(part: np.ndarray, axis: int, low: int, high: int, n: int,
     return far
 
 
+@functools.lru_cache(maxsize=1024)
+def _nearest(n: int, length: int) -> np.ndarray:
+    """The source position each of ``length`` box positions reads, nearest.
+    Inside a box the positions depend on its length alone, so every box of
+    that length shares them (a batch's boxes, the next batch's)."""
+    offset = np.arange(length)
+    src = np.minimum(((2 * offset + 1) * n) // (2 * length), n - 1)
+    src.flags.writeable = False
+    return src
+
+
+@functools.lru_cache(maxsize=1024)
+def _linear(n: int, length: int, dtype: np.dtype[Any]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two neighbours and the weight of the second for each of
+    ``length`` box positions, linear in ``dtype`` (shared as :func:`_nearest`'s)."""
+    c = (np.arange(length).astype(dtype) + dtype.type(0.5)) \
+        * (dtype.type(n) / dtype.type(length)) - dtype.type(0.5)
+    c = np.maximum(c, dtype.type(0))
+    first = np.minimum(np.floor(c).astype(np.int64), n - 1)  # c >= 0: no lower clip
+    weight = c - first.astype(dtype)
+    second = np.minimum(first + 1, n - 1)
+    for a in (first, second, weight):
+        a.flags.writeable = False
+    return first, second, weight
+
+
 def _gather(part: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
-    """``np.take(part, index, axis=axis)`` by basic-then-fancy indexing, which
-    NumPy copies faster than ``take`` along an inner axis."""
+    """``np.take(part, index, axis=axis)``: by ``take`` along an outer axis
+    (whole rows copied, the result C-ordered; fancy indexing there puts the
+    indexed axis first in memory, and every later pass strides), by
+    basic-then-fancy indexing along the last, which NumPy gathers faster."""
+    if axis != part.ndim - 1:
+        return np.take(part, index, axis=axis)
     where: list[Any] = [slice(None)] * part.ndim
     where[axis] = index
     gathered: np.ndarray = part[tuple(where)]
