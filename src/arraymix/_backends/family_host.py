@@ -8,12 +8,14 @@ only the rows and columns of the partner that land in the box. Each
 function equals the reference bitwise (ResizeMix: the same operations, in
 the same dtype and order, on the positions inside the box). A result
 asked for in place is built in a scratch batch and copied back, as a
-sample's partners are read after they may have changed.
+sample's partners are read after they may have changed. A CPU tensor's
+samples are shared among torch's threads (:mod:`.threads`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ import numpy as np
 from .._compat import Array, namespace_of
 from .._params import CutMixParams, MaskParams, MosaicParams
 from .reference import grid_mask
+from .threads import for_runs, threads_for
 from .walk import Ops, host_list, numpy_of
 
 __all__ = ["mask_host", "mosaic_host", "part_host", "resize_host"]
@@ -59,14 +62,20 @@ def _boxes_host(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
                 result: Array) -> Array:
     """Each non-empty ``(B, k)`` box copied from the partner into ``result``."""
     src, dst = numpy_of(x), numpy_of(result)
-    index: list[Any] = [slice(None)] * (src.ndim - 1)
     partner = host_list(perm)
-    for i, (a, b) in enumerate(zip(host_list(lower), host_list(upper), strict=True)):
-        if all(lo < hi for lo, hi in zip(a, b, strict=True)):
-            for k, ax in enumerate(axes):
-                index[ax - 1] = slice(a[k], b[k])
-            box = tuple(index)
-            dst[i][box] = src[partner[i]][box]
+    low, high = host_list(lower), host_list(upper)
+
+    def run(rows: Sequence[int]) -> None:
+        index: list[Any] = [slice(None)] * (src.ndim - 1)
+        for i in rows:
+            a, b = low[i], high[i]
+            if all(lo < hi for lo, hi in zip(a, b, strict=True)):
+                for k, ax in enumerate(axes):
+                    index[ax - 1] = slice(a[k], b[k])
+                box = tuple(index)
+                dst[i][box] = src[partner[i]][box]
+
+    for_runs(range(len(partner)), run, threads_for(x))
     return result
 
 
@@ -97,18 +106,22 @@ def mosaic_host(x: Array, sources: Array, centre: Array, axes: tuple[int, ...],
     order = host_list(sources)
     corner = host_list(centre)
     per_sample = bool(corner) and isinstance(corner[0], list)
-    for i in range(len(order)) if rows is None else rows:
-        s0, s1, s2, s3 = order[i]
-        r, c = corner[i] if per_sample else corner
-        for band, left, right in ((slice(0, r), s0, s1), (slice(r, None), s2, s3)):
-            if 2 * c >= width:
-                dst[i, ..., band, :] = src[left, ..., band, :]
-                if c < width:
-                    dst[i, ..., band, c:] = src[right, ..., band, c:]
-            else:
-                dst[i, ..., band, :] = src[right, ..., band, :]
-                if c > 0:
-                    dst[i, ..., band, :c] = src[left, ..., band, :c]
+
+    def run(samples: Sequence[int]) -> None:
+        for i in samples:
+            s0, s1, s2, s3 = order[i]
+            r, c = corner[i] if per_sample else corner
+            for band, left, right in ((slice(0, r), s0, s1), (slice(r, None), s2, s3)):
+                if 2 * c >= width:
+                    dst[i, ..., band, :] = src[left, ..., band, :]
+                    if c < width:
+                        dst[i, ..., band, c:] = src[right, ..., band, c:]
+                else:
+                    dst[i, ..., band, :] = src[right, ..., band, :]
+                    if c > 0:
+                        dst[i, ..., band, :c] = src[left, ..., band, :c]
+
+    for_runs(range(len(order)) if rows is None else rows, run, threads_for(x))
     return _finish(x, out, result)
 
 
@@ -126,52 +139,58 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
     a, d = src.view(bits), view.view(bits)
     shared = m.shape[0] == 1
     keep = np.negative(m[0].astype(bits)) if shared else None
-    tmp = np.empty(src.shape[1:], dtype=bits)
     partner = host_list(perm)
-    for i in range(len(partner)) if rows is None else rows:
-        j = partner[i]
-        if i == j:
-            np.copyto(d[i], a[i])
-            continue
-        k = keep if keep is not None else np.negative(m[i].astype(bits))
-        np.bitwise_xor(a[i], a[j], out=tmp)
-        np.bitwise_and(tmp, k, out=tmp)
-        np.bitwise_xor(a[i], tmp, out=d[i])
+
+    def run(samples: Sequence[int]) -> None:
+        tmp = np.empty(src.shape[1:], dtype=bits)
+        for i in samples:
+            j = partner[i]
+            if i == j:
+                np.copyto(d[i], a[i])
+                continue
+            k = keep if keep is not None else np.negative(m[i].astype(bits))
+            np.bitwise_xor(a[i], a[j], out=tmp)
+            np.bitwise_and(tmp, k, out=tmp)
+            np.bitwise_xor(a[i], tmp, out=d[i])
+
+    for_runs(range(len(partner)) if rows is None else rows, run, threads_for(x))
     return _finish(x, out, result)
 
 
 def resize_host(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
                 ctype: Any | None, out: Array | None, rows: list[int] | None = None
                 ) -> Array:
-    """The batch copied, then each box filled with its partner resized to it
-    (nearest where ``ctype`` is None, else linear in ``ctype`` per axis)."""
+    """Each sample copied, then its box filled with its partner resized to
+    it (nearest where ``ctype`` is None, else linear in ``ctype`` per axis);
+    only the samples in ``rows``, where given."""
     view, result = _target(x, out)
     src = numpy_of(x)
-    if rows is None:
-        np.copyto(view, src)
     low, high = host_list(lower), host_list(upper)
     per_sample = bool(low) and isinstance(low[0], list)
-    index: list[Any] = [slice(None)] * (src.ndim - 1)
     partner = host_list(perm)
-    for i in range(len(partner)) if rows is None else rows:
-        j = partner[i]
-        if rows is not None:
+
+    def run(samples: Sequence[int]) -> None:
+        index: list[Any] = [slice(None)] * (src.ndim - 1)
+        for i in samples:
+            j = partner[i]
             np.copyto(view[i], src[i])
-        a, b = (low[i], high[i]) if per_sample else (low, high)
-        if any(hi <= lo for lo, hi in zip(a, b, strict=True)):
-            continue
-        part = src[j]
-        if ctype is not None and part.dtype != ctype:
-            part = part.astype(ctype)
-        for k, ax in enumerate(axes):
-            part = _resized(part, ax - 1, a[k], b[k], src.shape[ax], ctype)
-        if ctype is not None and part.dtype != src.dtype:
-            if src.dtype.kind in "iu":
-                part = np.round(part)
-            part = part.astype(src.dtype)
-        for k, ax in enumerate(axes):
-            index[ax - 1] = slice(a[k], b[k])
-        view[i][tuple(index)] = part
+            a, b = (low[i], high[i]) if per_sample else (low, high)
+            if any(hi <= lo for lo, hi in zip(a, b, strict=True)):
+                continue
+            part = src[j]
+            if ctype is not None and part.dtype != ctype:
+                part = part.astype(ctype)
+            for k, ax in enumerate(axes):
+                part = _resized(part, ax - 1, a[k], b[k], src.shape[ax], ctype)
+            if ctype is not None and part.dtype != src.dtype:
+                if src.dtype.kind in "iu":
+                    part = np.round(part)
+                part = part.astype(src.dtype)
+            for k, ax in enumerate(axes):
+                index[ax - 1] = slice(a[k], b[k])
+            view[i][tuple(index)] = part
+
+    for_runs(range(len(partner)) if rows is None else rows, run, threads_for(x))
     return _finish(x, out, result)
 
 

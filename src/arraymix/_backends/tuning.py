@@ -53,6 +53,10 @@ class Tuning:
     #: small call then costs two takes instead of a fill and a scatter; the
     #: bound keeps each table within a few hundred KiB.
     one_hot_table_max: int = 256
+    #: Bytes of a CPU tensor from which the host loops over its samples
+    #: run on torch's threads (:mod:`.threads`); below it handing runs to
+    #: threads costs more than it saves.
+    thread_min_bytes: int = 4 << 20
     #: The largest batch whose partners the CUDA draws kernel ranks (it
     #: compares every key with every other of its group); larger ones sort.
     rank_max: int = 4096

@@ -1,0 +1,126 @@
+"""The host loops a CPU tensor's samples share among torch's threads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import arraymix
+from arraymix._backends import tuned
+from arraymix._backends.threads import for_runs, threads_for
+from reference import random_batch
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 40), threads=st.integers(1, 6))
+def test_runs_cover_every_row_once_at_the_same_time(n, threads):
+    """Each row in exactly one run, the runs contiguous and as even as can
+    be, and all of them under way at once (each waits for the others at a
+    barrier, which would time out if a run waited for another's end)."""
+    rows = list(range(3, 3 + n))
+    count = max(1, min(threads, n))
+    runs: list[list[int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count, timeout=30)
+
+    def body(run):
+        barrier.wait()
+        with lock:
+            runs.append(list(run))
+
+    for_runs(rows, body, threads)
+    assert sorted(r for run in runs for r in run) == rows
+    assert len(runs) == count
+    assert all(run == list(range(run[0], run[0] + len(run))) for run in runs if run)
+    assert max(map(len, runs)) - min(map(len, runs)) <= 1
+
+
+def test_an_error_in_any_run_is_raised_after_every_run_ended():
+    done: list[int] = []
+
+    def body(run):
+        if run[0] == 5:
+            raise ValueError("run from 5")
+        done.extend(run)
+
+    with pytest.raises(ValueError, match="run from 5"):
+        for_runs(range(10), body, 2)
+    assert done == [0, 1, 2, 3, 4]
+
+
+def _in_child(queue):
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def body(run):
+        with lock:
+            seen.extend(run)
+
+    for_runs(range(8), body, 2)
+    queue.put(sorted(seen))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="no fork start method on this platform")
+def test_a_forked_process_makes_its_own_threads():
+    """A DataLoader worker forked after the parent used its threads has none
+    of them: the child starts its own instead of waiting on the parent's."""
+    for_runs(range(8), lambda run: None, 2)  # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == list(range(8))
+
+
+def test_numpy_arrays_stay_on_one_thread():
+    assert threads_for(np.zeros((64, 3, 224, 224), np.float32)) == 1
+
+
+@pytest.fixture
+def torch_threads():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # three runs of uneven length over most batches
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_tensors_follow_torch_threads_above_the_size(torch_threads):
+    x = torch_threads.zeros((4, 1000))
+    with tuned(thread_min_bytes=0):
+        assert threads_for(x) == 3
+    with tuned(thread_min_bytes=x.numel() * 4 + 1):
+        assert threads_for(x) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(method=st.sampled_from(["patchmix", "fmix", "mosaic", "resizemix"]),
+       dtype=st.sampled_from(["float32", "uint8", "int16", "float64"]),
+       batch=st.integers(1, 9), lam_mode=st.sampled_from(["batch", "sample"]),
+       in_place=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_threaded_family_equals_the_reference(torch_threads, method, dtype, batch, lam_mode,
+                                              in_place, seed):
+    """Patch grids, FMix, Mosaic and ResizeMix on a CPU tensor, its samples
+    shared among three threads: bitwise the array API reference's result."""
+    torch = torch_threads
+    gen = np.random.default_rng(seed)
+    x = random_batch(gen, (batch, 2, 8, 12), dtype)
+    sizes = (8, 12)
+    draw = getattr(arraymix, f"sample_{method}")
+    kw = {"patch": 4} if method == "patchmix" else {}
+    p = draw(seed, batch, sizes, lam_mode=lam_mode, **kw)
+    with tuned(force="reference"):
+        want = arraymix.paste(x, p)
+    xs = torch.from_numpy(x.copy())
+    ps = type(p)(*(torch.from_numpy(v) if isinstance(v, np.ndarray) else v for v in p))
+    with tuned(thread_min_bytes=0):
+        got = arraymix.paste(xs, ps, out=xs if in_place else None)
+    np.testing.assert_array_equal(got.numpy(), want)
