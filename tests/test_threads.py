@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -53,31 +55,40 @@ def test_an_error_in_any_run_is_raised_after_every_run_ended():
     assert done == [0, 1, 2, 3, 4]
 
 
-def _in_child(queue):
-    seen: list[int] = []
-    lock = threading.Lock()
+_FORKED = """
+import multiprocessing, threading
+from arraymix._backends.threads import for_runs
 
+def child(queue):
+    seen, lock = [], threading.Lock()
     def body(run):
         with lock:
             seen.extend(run)
-
     for_runs(range(8), body, 2)
     queue.put(sorted(seen))
+
+for_runs(range(8), lambda run: None, 2)  # the parent's threads exist
+ctx = multiprocessing.get_context("fork")
+queue = ctx.Queue()
+process = ctx.Process(target=child, args=(queue,))
+process.start()
+process.join(60)
+assert process.exitcode == 0, process.exitcode
+assert queue.get(timeout=5) == list(range(8))
+print("ok")
+"""
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                     reason="no fork start method on this platform")
 def test_a_forked_process_makes_its_own_threads():
     """A DataLoader worker forked after the parent used its threads has none
-    of them: the child starts its own instead of waiting on the parent's."""
-    for_runs(range(8), lambda run: None, 2)  # the parent's pool exists
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_in_child, args=(queue,))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0
-    assert queue.get(timeout=5) == list(range(8))
+    of them: the child starts its own instead of waiting on the parent's.
+    In a fresh process: forking one that runs JAX's threads is unsafe."""
+    done = subprocess.run([sys.executable, "-c", _FORKED], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
 
 
 def test_numpy_arrays_stay_on_one_thread():
