@@ -135,3 +135,75 @@ def test_threaded_family_equals_the_reference(torch_threads, method, dtype, batc
     with tuned(thread_min_bytes=0):
         got = arraymix.paste(xs, ps, out=xs if in_place else None)
     np.testing.assert_array_equal(got.numpy(), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["uint8", "int16", "int32"]),
+       per_sample=st.booleans(), mode=st.sampled_from(["in place", "new", "buffer"]),
+       piece=st.sampled_from([7, 30, 1 << 16]), seed=st.integers(0, 2**32 - 1))
+def test_threaded_integer_walk_equals_the_reference(torch_threads, data, dtype, per_sample,
+                                                    mode, piece, seed):
+    """Integer CPU tensors walk their cycles on three threads: runs cut
+    through cycles (a run's last partner read from a copy made first, in
+    place), every permutation (fixed points, one long cycle, many short
+    ones), equal to the float32 formula as on one thread."""
+    torch = torch_threads
+    batch = data.draw(st.integers(1, 20), label="batch")
+    perm = np.asarray(data.draw(st.permutations(range(batch)), label="perm"), dtype=np.int64)
+    gen = np.random.default_rng(seed)
+    xnp = random_batch(gen, (batch, 3, 5, 4), dtype)
+    lam = gen.uniform(size=batch if per_sample else ()).astype(np.float32)
+    f = xnp.astype(np.float64 if dtype == "int32" else np.float32)
+    lam_c = lam.astype(f.dtype).reshape((-1,) + (1,) * 3 if per_sample else ())
+    want = np.rint(lam_c * f + (1 - lam_c) * f[perm]).astype(dtype)
+    x = torch.from_numpy(xnp.copy())
+    params = arraymix.MixParams(lam=torch.from_numpy(lam), perm=torch.from_numpy(perm))
+    out = {"in place": x, "new": None, "buffer": torch.zeros_like(x)}[mode]
+    with tuned(thread_min_bytes=0, walk_min_sample=1, force="walk", int_piece=piece):
+        got = arraymix.blend(x, params, out=out)
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.integers(1, 12), lam_mode=st.sampled_from(["batch", "sample"]),
+       prob=st.sampled_from([1.0, 0.6]), seed=st.integers(0, 2**32 - 1))
+def test_threaded_collate_equals_stack_then_mix(torch_threads, batch, lam_mode, prob, seed):
+    torch = torch_threads
+    gen = np.random.default_rng(seed)
+    samples = [torch.from_numpy(random_batch(gen, (3, 6, 5), "uint8")) for _ in range(batch)]
+    items = [(s, i % 4) for i, s in enumerate(samples)]
+    kw = {"num_classes": 4, "seed": seed, "lam_mode": lam_mode, "prob": prob,
+          "cutmix_alpha": 0.0}
+    with tuned(thread_min_bytes=0, walk_min_sample=1, int_piece=20):
+        x, y = arraymix.Mixer(**kw).collate(items)
+        x2, y2 = arraymix.Mixer(**kw)(torch.stack(samples), torch.asarray(
+            [i % 4 for i in range(batch)]))
+    np.testing.assert_array_equal(x.numpy(), x2.numpy())
+    np.testing.assert_array_equal(y.numpy(), y2.numpy())
+
+
+@settings(max_examples=80)
+@given(data=st.data(), threads=st.integers(2, 6), reverse=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_runs_in_place_may_go_in_any_order(data, threads, reverse, seed):
+    """The in-place runs of the integer walk, one after the other forwards or
+    backwards (the two schedules that expose a partner read after another
+    run wrote it): equal to the float32 formula."""
+    from arraymix._backends import walk
+
+    batch = data.draw(st.integers(1, 16), label="batch")
+    order = data.draw(st.permutations(range(batch)), label="perm")
+    gen = np.random.default_rng(seed)
+    x = random_batch(gen, (batch, 2, 3), "uint8")
+    lam = gen.uniform(size=batch).astype(np.float32)
+    f = x.astype(np.float32)
+    lam_c = lam.reshape(-1, 1, 1)
+    want = np.rint(lam_c * f + (1 - lam_c) * f[list(order)]).astype(np.uint8)
+    src = [x[i, ...] for i in range(batch)]
+    runs, saved = walk.int_runs(src, list(order), threads, True)
+    assert sorted(i for run in runs for i, _, _ in run) == list(range(batch))
+    om = [np.float32(1) - v for v in lam]
+    tmp = np.empty((2, 3), np.float32)
+    for run in reversed(runs) if reverse else runs:
+        walk.int_run(src, src, list(order), list(lam), om, [], tmp, None, run, saved, True)
+    np.testing.assert_array_equal(x, want)

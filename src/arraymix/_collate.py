@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._backends.reference import ctype_of
+from ._backends.threads import threads_for
 from ._backends.tuning import current
 from ._backends.walk import (
     Ops,
@@ -202,6 +203,7 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
             # backend's walk blends them (the same roundings)
             samples = [s.numpy() for s in samples]
             target, first, torch = result.numpy(), samples[0], None
+    threads = threads_for(result)
     xp = namespace(first)
     ops = Ops(target)
     ctype = ctype_of(xp, first.dtype)
@@ -253,7 +255,7 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
                 ops.copy(dst[tuple(box)], samples[plan.perm[i]][tuple(box)])
     if int_walk_rows and tmp is not None:
         int_walk(samples, [target[i, ...] for i in range(batch)], plan.perm, lam_l, om_l,
-                 pieces, tmp, int_walk_rows)
+                 pieces, tmp, int_walk_rows, threads)
     return result
 
 

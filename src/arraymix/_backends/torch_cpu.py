@@ -23,6 +23,7 @@ from .._compat import Array, numpy_twins, torch_module
 from . import boxes, family_host, walk
 from .numpy_host import NUMPY, blend_whole, host_paste_path
 from .reference import Reference, ctype_of, one_hot_values, partners, resize_ctype
+from .threads import threads_for
 from .tuning import current
 from .walk import fresh_torch, tracks_grad
 
@@ -111,7 +112,7 @@ class TorchCPU(Torch):
                 view = x.numpy()
                 walk.walk_blend(view, lam.numpy(), perm.numpy(),
                                 view if out is x else target.numpy(), twins[ctype],
-                                walk.piece_of(x, t))
+                                walk.piece_of(x, t), threads_for(x))
                 return target
             return walk.walk_blend(x, lam, perm, out, ctype, walk.piece_of(x, t))
         in_place = out is x

@@ -22,17 +22,19 @@ through one cached scratch. The callers (:mod:`.numpy_host`,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import _pages
 from .._compat import Array, is_numpy_array, is_torch_array, isdtype, namespace, torch_module
+from .threads import for_runs
 from .tuning import Tuning
 
-__all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "int_walk",
-           "numpy_of", "piece_of", "rounded_into", "tracks_grad", "walk_blend"]
+__all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "int_run",
+           "int_runs", "int_walk", "numpy_of", "piece_of", "rounded_into", "tracks_grad",
+           "walk_blend"]
 
 
 def tracks_grad(*arrays: Array | None) -> bool:
@@ -234,10 +236,10 @@ def piece_of(x: Array, t: Tuning) -> int:
 
 
 def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
-               piece: int) -> Array:
+               piece: int, threads: int = 1) -> Array:
     """``λ·x + (1 − λ)·x[perm]`` into ``out`` (a new array if None; may be x),
     sample by sample along the cycles; NumPy samples in pieces of about
-    ``piece`` elements."""
+    ``piece`` elements (integers on up to ``threads`` threads)."""
     ops = Ops(x)
     batch = x.shape[0]
     target = ops.empty(x) if out is None else out
@@ -262,7 +264,7 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
     if ops.torch is None and ops.rounds:
         src = [x[i, ...] for i in range(batch)]  # views, 0-d ones too
         int_walk(src, src if in_place else [target[i, ...] for i in range(batch)], order,
-                 lam_l, om_l, pieces, tmp)
+                 lam_l, om_l, pieces, tmp, threads=threads)
         return target
     acc = None if exact else ops.empty(part, dtype=ctype)
     # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
@@ -306,8 +308,8 @@ def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_
 
 
 def int_walk(src: list[Array], dst: list[Array], order: list[int], lam_l: list[Any],
-              om_l: list[Any], pieces: list[tuple[Index, Index]], tmp: Array,
-              rows: set[int] | None = None) -> None:
+             om_l: list[Any], pieces: list[tuple[Index, Index]], tmp: Array,
+             rows: set[int] | None = None, threads: int = 1) -> None:
     """``dst[i] = λ·src[i] + (1 − λ)·src[order[i]]`` for NumPy integers, for
     every ``i`` or those in ``rows``: the reference's roundings (as
     ``Ops.blend``), with each piece of a sample converted to the compute
@@ -316,38 +318,86 @@ def int_walk(src: list[Array], dst: list[Array], order: list[int], lam_l: list[A
     A cycle ``i0 → i1 → …`` is walked piece by piece: the conversion of
     ``i_m+1``'s piece, made for ``(1 − λ)·b`` at step ``m``, is ``a`` at
     step ``m + 1``; in place ``i0``'s, made first, is the partner of the
-    last step, so nothing else needs saving.
+    last step. On ``threads`` threads the cycles, one after the other, are
+    cut into that many runs of steps (:mod:`.threads`); in place a run's
+    last partner, which another run may overwrite, is read from a copy made
+    before any run starts.
     """
     in_place = dst is src
-    first, acc, even, odd = (np.empty_like(tmp) for _ in range(4))
+    runs, saved = int_runs(src, order, threads, in_place)
+
+    def body(ks: Sequence[int]) -> None:
+        for k in ks:
+            int_run(src, dst, order, lam_l, om_l, pieces, tmp, rows, runs[k], saved,
+                     in_place)
+
+    for_runs(range(len(runs)), body, len(runs))
+
+
+Step = tuple[int, bool, bool]
+
+
+def int_runs(src: list[Array], order: list[int], threads: int, in_place: bool
+             ) -> tuple[list[list[Step]], dict[int, Array]]:
+    """:func:`int_walk`'s steps ``(sample, starts its cycle, closes it)``
+    cut into up to ``threads`` runs, and, in place, copies of the partners
+    that one run reads and another writes: the first of a cycle opened in
+    an earlier run, and the first step of the next run. The runs may then
+    go in any order, or at once."""
+    steps = [(i, m == 0, m == len(cycle) - 1) for cycle in cycles(order)
+             for m, i in enumerate(cycle)]
+    count = max(1, min(threads, len(steps)))
+    cuts = [len(steps) * k // count for k in range(count + 1)]
+    runs = [steps[cuts[k]:cuts[k + 1]] for k in range(count)]
+    saved: dict[int, Array] = {}
+    if in_place and count > 1:
+        for run in runs:
+            opened = False
+            for m, (i, starts, closes) in enumerate(run):
+                opened = opened or starts
+                if (closes and not opened) or (m == len(run) - 1 and not closes):
+                    saved[order[i]] = src[order[i]].copy()
+    return runs, saved
+
+
+def int_run(src: list[Array], dst: list[Array], order: list[int], lam_l: list[Any],
+             om_l: list[Any], pieces: list[tuple[Index, Index]], tmp: Array,
+             rows: set[int] | None, run: list[Step],
+             saved: dict[int, Array], in_place: bool) -> None:
+    """One run of :func:`int_walk`'s steps ``(sample, starts its cycle,
+    closes it)``, with scratch of its own."""
+    first, acc, b_s, even, odd = (np.empty_like(tmp) for _ in range(5))
     cuts: list[tuple[Any, Any]] = pieces or [(..., ...)]
-    loops = list(cycles(order))
     copyto, multiply, add = np.copyto, np.multiply, np.add
+    last = len(run) - 1
     for s, t in cuts:
-        f0, a_t, b_t, spare = first[t], acc[t], tmp[t], (even[t], odd[t])
-        for cycle in loops:
-            cur = None
-            if in_place:
-                cur = f0
-                copyto(f0, src[cycle[0]][s], casting="unsafe")
-            last = len(cycle) - 1
-            for m, i in enumerate(cycle):
-                if rows is not None and i not in rows:
-                    cur = None
-                    continue
-                if cur is None:
-                    cur = spare[(m + 1) & 1]
-                    copyto(cur, src[i][s], casting="unsafe")
-                if in_place and m == last:
-                    nxt = f0  # i0 as it was, converted before any write
-                else:
-                    nxt = spare[m & 1]
-                    copyto(nxt, src[order[i]][s], casting="unsafe")
-                multiply(nxt, om_l[i], out=b_t)
-                multiply(cur, lam_l[i], out=a_t)
-                add(a_t, b_t, out=a_t)
-                rounded_into(a_t, dst[i][s])
-                cur = nxt
+        f0, a_t, b_t, spare = first[t], acc[t], b_s[t], (even[t], odd[t])
+        cur = None
+        opened = False  # a cycle started in this run, its first piece in f0
+        for m, (i, starts, closes) in enumerate(run):
+            if starts:
+                cur, opened = None, False
+                if in_place:
+                    copyto(f0, src[i][s], casting="unsafe")
+                    cur, opened = f0, True
+            if rows is not None and i not in rows:
+                cur = None
+                continue
+            if cur is None:
+                cur = spare[(m + 1) & 1]
+                copyto(cur, src[i][s], casting="unsafe")
+            j = order[i]
+            if in_place and closes and opened:
+                nxt = f0  # the cycle's first as it was, converted before any write
+            else:
+                nxt = spare[m & 1]
+                source = saved.get(j) if in_place and (closes or m == last) else None
+                copyto(nxt, (src[j] if source is None else source)[s], casting="unsafe")
+            multiply(nxt, om_l[i], out=b_t)
+            multiply(cur, lam_l[i], out=a_t)
+            add(a_t, b_t, out=a_t)
+            rounded_into(a_t, dst[i][s])
+            cur = nxt
 
 
 def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: list[Any],
