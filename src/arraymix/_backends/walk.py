@@ -33,8 +33,8 @@ from .threads import for_runs
 from .tuning import Tuning
 
 __all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "int_run",
-           "int_runs", "int_walk", "numpy_of", "piece_of", "rounded_into", "tracks_grad",
-           "walk_blend"]
+           "int_runs", "int_walk", "numpy_of", "piece_of", "rounded_into", "scratch_cuts",
+           "tracks_grad", "ufunc_blend", "walk_blend"]
 
 
 def tracks_grad(*arrays: Array | None) -> bool:
@@ -249,22 +249,24 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
     exact = ctype == x.dtype
     if batch == 0:
         return target
-    saved: Array = ops.empty(x[0, ...]) if in_place else None  # read only in place
-    if ops.torch is not None and exact:
-        _lerp_walk(ops.torch, x, target, order, om_l, saved)
-        return target
     # torch (integers, float8): whole samples, as the four
     # views a piece would need cost about a microsecond each
     pieces = _pieces(x, piece) if ops.torch is None else []
     part = x[0][pieces[0][0]] if pieces else x[0, ...]
+    if ops.torch is None and ops.rounds:
+        # the integer walk saves no sample: a cycle's first piece, converted
+        # before any write, is its last step's partner
+        src = [x[i, ...] for i in range(batch)]  # views, 0-d ones too
+        int_walk(src, src if in_place else [target[i, ...] for i in range(batch)], order,
+                 lam_l, om_l, pieces, ops.empty(part, dtype=ctype), threads=threads)
+        return target
+    saved: Array = ops.empty(x[0, ...]) if in_place else None  # read only in place
+    if ops.torch is not None and exact:
+        _lerp_walk(ops.torch, x, target, order, om_l, saved)
+        return target
     tmp = ops.empty(part, dtype=None if exact else ctype)
     if ops.torch is None and exact and ops.wide is None:
         _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp)
-        return target
-    if ops.torch is None and ops.rounds:
-        src = [x[i, ...] for i in range(batch)]  # views, 0-d ones too
-        int_walk(src, src if in_place else [target[i, ...] for i in range(batch)], order,
-                 lam_l, om_l, pieces, tmp, threads=threads)
         return target
     acc = None if exact else ops.empty(part, dtype=ctype)
     # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
@@ -293,18 +295,28 @@ def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_
     """
     src = [x[i, ...] for i in range(x.shape[0])]  # views, 0-d ones too (list(x) gives scalars)
     dst = src if target is x else [target[i, ...] for i in range(x.shape[0])]
-    cuts: list[tuple[Any, Array]] = [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
-    multiply, add = np.multiply, np.add
+    cuts = scratch_cuts(pieces, tmp)
     for save, i, j in _walk(order, target is x):
         if save is not None:
             np.copyto(saved, src[save])
-        b = saved if j is None else src[j]
-        a, d, lam, om = src[i], dst[i], lam_l[i], om_l[i]
-        for s, t in cuts:
-            multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
-            piece = d[s]
-            multiply(a[s], lam, out=piece)
-            add(piece, t, out=piece)
+        ufunc_blend(src[i], saved if j is None else src[j], lam_l[i], om_l[i], dst[i], cuts)
+
+
+def scratch_cuts(pieces: list[tuple[Index, Index]], tmp: Array) -> list[tuple[Any, Array]]:
+    """Each piece's index into a sample, with its view of the scratch."""
+    return [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
+
+
+def ufunc_blend(a: Array, b: Array, lam: Any, om: Any, d: Array,
+                cuts: list[tuple[Any, Array]]) -> None:
+    """``d = λ·a + (1 − λ)·b`` for NumPy floats in their own dtype, piece by
+    piece: :meth:`Ops.blend`'s three ufunc calls, without its method calls."""
+    multiply, add = np.multiply, np.add
+    for s, t in cuts:
+        multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
+        piece = d[s]
+        multiply(a[s], lam, out=piece)
+        add(piece, t, out=piece)
 
 
 def int_walk(src: list[Array], dst: list[Array], order: list[int], lam_l: list[Any],
