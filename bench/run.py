@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import platform
 import random
@@ -231,6 +232,12 @@ def _collate_rows(backend: str, x: Any, y: Any) -> dict[str, tuple[str, Any]]:
             mixer = arraymix.Mixer(num_classes=CLASSES, lam_mode=mode, seed=0, **kw)
             rows[f"arraymix Mixer.collate {method} {mode}"] = (
                 "arraymix", lambda x, y, m=mixer: m.collate(items))
+            if (str(x.dtype).endswith("uint8") and method == "mixup" and shutil.which("g++")
+                    and importlib.util.find_spec("torch")):
+                # the user's choice of torch's CPU code generation for the blend
+                twin = arraymix.Mixer(num_classes=CLASSES, lam_mode=mode, seed=0, **kw)
+                rows[f"arraymix Mixer.collate {method} {mode}, compiled"] = (
+                    "arraymix", lambda x, y, m=twin: m.collate(items, compiled=True))
             if x.dtype == np.uint8 and backend == "numpy":
                 try:
                     rows[f"timm FastCollateMixup {method} {mode}"] = (

@@ -5,6 +5,7 @@ the rest before any work."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,15 +146,15 @@ def test_labels_follow_the_draw():
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _batches(context: str, seed: int) -> list[list[float]]:
+def _batches(context: str, seed: int, compiled: bool = False) -> list[list[float]]:
     """In a fresh process (forking a process that runs JAX's threads is unsafe)."""
     code = ("import json, sys, warnings; sys.path.insert(0, sys.argv[1]); "
             "warnings.filterwarnings('ignore', 'This DataLoader will create'); "
             "import loader_helpers as h; print(json.dumps(h.run_collate(sys.argv[2], "
-            "int(sys.argv[3]))))")
+            "int(sys.argv[3]), sys.argv[4] == 'compiled')))")
     done = subprocess.run([sys.executable, "-c", code, str(ROOT / "tests" / "scripts"),
-                           context, str(seed)], capture_output=True, text=True, timeout=300,
-                          check=False, cwd=ROOT)
+                           context, str(seed), "compiled" if compiled else "eager"],
+                          capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     batches: list[list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return batches
@@ -169,6 +170,82 @@ def test_as_a_dataloaders_collate_fn_reproducibly(context):
     # every batch holds the same 16 samples, split over two workers with
     # streams of their own: no two batches are mixed alike
     assert len({tuple(b) for b in first}) == 8
+
+
+def _compiler():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    if shutil.which("g++") is None:
+        pytest.skip("torch.compile's CPU code needs a C++ compiler (g++)")
+    return torch
+
+
+@settings(max_examples=25)
+@given(dtype=st.sampled_from(["uint8", "int16"]), kind=st.sampled_from(list(KINDS)),
+       lam_mode=st.sampled_from(["batch", "sample"]), seed=st.integers(0, 2**32 - 1),
+       labels=st.booleans(), layout=st.sampled_from(["chw", "hwc"]))
+def test_compiled_collate_is_the_eager_collate(backend, dtype, kind, lam_mode, seed, labels,
+                                               layout):
+    """compiled=True gives the eager collate's batch and labels, bitwise, for
+    MixUp, CutMix and the switch (one shape: each new one compiles)."""
+    if backend.name not in HOST:
+        pytest.skip(f"{backend.name}: the collate takes host samples (NumPy, CPU torch)")
+    _compiler()
+    gen = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    shape, axes = ((3, 6, 7), (-2, -1)) if layout == "chw" else ((6, 7, 3), (1, 2))
+    samples = [backend.asarray(a, dtype) for a in
+               gen.integers(info.min, info.max, (8, *shape), endpoint=True, dtype=dtype)]
+    ids = gen.integers(0, 4, size=8).tolist()
+    items = list(zip(samples, ids, strict=True)) if labels else samples
+    kw = dict(KINDS[kind], lam_mode=lam_mode, seed=seed, num_classes=4, cutmix_axes=axes)
+    x, t = arraymix.Mixer(**kw).collate(items, compiled=True)
+    x2, t2 = arraymix.Mixer(**kw).collate(items)
+    assert type(x) is type(x2)
+    assert x.dtype == x2.dtype
+    np.testing.assert_array_equal(backend.numpy(x), backend.numpy(x2))
+    if labels:
+        np.testing.assert_array_equal(backend.numpy(t), backend.numpy(t2))
+    else:
+        assert t is None
+
+
+def test_compiled_blend_is_the_float32_formula_on_every_uint8_pair(backend):
+    """Every pair of uint8 values at 200 weights: ``round(λ·a + (1 − λ)·b)``
+    with each product and the sum rounded to float32 (the reference's
+    arithmetic), computed here by NumPy."""
+    if backend.name not in HOST:
+        pytest.skip(f"{backend.name}: the collate takes host samples (NumPy, CPU torch)")
+    _compiler()
+    a = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 256, axis=1)
+    samples = [a, a.T.copy()] * 100  # each pair of samples swaps values: all 65,536 pairs
+    perm = np.arange(200).reshape(100, 2)[:, ::-1].reshape(-1)
+    lam = np.random.default_rng(0).random(200)
+    lam[:4] = [0.0, 1.0, 0.5, 0.25]
+    p = arraymix.MixParams(backend.asarray(lam, "float64"), backend.asarray(perm, "int64"))
+    x = arraymix.collate([backend.asarray(s) for s in samples], p, compiled=True)
+    batch = np.stack(samples).astype(np.float32)
+    lam32 = lam.astype(np.float32)[:, None, None]
+    want = np.rint(lam32 * batch + (np.float32(1) - lam32) * batch[perm]).astype(np.uint8)
+    np.testing.assert_array_equal(backend.numpy(x), want)
+
+
+def test_compiled_without_torch_is_an_import_error():
+    code = ("import sys; sys.modules['torch'] = None; import numpy as np, arraymix; "
+            "s = [np.zeros((3, 4, 4), np.uint8)] * 2\n"
+            "try:\n    arraymix.collate(s, arraymix.sample_mixup(0, 2), compiled=True)\n"
+            "except ImportError as e:\n    print('refused:', e)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused: compiled=True compiles the blend with torch.compile" in done.stdout
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_compiled_collate_in_a_dataloader_gives_the_eager_batches(context):
+    """compiled=True in the workers (each compiles, or shares its parent's):
+    the batches of the eager collate for the same seed."""
+    _compiler()
+    assert _batches(context, 7, compiled=True) == _batches(context, 7)
 
 
 def _items(n=4, shape=(3, 4, 4), dtype=np.float32):
@@ -191,16 +268,22 @@ def _items(n=4, shape=(3, 4, 4), dtype=np.float32):
      "num_classes|class"),
     (lambda m: m.collate([(np.zeros((8, 8, 3), np.float32), 0)] * 4), ValueError,
      "channels-last"),
+    (lambda m: m.collate(_items(), compiled=1), TypeError, "compiled must be a bool"),
+    (lambda m: arraymix.collate([s for s, _ in _items()], arraymix.sample_mixup(0, 4),
+                                compiled="yes"), TypeError, "compiled must be a bool"),
 ])
 def test_bad_input_is_named_before_any_draw(call, error, match):
     mixer = arraymix.Mixer(num_classes=10, seed=0)
     with pytest.raises(error, match=match):
         call(mixer)
-    # nothing was drawn: the next call is a fresh twin's first
-    x, _ = mixer.collate(_items())
-    x2, _ = arraymix.Mixer(num_classes=10, seed=0)(np.stack([s for s, _ in _items()]),
+    # nothing was drawn: the next call is a fresh twin's first (samples that
+    # differ, so that another draw would mix them otherwise)
+    good = [(np.full((3, 4, 4), i, np.float32), 0) for i in range(4)]
+    x, _ = mixer.collate(good)
+    x2, _ = arraymix.Mixer(num_classes=10, seed=0)(np.stack([s for s, _ in good]),
                                                   np.zeros(4, dtype=np.int64))
     np.testing.assert_array_equal(x, x2)
+    assert not np.array_equal(x, np.stack([s for s, _ in good]))
 
 
 @pytest.mark.parametrize(("params", "match"), [

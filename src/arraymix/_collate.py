@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._backends.compiled import blend_into
 from ._backends.reference import ctype_of
 from ._backends.threads import threads_for
 from ._backends.tuning import current
@@ -38,6 +39,7 @@ from ._compat import (
     Array,
     is_numpy_array,
     is_torch_array,
+    isdtype,
     namespace,
     numpy_twins,
     torch_module,
@@ -45,8 +47,9 @@ from ._compat import (
 from ._params import CutMixParams, MixerParams, MixParams
 from ._validate import check_axes
 
-__all__ = ["HostPlan", "broadcast_view", "check_samples", "collate", "host_plan", "plan_of_draw",
-           "small_batch", "split_items", "stack_labels", "write_batch"]
+__all__ = ["HostPlan", "broadcast_view", "check_compiled", "check_samples", "collate",
+           "host_plan", "plan_of_draw", "small_batch", "split_items", "stack_labels",
+           "write_batch", "written"]
 
 
 def check_samples(samples: Any, name: str = "samples") -> list[Array]:
@@ -83,8 +86,21 @@ def check_samples(samples: Any, name: str = "samples") -> list[Array]:
     return list(samples)
 
 
+def check_compiled(compiled: Any) -> bool:
+    """The collate's ``compiled``: a bool, and True only where torch is."""
+    if not isinstance(compiled, bool):
+        raise TypeError(f"compiled must be a bool, got {type(compiled).__name__}")
+    if compiled:
+        try:
+            import torch  # noqa: F401  (asked for: the blend is compiled with it)
+        except ImportError:
+            raise ImportError("compiled=True compiles the blend with torch.compile: install "
+                              "PyTorch, or leave compiled False") from None
+    return compiled
+
+
 def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerParams, /, *,
-            axes: Sequence[int] = (-2, -1)) -> Array:
+            axes: Sequence[int] = (-2, -1), compiled: bool = False) -> Array:
     """Stack host samples into a batch mixed by ``params``, in one pass.
 
     The same batch as ``mix(stack(samples), params, axes=axes)``, written
@@ -106,6 +122,15 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
     axes : sequence of int, default (-2, -1)
         The cut axes of the batch (as in :func:`paste`): ``(-2, -1)`` for
         CHW samples, ``(1, 2)`` for HWC.
+    compiled : bool, default False
+        Blend integer samples (uint8 images) with torch's own CPU code
+        generation: ``torch.compile`` (inductor) makes the blend one loop
+        over the stacked samples, several times faster than the eager
+        passes, with the same values. Needs PyTorch and a C++ compiler;
+        NumPy samples are blended through zero-copy tensors and come back
+        as NumPy. The first batch of each shape compiles (seconds; a forked
+        DataLoader worker shares what its parent compiled). Floating
+        samples and draws with the family's methods are mixed as without it.
 
     Returns
     -------
@@ -123,18 +148,30 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
     True
     """
     samples = check_samples(samples)
+    compiled = check_compiled(compiled)
     batch = len(samples)
     axes = check_axes(axes, samples[0].ndim + 1, shape=(batch, *samples[0].shape),
                       drawn=False)
     parts = isinstance(params, MixerParams) and params.parts
     plan = None if parts else host_plan(params, batch, len(axes))  # checks them
-    if plan is None or small_batch(samples):
+    if plan is None or (small_batch(samples) and not compiled):
         from ._apply import mix
 
         batch_x = stack_samples(samples)
         mixed: Array = mix(batch_x, _in_library_of(params, samples[0]), axes=axes,
                            out=batch_x)
         return mixed
+    return written(samples, plan, axes, compiled)
+
+
+def written(samples: list[Array], plan: HostPlan, axes: tuple[int, ...], compiled: bool
+            ) -> Array:
+    """The mixed batch: by :func:`compiled_batch` where asked and it applies
+    (integer samples, some blended), else by :func:`write_batch`."""
+    first = samples[0]
+    if (compiled and any(m == 1 for m in plan.method)
+            and isdtype(namespace(first), first.dtype, "integral")):
+        return compiled_batch(samples, plan, axes)
     return write_batch(samples, plan, axes)
 
 
@@ -254,16 +291,46 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
                               None if acc is None else acc[t])
             continue
         ops.copy(dst, a)
-        if m == 2:
-            box: list[Any] = [slice(None)] * a.ndim
-            for n, ax in enumerate(axes):
-                box[ax - 1] = slice(plan.lower[i][n], plan.upper[i][n])
-            if all(s.start < s.stop for s in box if s.start is not None):
-                ops.copy(dst[tuple(box)], samples[plan.perm[i]][tuple(box)])
+        box = _box(plan, i, axes, a.ndim) if m == 2 else None
+        if box is not None:
+            ops.copy(dst[box], samples[plan.perm[i]][box])
     if int_walk_rows and tmp is not None:
         int_walk(samples, [target[i, ...] for i in range(batch)], plan.perm, lam_l, om_l,
                  pieces, tmp, int_walk_rows, threads)
     return result
+
+
+def _box(plan: HostPlan, i: int, axes: tuple[int, ...], ndim: int) -> tuple[Any, ...] | None:
+    """Sample ``i``'s CutMix box as an index into a sample, None if empty."""
+    box: list[Any] = [slice(None)] * ndim
+    for n, ax in enumerate(axes):
+        box[ax - 1] = slice(plan.lower[i][n], plan.upper[i][n])
+    return tuple(box) if all(s.start < s.stop for s in box if s.start is not None) else None
+
+
+def compiled_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> Array:
+    """The mixed batch of integer samples, its blends done by torch's compiled
+    code (:mod:`._backends.compiled`): the samples stacked, the batch blended
+    into the result (λ 1 for the samples not blended, which leaves them as
+    they are), then the CutMix boxes pasted from the stacked samples."""
+    import torch
+
+    first, batch = samples[0], len(samples)
+    if is_torch_array(first):
+        x = fresh_torch(first.expand(batch, *first.shape))
+        torch.stack(samples, out=x)
+        result = _torch_batch(torch, first, batch)
+    else:
+        x = torch.from_numpy(np.stack(samples))
+        result = torch.from_numpy(np.empty_like(x.numpy()))
+    lam = np.broadcast_to(np.asarray(host_list(plan.lam), dtype=np.float64), (batch,)).copy()
+    lam[np.asarray(plan.method) != 1] = 1.0
+    blend_into(x, torch.from_numpy(lam), torch.tensor(plan.perm, dtype=torch.int64), result)
+    for i, m in enumerate(plan.method):
+        box = _box(plan, i, axes, first.ndim) if m == 2 else None
+        if box is not None:
+            result[i][box] = x[plan.perm[i]][box]
+    return result if is_torch_array(first) else result.numpy()
 
 
 def _in_library_of(params: Any, first: Array) -> Any:

@@ -3,6 +3,8 @@ spawned workers)."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 import arraymix
@@ -32,7 +34,7 @@ def run(context: str, workers: int = 4) -> list[list[float]]:
     return [y.flatten().tolist() for _, y in loader]
 
 
-def run_collate(context: str, seed: int) -> list[list[float]]:
+def run_collate(context: str, seed: int, compiled: bool = False) -> list[list[float]]:
     """The same pass with ``Mixer.collate`` as the collate_fn, on uint8
     samples: the mixed label rows and the first pixel of every sample."""
     torch.manual_seed(0)
@@ -40,6 +42,7 @@ def run_collate(context: str, seed: int) -> list[list[float]]:
     mixer = arraymix.Mixer(num_classes=CLASSES, label_smoothing=0.0, seed=seed,
                            lam_mode="sample")
     loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=False, num_workers=2,
-                                         collate_fn=mixer.collate,
+                                         collate_fn=functools.partial(mixer.collate,
+                                                                      compiled=compiled),
                                          multiprocessing_context=context)
     return [y.flatten().tolist() + x[:, 0, 0, 0].tolist() for x, y in loader]
