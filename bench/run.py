@@ -203,6 +203,21 @@ def _loss_rows(x: Any) -> dict[str, tuple[str, Any]]:
     return rows
 
 
+def _one_thread(fn: Callable[[], Any]) -> Callable[[Any, Any], Any]:
+    """``fn`` run with torch's CPU operations on one thread."""
+    import torch
+
+    def run(x: Any, y: Any) -> Any:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
 def _collate_rows(backend: str, x: Any, y: Any) -> dict[str, tuple[str, Any]]:
     """A DataLoader's collate of 64 samples: stacking them alone, arraymix's
     fused collate, stacking then the Mixer in place, and timm's
@@ -234,10 +249,11 @@ def _collate_rows(backend: str, x: Any, y: Any) -> dict[str, tuple[str, Any]]:
                 "arraymix", lambda x, y, m=mixer: m.collate(items))
             if (str(x.dtype).endswith("uint8") and method == "mixup" and shutil.which("g++")
                     and importlib.util.find_spec("torch")):
-                # the user's choice of torch's CPU code generation for the blend
+                # the user's choice of torch's CPU code generation for the blend,
+                # on one thread as timm's collate and a DataLoader worker run
                 twin = arraymix.Mixer(num_classes=CLASSES, lam_mode=mode, seed=0, **kw)
-                rows[f"arraymix Mixer.collate {method} {mode}, compiled"] = (
-                    "arraymix", lambda x, y, m=twin: m.collate(items, compiled=True))
+                rows[f"arraymix Mixer.collate {method} {mode}, compiled, one thread"] = (
+                    "arraymix", _one_thread(lambda m=twin: m.collate(items, compiled=True)))
             if x.dtype == np.uint8 and backend == "numpy":
                 try:
                     rows[f"timm FastCollateMixup {method} {mode}"] = (

@@ -316,13 +316,16 @@ def compiled_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) 
     import torch
 
     first, batch = samples[0], len(samples)
-    if is_torch_array(first):
-        x = fresh_torch(first.expand(batch, *first.shape))
-        torch.stack(samples, out=x)
-        result = _torch_batch(torch, first, batch)
-    else:
+    if not is_torch_array(first):
         x = torch.from_numpy(np.stack(samples))
         result = torch.from_numpy(np.empty_like(x.numpy()))
+    else:
+        if first.dtype in numpy_twins(torch) and all(s.is_contiguous() for s in samples):
+            x = torch.from_numpy(np.stack([s.numpy() for s in samples]))  # NumPy's copies
+        else:
+            x = fresh_torch(first.expand(batch, *first.shape))
+            torch.stack(samples, out=x)
+        result = _torch_batch(torch, first, batch)
     lam = np.broadcast_to(np.asarray(host_list(plan.lam), dtype=np.float64), (batch,)).copy()
     lam[np.asarray(plan.method) != 1] = 1.0
     blend_into(x, torch.from_numpy(lam), torch.tensor(plan.perm, dtype=torch.int64), result)
