@@ -32,8 +32,6 @@ from ._backends.walk import (
     host_list,
     int_walk,
     piece_of,
-    scratch_cuts,
-    ufunc_blend,
 )
 from ._compat import (
     Array,
@@ -264,9 +262,6 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
         tmp = ops.empty(part, dtype=None if exact else ctype)
         acc = None if exact else ops.empty(part, dtype=ctype)
     lerp = torch is not None and exact
-    # NumPy floats in their own dtype: the walk's three ufunc calls a piece
-    cuts = (scratch_cuts(pieces, tmp) if blends and torch is None and exact
-            and ops.wide is None else None)
     # integers on NumPy's loops: the blended samples walk their cycles
     # piece by piece (each piece converted once), after the rest
     int_walk_rows = ({i for i, m in enumerate(plan.method) if m == 1}
@@ -281,8 +276,6 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
             b = samples[plan.perm[i]]
             if lerp:
                 torch.lerp(a, b, om_l[i], out=dst)  # type: ignore[union-attr]
-            elif cuts is not None:
-                ufunc_blend(a, b, lam_l[i], om_l[i], dst, cuts)
             elif not pieces:
                 ops.blend(a, b, lam_l[i], om_l[i], dst, tmp, acc)
             else:

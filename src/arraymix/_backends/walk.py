@@ -33,8 +33,8 @@ from .threads import for_runs
 from .tuning import Tuning
 
 __all__ = ["Ops", "blend_blocks", "copy_of", "cycles", "fresh_torch", "host_list", "int_run",
-           "int_runs", "int_walk", "numpy_of", "piece_of", "rounded_into", "scratch_cuts",
-           "tracks_grad", "ufunc_blend", "walk_blend"]
+           "int_runs", "int_walk", "numpy_of", "piece_of", "rounded_into", "tracks_grad",
+           "walk_blend"]
 
 
 def tracks_grad(*arrays: Array | None) -> bool:
@@ -295,28 +295,18 @@ def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_
     """
     src = [x[i, ...] for i in range(x.shape[0])]  # views, 0-d ones too (list(x) gives scalars)
     dst = src if target is x else [target[i, ...] for i in range(x.shape[0])]
-    cuts = scratch_cuts(pieces, tmp)
+    cuts: list[tuple[Any, Array]] = [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
+    multiply, add = np.multiply, np.add
     for save, i, j in _walk(order, target is x):
         if save is not None:
             np.copyto(saved, src[save])
-        ufunc_blend(src[i], saved if j is None else src[j], lam_l[i], om_l[i], dst[i], cuts)
-
-
-def scratch_cuts(pieces: list[tuple[Index, Index]], tmp: Array) -> list[tuple[Any, Array]]:
-    """Each piece's index into a sample, with its view of the scratch."""
-    return [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
-
-
-def ufunc_blend(a: Array, b: Array, lam: Any, om: Any, d: Array,
-                cuts: list[tuple[Any, Array]]) -> None:
-    """``d = λ·a + (1 − λ)·b`` for NumPy floats in their own dtype, piece by
-    piece: :meth:`Ops.blend`'s three ufunc calls, without its method calls."""
-    multiply, add = np.multiply, np.add
-    for s, t in cuts:
-        multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
-        piece = d[s]
-        multiply(a[s], lam, out=piece)
-        add(piece, t, out=piece)
+        b = saved if j is None else src[j]
+        a, d, lam, om = src[i], dst[i], lam_l[i], om_l[i]
+        for s, t in cuts:
+            multiply(b[s], om, out=t)  # first: for a fixed point in place, b is a and d
+            piece = d[s]
+            multiply(a[s], lam, out=piece)
+            add(piece, t, out=piece)
 
 
 def int_walk(src: list[Array], dst: list[Array], order: list[int], lam_l: list[Any],
