@@ -198,8 +198,9 @@ def test_compiled_collate_is_the_eager_collate(backend, dtype, kind, lam_mode, s
     ids = gen.integers(0, 4, size=8).tolist()
     items = list(zip(samples, ids, strict=True)) if labels else samples
     kw = dict(KINDS[kind], lam_mode=lam_mode, seed=seed, num_classes=4, cutmix_axes=axes)
-    x, t = arraymix.Mixer(**kw).collate(items, compiled=True)
-    x2, t2 = arraymix.Mixer(**kw).collate(items)
+    with tuned(walk_min_sample=1):  # not the small batch's path, which compiles nothing
+        x, t = arraymix.Mixer(**kw).collate(items, compiled=True)
+        x2, t2 = arraymix.Mixer(**kw).collate(items)
     assert type(x) is type(x2)
     assert x.dtype == x2.dtype
     np.testing.assert_array_equal(backend.numpy(x), backend.numpy(x2))
@@ -227,6 +228,34 @@ def test_compiled_blend_is_the_float32_formula_on_every_uint8_pair(backend):
     lam32 = lam.astype(np.float32)[:, None, None]
     want = np.rint(lam32 * batch + (np.float32(1) - lam32) * batch[perm]).astype(np.uint8)
     np.testing.assert_array_equal(backend.numpy(x), want)
+
+
+INTEGERS = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64")
+
+
+def test_compiled_collate_takes_every_integer_dtype_and_size(backend):
+    """Every integer dtype and several batch and sample sizes in one process
+    (more than torch's limit of recompilations of one function, past which
+    the same operations run eagerly): the eager collate's batches, 64-bit
+    values past 2**53 too (samples not blended are copied, not blended with
+    λ = 1 through float64)."""
+    if backend.name not in HOST:
+        pytest.skip(f"{backend.name}: the collate takes host samples (NumPy, CPU torch)")
+    _compiler()
+    gen = np.random.default_rng(4)
+    for dtype in INTEGERS:
+        info = np.iinfo(dtype)
+        for batch, shape in ((5, (3, 4, 5)), (1, (2, 3, 3)), (9, (1, 7, 2))):
+            samples = [backend.asarray(a, dtype) for a in
+                       gen.integers(info.min, info.max, (batch, *shape), endpoint=True,
+                                    dtype=dtype)]
+            kw = {"mixup_alpha": 1.0, "cutmix_alpha": 1.0, "lam_mode": "sample", "seed": 6}
+            with tuned(walk_min_sample=1):
+                x, _ = arraymix.Mixer(**kw).collate(samples, compiled=True)
+                x2, _ = arraymix.Mixer(**kw).collate(samples)
+            assert x.dtype == x2.dtype
+            np.testing.assert_array_equal(backend.numpy(x), backend.numpy(x2),
+                                          err_msg=f"{dtype} {batch}x{shape}")
 
 
 def test_compiled_without_torch_is_an_import_error():

@@ -126,9 +126,10 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
         over the stacked samples, several times faster than the eager
         passes, with the same values. Needs PyTorch and a C++ compiler;
         NumPy samples are blended through zero-copy tensors and come back
-        as NumPy. The first batch of each shape compiles (seconds; a forked
+        as NumPy. The first batch of each dtype compiles (seconds; a forked
         DataLoader worker shares what its parent compiled). Floating
-        samples and draws with the family's methods are mixed as without it.
+        samples, draws with the family's methods and batches small enough
+        to be blended whole are mixed as without it.
 
     Returns
     -------
@@ -152,7 +153,7 @@ def collate(samples: Sequence[Array], params: MixParams | CutMixParams | MixerPa
                       drawn=False)
     parts = isinstance(params, MixerParams) and params.parts
     plan = None if parts else host_plan(params, batch, len(axes))  # checks them
-    if plan is None or (small_batch(samples) and not compiled):
+    if plan is None or small_batch(samples):
         from ._apply import mix
 
         batch_x = stack_samples(samples)
@@ -304,8 +305,9 @@ def _box(plan: HostPlan, i: int, axes: tuple[int, ...], ndim: int) -> tuple[Any,
 def compiled_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> Array:
     """The mixed batch of integer samples, its blends done by torch's compiled
     code (:mod:`._backends.compiled`): the samples stacked, the batch blended
-    into the result (λ 1 for the samples not blended, which leaves them as
-    they are), then the CutMix boxes pasted from the stacked samples."""
+    into the result (λ 1 for the samples not blended, which leaves integers
+    of up to 32 bits as they are; 64-bit ones are copied again), then the
+    CutMix boxes pasted from the stacked samples: :func:`write_batch`'s values."""
     import torch
 
     first, batch = samples[0], len(samples)
@@ -322,7 +324,10 @@ def compiled_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) 
     lam = np.broadcast_to(np.asarray(host_list(plan.lam), dtype=np.float64), (batch,)).copy()
     lam[np.asarray(plan.method) != 1] = 1.0
     blend_into(x, torch.from_numpy(lam), torch.tensor(plan.perm, dtype=torch.int64), result)
+    wide = x.element_size() == 8  # λ = 1 rounds them through float64: copied instead
     for i, m in enumerate(plan.method):
+        if m != 1 and wide:
+            result[i] = x[i]
         box = _box(plan, i, axes, first.ndim) if m == 2 else None
         if box is not None:
             result[i][box] = x[plan.perm[i]][box]

@@ -633,7 +633,7 @@ class Mixer:
         if is_traced(first):
             raise TypeError("Mixer.collate takes host samples, not traced ones")
         self._check_together()
-        if self._family() or (small_batch(samples) and not compiled):
+        if self._family() or small_batch(samples):
             # the family's methods are applied to the stacked batch, and so is
             # a small batch (no traffic to save; the backend's own arithmetic)
             batch_x = stack_samples(samples)

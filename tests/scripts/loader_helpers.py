@@ -36,9 +36,12 @@ def run(context: str, workers: int = 4) -> list[list[float]]:
 
 def run_collate(context: str, seed: int, compiled: bool = False) -> list[list[float]]:
     """The same pass with ``Mixer.collate`` as the collate_fn, on uint8
-    samples: the mixed label rows and the first pixel of every sample."""
+    samples large enough for the walk (a small batch is stacked, then mixed,
+    and compiles nothing): the mixed label rows and the first pixel of
+    every sample."""
     torch.manual_seed(0)
-    data = [(torch.full((3, 4, 4), i % 16, dtype=torch.uint8), i % 16) for i in range(16 * 8)]
+    data = [(torch.full((3, 64, 64), i % 16, dtype=torch.uint8), i % 16)
+            for i in range(16 * 8)]
     mixer = arraymix.Mixer(num_classes=CLASSES, label_smoothing=0.0, seed=seed,
                            lam_mode="sample")
     loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=False, num_workers=2,
