@@ -487,3 +487,56 @@ def test_from_timm_refuses_what_timm_refuses():
         arraymix.Mixer.from_timm(mode="elementwise")
     with pytest.raises(TypeError):
         arraymix.Mixer.from_timm(lam_mode="sample")  # not one of timm's arguments
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("apply", ["call", "mix"])
+def test_samples_not_blended_keep_their_values_beside_partners_not_finite(backend, apply):
+    """Per sample, a sample the draw leaves alone is its own, and a CutMix
+    sample is its own outside the box, even where the partner is inf or NaN
+    (a blend with weight 1 would give 0·inf = NaN there); MixUp samples
+    follow the float64 formula. The Mixer's call and ``mix`` of its draw."""
+    gen = np.random.default_rng(5)
+    xnp = gen.normal(size=(B, 2, 6, 6)).astype(np.float32)
+    xnp[::2, :, 0, 0] = np.inf
+    xnp[1::3, 1, 2, 3] = -np.inf
+    xnp[2::3, 0, 4, 4] = np.nan
+    kw = {"mixup_alpha": 1.0, "cutmix_alpha": 1.0, "lam_mode": "sample", "prob": 0.7,
+          "seed": 11}
+    p = arraymix.Mixer(**kw).draw(B, (6, 6))
+    method = np.asarray(p.method)
+    assert {0, 1, 2} <= set(method.tolist())  # every case is met by this seed
+    x = backend.asarray(xnp)
+    if apply == "call":
+        out, _ = arraymix.Mixer(**kw)(x)
+    else:
+        dev = arraymix._compat.device(x)
+        out = arraymix.mix(x, arraymix.Mixer(**kw).draw(B, (6, 6), xp=backend.xp, device=dev))
+    check_like(backend, out, xnp.shape, x.dtype)
+    if not backend.has_values:
+        return
+    got = backend.numpy(out)
+    perm, lam = np.asarray(p.perm), np.asarray(p.blend_lam, dtype=np.float64)
+    lower, upper = np.asarray(p.lower), np.asarray(p.upper)
+    for i in range(B):
+        want = xnp[i].copy()
+        if method[i] == 1:
+            with np.errstate(invalid="ignore"):
+                want = lam[i] * xnp[i].astype(np.float64) + (1 - lam[i]) * xnp[perm[i]]
+            np.testing.assert_allclose(got[i], want, rtol=1e-6, atol=1e-6, equal_nan=True)
+            continue
+        if method[i] == 2:
+            box = (slice(None), slice(lower[i, 0], upper[i, 0]), slice(lower[i, 1], upper[i, 1]))
+            want[box] = xnp[perm[i]][box]
+        np.testing.assert_array_equal(got[i], want, err_msg=f"sample {i}, method {method[i]}")
+
+
+def test_samples_not_blended_keep_64_bit_integers():
+    """int64 values past 2**53 (which float64 rounds) in samples left alone."""
+    x = np.random.default_rng(2).integers(2**60, 2**62, size=(B, 1, 4, 4), dtype=np.int64)
+    kw = {"mixup_alpha": 1.0, "cutmix_alpha": 1.0, "lam_mode": "sample", "prob": 0.5,
+          "seed": 4}
+    method = np.asarray(arraymix.Mixer(**kw).draw(B, (4, 4)).method)
+    assert 0 in method.tolist()
+    out, _ = arraymix.Mixer(**kw)(x)
+    np.testing.assert_array_equal(out[method == 0], x[method == 0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._backends.reference import into
+from ._backends.reference import exact_at_one, into
 from ._compat import Array, isdtype
 from ._params import (
     CutMixParams,
@@ -396,13 +396,19 @@ def mix(x: Array, params: MixParams | Pasted | MixerParams, /, *,
         parts = _checked_parts(x, params, batch, cut_axes, axes)
     if out is not None:
         check_out(x, out)
+    method = check_param(x, params.method, "params.method", ((batch,),), "integral")
     count = check_groups(groups, batch)
     check_perm_values(perm, batch, count)
     check_lam_values(weight, "params.blend_lam")
-    if not cut_axes:
-        return backend.blend(x, weight, perm, out, count)
     xp = backend.xp
+    exact = exact_at_one(xp, x.dtype)
+    if not cut_axes and exact:
+        return backend.blend(x, weight, perm, out, count)
     blended = backend.blend(x, weight, perm, None, count)
+    if not exact:  # the samples not blended: copies, not blends with weight 1
+        blended = backend.keep_rows(x, blended, method != 1)
+    if not cut_axes:
+        return into(xp, blended, out)
     nearest = not isdtype(xp, x.dtype, "real floating")
     boxes = CutMixParams(weight, perm, lower, upper)
     mixed = backend.mix_part(x, boxes, blended, cut_axes, nearest, count)

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._backends import Reference, select
+from ._backends.reference import exact_at_one
 from ._collate import (
     broadcast_view,
     check_compiled,
@@ -911,6 +912,9 @@ class Mixer:
         perm = from_host(xp, d.perm, idt, dev)
         lam = from_host(xp, d.lam_label, fdt, dev)
         x_out = c.backend.blend(x, from_host(xp, d.lam_blend, fdt, dev), perm, None, c.groups)
+        keep = d.method != 1  # the samples not blended: copies, not blends with weight 1
+        if keep.any() and not exact_at_one(xp, x.dtype):
+            x_out = c.backend.keep_rows(x, x_out, from_host(xp, keep, xp.bool, dev))
         if d.lower is not None and d.upper is not None:
             boxes = CutMixParams(lam, perm, from_host(xp, d.lower, idt, dev),
                                  from_host(xp, d.upper, idt, dev))

@@ -177,7 +177,8 @@ class MixerParams(NamedTuple):
         when the Mixer cannot cut.
     blend_lam : array
         ``(B,)``: the weight of each sample's own pixels in the blend: λ for
-        MixUp samples, 1 for the others.
+        MixUp samples, 1 for the others (which are copied, not blended: a
+        partner's inf or NaN does not reach them).
     method : array
         ``(B,)`` int8: 0 for a sample left alone, 1 MixUp, 2 CutMix, 3 a
         patch grid, 4 FMix, 5 Mosaic, 6 ResizeMix.

@@ -27,6 +27,15 @@ class Numpy(Reference):
 
     name = "numpy"
 
+    def keep_rows(self, x: Array, result: Array, keep: Array) -> Array:
+        rows = np.flatnonzero(keep)
+        if math.prod(x.shape[1:]) < current().walk_min_sample:
+            result[rows] = x[rows]  # small samples: one gather and one scatter
+            return result
+        for i in rows.tolist():  # large ones: a copy each, no gathered scratch
+            np.copyto(result[i, ...], x[i, ...])
+        return result
+
     def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
               groups: int) -> Array:
         t = current()

@@ -16,9 +16,9 @@ from typing import Any
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
 from .._params import CutMixParams, MaskParams, MosaicParams, ResizeMixParams
 
-__all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "grid_mask",
-           "into", "nearest_index", "one_hot_values", "partners", "per_sample", "resize_ctype",
-           "take_per_sample"]
+__all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "exact_at_one",
+           "grid_mask", "into", "nearest_index", "one_hot_values", "partners", "per_sample",
+           "resize_ctype", "take_per_sample"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -34,6 +34,14 @@ def compute_dtype(xp: Any, dtype: Any) -> Any:
     if isdtype(xp, dtype, "real floating"):
         return dtype if bits >= 16 else xp.float32
     return xp.float32 if bits <= 16 else xp.float64
+
+
+def exact_at_one(xp: Any, dtype: Any) -> bool:
+    """Whether a blend with weight 1 gives ``dtype`` data back exactly, whatever
+    the partner: integers of up to 32 bits (their compute dtype holds them,
+    and a partner is finite). Floats are not (0·inf is NaN), nor 64-bit
+    integers (float64 rounds them)."""
+    return isdtype(xp, dtype, "integral") and dtype_bits(xp, dtype) <= 32
 
 
 _CTYPES: dict[tuple[int, Any], Any] = {}
@@ -235,6 +243,14 @@ class Reference:
         """``λ·x + (1 − λ)·x[perm]``, into ``out`` (new if None; may be ``x``)."""
         xp = self.xp
         return into(xp, blend_arrays(xp, x, lam, perm, ctype_of(xp, x.dtype), groups), out)
+
+    def keep_rows(self, x: Array, result: Array, keep: Array) -> Array:
+        """``result`` (new, not ``x``) with the samples where the ``(B,)``
+        boolean ``keep`` is True taken from ``x`` as they are: a blend with
+        weight 1 is not a copy where the partner is not finite (0·inf is
+        NaN), nor for integers that float64 rounds."""
+        xp = self.xp
+        return xp.where(per_sample(xp, keep, x.ndim), x, result)
 
     def paste(self, x: Array, perm: Array, lower: Array, upper: Array,
               axes: tuple[int, ...], out: Array | None, groups: int) -> Array:

@@ -78,6 +78,14 @@ class TorchCPU(Torch):
 
     name = "torch-cpu"
 
+    def keep_rows(self, x: Array, result: Array, keep: Array) -> Array:
+        torch = torch_module()
+        if (torch.compiler.is_compiling() or tracks_grad(x, result)
+                or x.dtype not in numpy_twins(torch)):  # torch's own operations
+            return super().keep_rows(x, result, keep)
+        NUMPY.keep_rows(x.numpy(), result.numpy(), keep.numpy())  # on the same memory
+        return result
+
     def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
               groups: int) -> Array:
         t = current()
