@@ -404,9 +404,10 @@ def mix(x: Array, params: MixParams | Pasted | MixerParams, /, *,
     exact = exact_at_one(xp, x.dtype)
     if not cut_axes and exact:
         return backend.blend(x, weight, perm, out, count)
-    blended = backend.blend(x, weight, perm, None, count)
-    if not exact:  # the samples not blended: copies, not blends with weight 1
-        blended = backend.keep_rows(x, blended, method != 1)
+    if exact:
+        blended = backend.blend(x, weight, perm, None, count)
+    else:  # the samples not blended: copies, not blends with weight 1
+        blended = backend.blend_keeping(x, weight, perm, method != 1, count)
     if not cut_axes:
         return into(xp, blended, out)
     nearest = not isdtype(xp, x.dtype, "real floating")

@@ -911,10 +911,13 @@ class Mixer:
         fdt, idt = default_float(xp, dev), default_index(xp, dev)
         perm = from_host(xp, d.perm, idt, dev)
         lam = from_host(xp, d.lam_label, fdt, dev)
-        x_out = c.backend.blend(x, from_host(xp, d.lam_blend, fdt, dev), perm, None, c.groups)
+        lam_blend = from_host(xp, d.lam_blend, fdt, dev)
         keep = d.method != 1  # the samples not blended: copies, not blends with weight 1
         if keep.any() and not exact_at_one(xp, x.dtype):
-            x_out = c.backend.keep_rows(x, x_out, from_host(xp, keep, xp.bool, dev))
+            x_out = c.backend.blend_keeping(x, lam_blend, perm, from_host(xp, keep, xp.bool, dev),
+                                            c.groups)
+        else:
+            x_out = c.backend.blend(x, lam_blend, perm, None, c.groups)
         if d.lower is not None and d.upper is not None:
             boxes = CutMixParams(lam, perm, from_host(xp, d.lower, idt, dev),
                                  from_host(xp, d.upper, idt, dev))

@@ -36,6 +36,16 @@ class Numpy(Reference):
             np.copyto(result[i, ...], x[i, ...])
         return result
 
+    def blend_keeping(self, x: Array, lam: Array, perm: Array, keep: Array,
+                      groups: int) -> Array:
+        t = current()
+        if (t.force in (None, "walk") and x.shape[0] and x.dtype.kind == "f"
+                and (t.force == "walk" or math.prod(x.shape[1:]) >= t.walk_min_sample)):
+            # the walk copies the kept samples instead of blending them first
+            return walk.walk_blend(x, lam, perm, None, ctype_of(self.xp, x.dtype),
+                                   walk.piece_of(x, t), keep=np.flatnonzero(keep).tolist())
+        return super().blend_keeping(x, lam, perm, keep, groups)
+
     def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
               groups: int) -> Array:
         t = current()

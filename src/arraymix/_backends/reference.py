@@ -252,6 +252,12 @@ class Reference:
         xp = self.xp
         return xp.where(per_sample(xp, keep, x.ndim), x, result)
 
+    def blend_keeping(self, x: Array, lam: Array, perm: Array, keep: Array,
+                      groups: int) -> Array:
+        """:meth:`blend` into a new array, with the samples where ``keep`` is
+        True copied as :meth:`keep_rows` copies them."""
+        return self.keep_rows(x, self.blend(x, lam, perm, None, groups), keep)
+
     def paste(self, x: Array, perm: Array, lower: Array, upper: Array,
               axes: tuple[int, ...], out: Array | None, groups: int) -> Array:
         """Each sample's box taken from its partner, into ``out`` (new if None)."""

@@ -52,6 +52,12 @@ class Torch(Reference):
         return torch_module().nn.functional.log_softmax(z, dim=axis)
 
 
+def host_rows(keep: Array) -> list[int]:
+    """The indices where a CPU boolean tensor is True."""
+    rows: list[int] = keep.nonzero().flatten().tolist()
+    return rows
+
+
 def plain(*arrays: Array | None) -> bool:
     """Whether host paths may take these tensors: outside ``torch.compile``
     and with no autograd recording any (the host paths read values and
@@ -85,6 +91,19 @@ class TorchCPU(Torch):
             return super().keep_rows(x, result, keep)
         NUMPY.keep_rows(x.numpy(), result.numpy(), keep.numpy())  # on the same memory
         return result
+
+    def blend_keeping(self, x: Array, lam: Array, perm: Array, keep: Array,
+                      groups: int) -> Array:
+        t = current()
+        if (t.force in (None, "walk") and x.shape[0] and x.is_floating_point()
+                and not torch_module().compiler.is_compiling() and plain(x, None, lam)
+                and (t.force == "walk" or (math.prod(x.shape[1:]) >= t.walk_min_sample
+                                           and x.numel() > 2 * t.walk_min_sample))):
+            # (a batch :meth:`blend` blends whole is left to it)
+            # the walk copies the kept samples instead of blending them first
+            return walk.walk_blend(x, lam, perm, None, ctype_of(self.xp, x.dtype),
+                                   walk.piece_of(x, t), keep=host_rows(keep))
+        return super().blend_keeping(x, lam, perm, keep, groups)
 
     def blend(self, x: Array, lam: Array, perm: Array, out: Array | None,
               groups: int) -> Array:

@@ -22,7 +22,7 @@ through one cached scratch. The callers (:mod:`.numpy_host`,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Container, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,16 +72,20 @@ def cycles(perm: list[int]) -> Iterator[list[int]]:
             yield cycle
 
 
-def _walk(order: list[int], in_place: bool) -> Iterator[tuple[int | None, int, int | None]]:
+def _walk(order: list[int], in_place: bool, skip: Container[int] = ()
+          ) -> Iterator[tuple[int | None, int, int | None]]:
     """The walk's steps along the cycles of ``order``: ``(save, i, j)``, blend
     sample ``i`` with its partner ``j``, having first copied sample ``save``
     (when not None) into the one sample of scratch. In place a cycle's first
     sample is saved before it is overwritten, and its last sample takes the
-    saved copy as partner (``j`` is None)."""
+    saved copy as partner (``j`` is None). Into a new target, the samples in
+    ``skip`` have no step (each step is independent there)."""
     for cycle in cycles(order):
         last = len(cycle) - 1
         closes = in_place and last > 0
         for m, i in enumerate(cycle):
+            if i in skip:
+                continue
             save = cycle[0] if closes and m == 0 else None
             yield save, i, None if closes and m == last else order[i]
 
@@ -236,14 +240,20 @@ def piece_of(x: Array, t: Tuning) -> int:
 
 
 def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
-               piece: int, threads: int = 1) -> Array:
+               piece: int, threads: int = 1, keep: Collection[int] = ()) -> Array:
     """``λ·x + (1 − λ)·x[perm]`` into ``out`` (a new array if None; may be x),
     sample by sample along the cycles; NumPy samples in pieces of about
-    ``piece`` elements (integers on up to ``threads`` threads)."""
+    ``piece`` elements (integers on up to ``threads`` threads). Floating
+    samples in ``keep`` are copied instead (into a new array only)."""
     ops = Ops(x)
     batch = x.shape[0]
     target = ops.empty(x) if out is None else out
     in_place = target is x
+    if keep:
+        if out is not None or ops.rounds:
+            raise ValueError("walk_blend keeps floating samples, and into a new array only")
+        for i in keep:
+            ops.copy(target[i, ...], x[i, ...])
     lam_l, om_l = _weights(lam, ctype, batch)
     order = host_list(perm)
     exact = ctype == x.dtype
@@ -262,15 +272,15 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
         return target
     saved: Array = ops.empty(x[0, ...]) if in_place else None  # read only in place
     if ops.torch is not None and exact:
-        _lerp_walk(ops.torch, x, target, order, om_l, saved)
+        _lerp_walk(ops.torch, x, target, order, om_l, saved, keep)
         return target
     tmp = ops.empty(part, dtype=None if exact else ctype)
     if ops.torch is None and exact and ops.wide is None:
-        _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp)
+        _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp, keep)
         return target
     acc = None if exact else ops.empty(part, dtype=ctype)
     # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
-    for save, i, j in _walk(order, in_place):
+    for save, i, j in _walk(order, in_place, keep):
         if save is not None:
             ops.copy(saved, x[save, ...])
         partner = saved if j is None else x[j, ...]
@@ -285,7 +295,8 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
 
 
 def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_l: list[Any],
-                saved: Array, pieces: list[tuple[Index, Index]], tmp: Array) -> None:
+                saved: Array, pieces: list[tuple[Index, Index]], tmp: Array,
+                skip: Container[int] = ()) -> None:
     """:func:`blend` for NumPy floats blended in their own dtype: the same
     three ufunc calls a piece as ``Ops.blend`` (``(1 − λ)·b`` into scratch
     first, then ``λ·a`` into the target, then their sum), so the same values,
@@ -297,7 +308,7 @@ def _ufunc_walk(x: Array, target: Array, order: list[int], lam_l: list[Any], om_
     dst = src if target is x else [target[i, ...] for i in range(x.shape[0])]
     cuts: list[tuple[Any, Array]] = [(s, tmp[t]) for s, t in pieces] or [(..., tmp)]
     multiply, add = np.multiply, np.add
-    for save, i, j in _walk(order, target is x):
+    for save, i, j in _walk(order, target is x, skip):
         if save is not None:
             np.copyto(saved, src[save])
         b = saved if j is None else src[j]
@@ -403,7 +414,7 @@ def int_run(src: list[Array], dst: list[Array], order: list[int], lam_l: list[An
 
 
 def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: list[Any],
-               saved: Array) -> None:
+               saved: Array, skip: Container[int] = ()) -> None:
     """:func:`blend` for torch floats: one ``lerp`` a sample, along the cycles.
 
     The samples' views are made in one ``unbind`` each for ``x`` and the
@@ -414,7 +425,7 @@ def _lerp_walk(torch: Any, x: Array, target: Array, order: list[int], weights: l
     src = x.unbind(0)
     dst = src if target is x else target.unbind(0)
     lerp = torch.lerp
-    for save, i, j in _walk(order, target is x):
+    for save, i, j in _walk(order, target is x, skip):
         if save is not None:
             saved.copy_(src[save])
         lerp(src[i], saved if j is None else src[j], weights[i], out=dst[i])
