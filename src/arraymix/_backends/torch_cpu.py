@@ -99,8 +99,8 @@ class TorchCPU(Torch):
                 and not torch_module().compiler.is_compiling() and plain(x, None, lam)
                 and (t.force == "walk" or (math.prod(x.shape[1:]) >= t.walk_min_sample
                                            and x.numel() > 2 * t.walk_min_sample))):
-            # (a batch :meth:`blend` blends whole is left to it)
             # the walk copies the kept samples instead of blending them first
+            # (a batch that blend blends whole is left to it, for its values)
             return walk.walk_blend(x, lam, perm, None, ctype_of(self.xp, x.dtype),
                                    walk.piece_of(x, t), keep=host_rows(keep))
         return super().blend_keeping(x, lam, perm, keep, groups)

@@ -249,10 +249,11 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
     batch = x.shape[0]
     target = ops.empty(x) if out is None else out
     in_place = target is x
-    if keep:
+    kept = set(keep)
+    if kept:
         if out is not None or ops.rounds:
             raise ValueError("walk_blend keeps floating samples, and into a new array only")
-        for i in keep:
+        for i in kept:
             ops.copy(target[i, ...], x[i, ...])
     lam_l, om_l = _weights(lam, ctype, batch)
     order = host_list(perm)
@@ -272,15 +273,15 @@ def walk_blend(x: Array, lam: Array, perm: Array, out: Array | None, ctype: Any,
         return target
     saved: Array = ops.empty(x[0, ...]) if in_place else None  # read only in place
     if ops.torch is not None and exact:
-        _lerp_walk(ops.torch, x, target, order, om_l, saved, keep)
+        _lerp_walk(ops.torch, x, target, order, om_l, saved, kept)
         return target
     tmp = ops.empty(part, dtype=None if exact else ctype)
     if ops.torch is None and exact and ops.wide is None:
-        _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp, keep)
+        _ufunc_walk(x, target, order, lam_l, om_l, saved, pieces, tmp, kept)
         return target
     acc = None if exact else ops.empty(part, dtype=ctype)
     # (x[i, ...], not x[i]: a NumPy batch of scalars gives views, not scalars)
-    for save, i, j in _walk(order, in_place, keep):
+    for save, i, j in _walk(order, in_place, kept):
         if save is not None:
             ops.copy(saved, x[save, ...])
         partner = saved if j is None else x[j, ...]
