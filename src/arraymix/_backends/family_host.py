@@ -15,6 +15,7 @@ samples are shared among torch's threads (:mod:`.threads`).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from .._compat import Array, namespace_of
 from .._params import CutMixParams, MaskParams, MosaicParams
 from .reference import grid_mask
 from .threads import for_runs, threads_for
-from .walk import Ops, host_list, numpy_of
+from .walk import Ops, cycles, host_list, numpy_of
 
 __all__ = ["mask_host", "mosaic_host", "part_host", "resize_host"]
 
@@ -153,8 +154,17 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
             np.bitwise_and(tmp, k, out=tmp)
             np.bitwise_xor(a[i], tmp, out=d[i])
 
-    for_runs(range(len(partner)) if rows is None else rows, run, threads_for(x))
+    for_runs(_backwards(partner, rows), run, threads_for(x))
     return _finish(x, out, result)
+
+
+def _backwards(partner: list[int], rows: list[int] | None) -> list[int]:
+    """The samples (of ``rows``, where given) along the permutation's cycles
+    backwards: each sample's partner is the sample before it, just read
+    (its own copy), so it is read again from cache."""
+    wanted = None if rows is None else set(rows)
+    return [i for cycle in cycles(partner) for i in reversed(cycle)
+            if wanted is None or i in wanted]
 
 
 def resize_host(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[int, ...],
@@ -162,52 +172,74 @@ def resize_host(x: Array, perm: Array, lower: Array, upper: Array, axes: tuple[i
                 ) -> Array:
     """Each sample copied, then its box filled with its partner resized to
     it (nearest where ``ctype`` is None, else linear in ``ctype`` per axis);
-    only the samples in ``rows``, where given."""
+    only the samples in ``rows``, where given.
+
+    Each axis's gathers and arithmetic write into scratch made once per
+    run: fresh temporaries of this size cost page faults on every call."""
     view, result = _target(x, out)
     src = numpy_of(x)
     low, high = host_list(lower), host_list(upper)
     per_sample = bool(low) and isinstance(low[0], list)
     partner = host_list(perm)
+    work = np.dtype(src.dtype if ctype is None else ctype)
+    size = math.prod(src.shape[1:])
 
     def run(samples: Sequence[int]) -> None:
         index: list[Any] = [slice(None)] * (src.ndim - 1)
+        scratch = np.empty((3, size), dtype=work)
         for i in samples:
-            j = partner[i]
             np.copyto(view[i], src[i])
             a, b = (low[i], high[i]) if per_sample else (low, high)
             if any(hi <= lo for lo, hi in zip(a, b, strict=True)):
                 continue
-            part = src[j]
-            if ctype is not None and part.dtype != ctype:
-                part = part.astype(ctype)
+            part, held = src[partner[i]], 0  # slot 0: the partner converted
+            if part.dtype != work:
+                part = _into(scratch[0], part.shape, part)
             for k, ax in enumerate(axes):
-                part = _resized(part, ax - 1, a[k], b[k], src.shape[ax], ctype)
-            if ctype is not None and part.dtype != src.dtype:
-                if src.dtype.kind in "iu":
-                    part = np.round(part)
-                part = part.astype(src.dtype)
+                # an axis reads the slot that holds the partner so far and
+                # writes the two others
+                one, other = (s for s in range(3) if s != held)
+                part = _resized(part, ax - 1, a[k], b[k], src.shape[ax], ctype,
+                                scratch[one], scratch[other])
+                held = one if ctype is None else other
             for k, ax in enumerate(axes):
                 index[ax - 1] = slice(a[k], b[k])
-            view[i][tuple(index)] = part
+            box = view[i][tuple(index)]
+            if part.dtype.kind == "f" and src.dtype.kind in "iu":
+                np.rint(part, out=part)
+            np.copyto(box, part, casting="unsafe")
 
-    for_runs(range(len(partner)) if rows is None else rows, run, threads_for(x))
+    for_runs(_backwards(partner, rows), run, threads_for(x))
     return _finish(x, out, result)
 
 
+def _into(flat: np.ndarray, shape: tuple[int, ...], values: np.ndarray) -> np.ndarray:
+    """``values`` converted into the front of ``flat``, seen as ``shape``."""
+    target = flat[:values.size].reshape(shape)
+    np.copyto(target, values, casting="unsafe")
+    return target
+
+
 def _resized(part: np.ndarray, axis: int, low: int, high: int, n: int,
-             ctype: Any | None) -> np.ndarray:
+             ctype: Any | None, one: np.ndarray, other: np.ndarray) -> np.ndarray:
     """``part`` resized along ``axis`` to the box ``[low, high)`` of an axis of
-    length ``n``: :func:`.reference._box_index`'s positions, inside the box."""
-    if ctype is None:
-        return _gather(part, _nearest(n, high - low), axis)
-    first, second, weight = _linear(n, high - low, np.dtype(ctype))
-    near = _gather(part, first, axis)
-    far = _gather(part, second, axis)
-    shape = [1] * part.ndim
+    length ``n``: :func:`.reference._box_index`'s positions, inside the box,
+    in the flat scratch ``one`` (nearest) or ``other`` (linear, its near
+    position in ``one``)."""
+    shape = list(part.shape)
     shape[axis] = high - low
+    count = math.prod(shape)
+    if ctype is None:
+        return _gather(part, _nearest(n, high - low), axis,
+                       one[:count].reshape(shape))
+    first, second, weight = _linear(n, high - low, np.dtype(ctype))
+    near = _gather(part, first, axis, one[:count].reshape(shape))
+    far = _gather(part, second, axis, other[:count].reshape(shape))
+    scale = [1] * part.ndim
+    scale[axis] = high - low
     # near + weight * (far - near), in far's memory: the same roundings
     np.subtract(far, near, out=far)
-    np.multiply(far, weight.reshape(shape), out=far)
+    np.multiply(far, weight.reshape(scale), out=far)
     np.add(near, far, out=far)
     return far
 
@@ -239,14 +271,8 @@ def _linear(n: int, length: int, dtype: np.dtype[Any]
     return first, second, weight
 
 
-def _gather(part: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
-    """``np.take(part, index, axis=axis)``: by ``take`` along an outer axis
-    (whole rows copied, the result C-ordered; fancy indexing there puts the
-    indexed axis first in memory, and every later pass strides), by
-    basic-then-fancy indexing along the last, which NumPy gathers faster."""
-    if axis != part.ndim - 1:
-        return np.take(part, index, axis=axis)
-    where: list[Any] = [slice(None)] * part.ndim
-    where[axis] = index
-    gathered: np.ndarray = part[tuple(where)]
-    return gathered
+def _gather(part: np.ndarray, index: np.ndarray, axis: int, out: np.ndarray) -> np.ndarray:
+    """``np.take(part, index, axis=axis)`` into ``out`` (C-ordered). The
+    positions are in range, so ``take`` need not check them (with checks it
+    gathers into a buffer first)."""
+    return np.take(part, index, axis=axis, out=out, mode="clip")
