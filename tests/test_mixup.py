@@ -94,6 +94,42 @@ def test_blend_is_linear(backend, data, shape, seed, lam_mode, a, b):
                                    rtol=0)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("side", [8, 80])
+def test_blend_with_infinities_follows_the_formula(backend, side):
+    """inf, -inf and NaN beside finite values and each other: the float64
+    formula's value, except that torch's lerp (CPU tensors above 65,536
+    elements, devices without the CUDA kernels) may give NaN where the
+    formula gives an infinity (docs/guarantees.md)."""
+    gen = np.random.default_rng(3)
+    xnp = gen.normal(size=(4, 3, side, side)).astype(np.float32)
+    values = np.array([np.inf, -np.inf, np.nan, 1.5], dtype=np.float32)
+    for i in range(4):  # every pair of the four values, each sample against sample 3 - i
+        xnp[i, 0, 0, :4] = values
+        xnp[i, 0, 1, :4] = values[i]
+    perm = np.array([3, 2, 1, 0])
+    lam = np.array([0.3, 0.7, 0.5, 0.2], dtype=np.float32)
+    p = arraymix.MixParams(lam=backend.asarray(lam), perm=backend.asarray(perm))
+    got = backend.call(arraymix.blend, backend.asarray(xnp), p)
+    check_like(backend, got, xnp.shape, backend.asarray(xnp).dtype)
+    if not backend.has_values:
+        return
+    got = backend.numpy(got).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        want = lam[:, None, None, None] * xnp.astype(np.float64) + (
+            1 - lam[:, None, None, None]) * xnp[perm].astype(np.float64)
+    finite, infinite = np.isfinite(want), np.isinf(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6, atol=1e-6)
+    assert np.isnan(got[np.isnan(want)]).all()
+    lerps = backend.name.startswith("torch") and not (backend.name == "torch-cpu"
+                                                      and xnp.size <= 65536)
+    matches = got[infinite] == want[infinite]
+    if lerps:
+        matches |= np.isnan(got[infinite])
+    assert matches.all(), (got[infinite], want[infinite])
+    assert infinite.sum() >= 16  # the pairs with one infinity and a finite value at least
+
+
 @settings(max_examples=20)
 @given(shape=batch_shapes(16), seed=SEEDS, classes=st.integers(2, 6), lam_mode=MODES)
 def test_soft_targets_are_mixed_as_they_are(backend, shape, seed, classes, lam_mode):
