@@ -232,6 +232,8 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "numpy-mosaic": family("numpy", "mosaic", "batch"),
         "numpy-fmix": family("numpy", "fmix", "batch"),
         "numpy-patchmix": family("numpy", "patchmix", "batch"),
+        "numpy-fmix-sample": family("numpy", "fmix", "sample"),
+        "torch-fmix-sample": family("torch", "fmix", "sample"),
         "numpy-collate-uint8": collate("numpy", "uint8", "batch"),
         "numpy-collate-uint8-sample": collate("numpy", "uint8", "sample"),
         "torch-collate-uint8": collate("torch", "uint8", "batch"),

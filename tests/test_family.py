@@ -589,23 +589,33 @@ def test_mosaic_against_kornia():
         np.testing.assert_array_equal(theirs[i], canvas[h - ri:2 * h - ri, w - ci:2 * w - ci])
 
 
-@given(seed=SEEDS, rows=st.integers(1, 5), n=st.integers(1, 60))
-@settings(max_examples=25)
-def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n):
+@given(seed=SEEDS, rows=st.integers(1, 5), n=st.integers(1, 3000),
+       kind=st.sampled_from(["ties", "normal", "nan"]), bracket=st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n, kind, bracket):
     """The FMix threshold by selection (NumPy's partition, on a CPU tensor's
-    view too) picks the value a sort would put at each row's position, ties
-    included."""
+    view too, whole rows or through a bracket from a sample of each row)
+    picks the value a sort would put at each row's position: ties, values
+    the sample misses and NaN included."""
+    from arraymix._backends.tuning import tuned
     from arraymix._compat import namespace_of
     from arraymix._family import _top
 
     gen = np.random.default_rng(seed)
-    values = gen.integers(0, 6, size=(rows, n)).astype(np.float64)  # many ties
+    if kind == "ties":
+        values = gen.integers(0, 6, size=(rows, n)).astype(np.float64)
+    else:
+        values = gen.standard_normal((rows, n))
+        if kind == "nan":
+            values[gen.random((rows, n)) < 0.3] = np.nan
     count = gen.integers(0, n + 1, size=rows).astype(np.float64)
     at = np.clip(n - count, 0, n - 1).astype(np.int64)
     want = values >= np.sort(values, axis=-1)[np.arange(rows), at][:, None]
     want &= (count > 0)[:, None]
-    got = _top(namespace_of(np), "cpu", values, count)
+    with tuned(select_bracket_min=1 if bracket else n + 1):
+        got = _top(namespace_of(np), "cpu", values, count)
+        np.testing.assert_array_equal(got, want)
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        tv, tc = torch.asarray(values), torch.asarray(count)
+        got = _top(namespace_of(torch), tv.device, tv, tc).numpy()
     np.testing.assert_array_equal(got, want)
-    torch = pytest.importorskip("torch", reason="torch is not installed")
-    tv, tc = torch.asarray(values), torch.asarray(count)
-    np.testing.assert_array_equal(_top(namespace_of(torch), tv.device, tv, tc).numpy(), want)

@@ -18,6 +18,7 @@ import numpy as np
 from ._api import _check_call
 from ._backends import Reference
 from ._backends.reference import partners, per_sample
+from ._backends.tuning import current
 from ._compat import Array, default_float, default_index, is_torch_array, torch_module
 from ._labels import Targets, check_not_dense, mix_targets
 from ._params import MaskParams, MosaicParams, ResizeMixParams, register_with_jax
@@ -66,8 +67,8 @@ def _checked(rng: Any, batch_size: Any, sizes: Any, lam_mode: Any, pairing: Any,
 
 def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
     """Boolean ``(rows, n)``: True at the ``count[r]`` largest values of each
-    row of ``values`` (ties aside), found by sorting (no data-dependent
-    shape: the threshold is the value at a position that ``count`` gives)."""
+    row of ``values`` (ties aside): those at or above the value a sort
+    would put at position ``n - count[r]`` (no data-dependent shape)."""
     n = values.shape[-1]
     at = sxp.clip(float(n) - count, 0.0, float(n - 1))
     at = sxp.astype(at, default_index(sxp, sdev))
@@ -77,14 +78,49 @@ def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
         # the same order statistic by selection, in NumPy (a CPU tensor's
         # view): O(n) a row, where a sort is most of an FMix draw
         rows = (at.numpy() if on_cpu else at).tolist()
-        threshold = np.asarray([[np.partition(row, k)[k]] for row, k in
-                                zip(host, rows, strict=True)], dtype=host.dtype)
+        threshold = np.asarray([[value] for value in _select(host, rows)], dtype=host.dtype)
         if on_cpu:
             threshold = torch_module().from_numpy(threshold)
     else:
         ordered = sxp.sort(values, axis=-1)
         threshold = sxp.take_along_axis(ordered, at[:, None], axis=-1)
     return (values >= threshold) & (count[:, None] > 0)
+
+
+#: every how many values of a row the bracket's sample takes
+_SELECT_STEP = 32
+
+
+def _select(values: np.ndarray, positions: list[int]) -> list[Any]:
+    """The value at ``positions[r]`` of each row of ``values`` sorted: what
+    ``np.partition(row, k)[k]`` gives, in less time.
+
+    A sorted sample of each row (every ``_SELECT_STEP``-th value) gives a
+    bracket that the order statistic most likely lies in; the values below
+    it are only counted and those inside it partitioned. A bracket that
+    misses (a count proves it) falls back to the whole row, so the result
+    never depends on the sample.
+    """
+    n = values.shape[-1]
+    if n < current().select_bracket_min:
+        return [np.partition(row, k)[k] for row, k in zip(values, positions, strict=True)]
+    sample = np.sort(values[:, ::_SELECT_STEP], axis=-1)
+    m = sample.shape[-1]
+    found = []
+    for row, ordered, k in zip(values, sample, positions, strict=True):
+        q = k * m // n
+        # about four standard deviations of where the value falls in the sample
+        margin = 8 + int(4.0 * math.sqrt(q * (m - q) / m + 1.0))
+        lo = ordered[q - margin] if q >= margin else -np.inf
+        hi = ordered[q + margin] if q + margin < m else np.inf
+        below = int(np.count_nonzero(row < lo))
+        inside = row >= lo
+        inside &= row <= hi
+        bracket = row[inside]
+        j = k - below
+        found.append(np.partition(bracket, j)[j] if 0 <= j < bracket.size else
+                     np.partition(row, k)[k])
+    return found
 
 
 def _kept(sxp: Any, partner: Array, dtype: Any) -> Array:

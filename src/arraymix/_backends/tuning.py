@@ -57,6 +57,11 @@ class Tuning:
     #: run on torch's threads (:mod:`.threads`); below it handing runs to
     #: threads costs more than it saves.
     thread_min_bytes: int = 4 << 20
+    #: Values per row from which an FMix threshold is selected through a
+    #: bracket from a sorted sample of the row (see ``_family._select``);
+    #: below it the sample and the counting cost more than partitioning the
+    #: whole row.
+    select_bracket_min: int = 4096
     #: The largest batch whose partners the CUDA draws kernel ranks (it
     #: compares every key with every other of its group); larger ones sort.
     rank_max: int = 4096
