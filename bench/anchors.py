@@ -137,6 +137,21 @@ def kornia_mosaic(size: tuple[int, int]) -> Fn:
     return lambda x, y: op(x)
 
 
+def mmpretrain_resizemix(num_classes: int) -> Fn:
+    """MMPretrain's ResizeMix batch augment: one box for the batch, the
+    partners resized into it in place on the batch, one-hot scores."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # mmcv-lite warns that its compiled ops are absent
+        warnings.simplefilter("ignore")
+        from mmpretrain.models.utils.batch_augments import ResizeMix
+
+    op = ResizeMix(alpha=1.0)
+    return lambda x, y: op.mix(x, torch.nn.functional.one_hot(y, num_classes).to(x.dtype))
+
+
 # --- CuPy --------------------------------------------------------------------
 
 def cupy_floors(x: Any) -> dict[str, Fn]:

@@ -319,6 +319,11 @@ def _family_rows(backend: str, x: Any) -> dict[str, tuple[str, Any]]:
             rows["kornia RandomMosaic"] = ("anchor", anchors.kornia_mosaic(tuple(x.shape[-2:])))
         except ImportError as e:
             print(f"  [{backend}] skipping kornia RandomMosaic: {e}", file=sys.stderr)
+        try:
+            rows["mmpretrain ResizeMix (in place)"] = (
+                "anchor", anchors.mmpretrain_resizemix(CLASSES))
+        except Exception as e:  # not installed, or mmcv/torchvision built for another torch
+            print(f"  [{backend}] skipping mmpretrain ResizeMix: {e!r}", file=sys.stderr)
     return rows
 
 

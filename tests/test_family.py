@@ -3,6 +3,8 @@ float64 references written here by slicing and loops."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -619,3 +621,86 @@ def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n, kind, bracke
         tv, tc = torch.asarray(values), torch.asarray(count)
         got = _top(namespace_of(torch), tv.device, tv, tc).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+def test_resizemix_against_mmpretrain():
+    """MMPretrain's ResizeMix resizes the whole partner into a CutMix box
+    (bilinear, no antialiasing) and weighs the labels by the kept area. With
+    its box and permutation read off its output, arraymix's ResizeMix gives
+    the same batch and the same label rows. Its draw differs (its box side
+    is sqrt(1 - λ) of the image with λ from a Beta mapped into [0.1, 0.8],
+    and its box is clipped at the border, squeezing the partner), as
+    docs/family.md tells."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    try:
+        with warnings.catch_warnings():  # mmcv-lite warns that its compiled ops are absent
+            warnings.simplefilter("ignore")
+            from mmpretrain.models.utils.batch_augments import ResizeMix
+    except Exception as e:  # mmcv or torchvision missing or built for another torch
+        pytest.skip(f"mmpretrain is not usable here: {type(e).__name__}: {e}")
+    batch, h, w = 8, 40, 48
+    x = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+    scores = torch.eye(batch)
+    # MMPretrain draws from NumPy's global generator and torch's
+    saved = np.random.get_state()  # noqa: NPY002
+    np.random.seed(5)  # noqa: NPY002
+    torch.manual_seed(5)
+    try:
+        draws = [ResizeMix(alpha=1.0).mix(x.clone(), scores.clone()) for _ in range(6)]
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
+    for theirs, rows in draws:
+        changed = (theirs != x).any(dim=0).any(dim=0).numpy()
+        r = np.flatnonzero(changed.any(axis=1))
+        c = np.flatnonzero(changed.any(axis=0))
+        lower, upper = (r[0], c[0]), (r[-1] + 1, c[-1] + 1)
+        assert changed[r[0]:r[-1] + 1, c[0]:c[-1] + 1].all()  # one box, shared
+        # each sample's partner: the one whose resize fills its box
+        box = (upper[0] - lower[0], upper[1] - lower[1])
+        resized = torch.nn.functional.interpolate(x, size=box, mode="bilinear",
+                                                  align_corners=False)
+        inside = theirs[:, :, lower[0]:upper[0], lower[1]:upper[1]]
+        gap = (inside[:, None] - resized[None]).abs().flatten(2).amax(dim=2)
+        perm = gap.argmin(dim=1).numpy()
+        kept = 1.0 - box[0] * box[1] / (h * w)
+        p = arraymix.ResizeMixParams(lam=np.float64(kept), perm=perm,
+                                     lower=np.asarray(lower), upper=np.asarray(upper),
+                                     sizes=(h, w))
+        ours = arraymix.paste(x.numpy().astype(np.float64), p)
+        # torch finds the source positions in float32: a few units of 1e-6 apart
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(arraymix.blend(np.eye(batch), p), rows.numpy(),
+                                   rtol=0, atol=1e-6)
+
+
+def test_fmix_against_keras_cv(tmp_path):
+    """Keras-CV's FourierMix keeps the round(λ·n) largest noise values, as
+    arraymix does, with λ ~ Beta(α, α): the kept fractions of its masks and
+    of arraymix's follow one distribution, and its label weight is λ itself,
+    up to half an element from its mask's fraction (arraymix's is the
+    fraction). Its noise uses two rows of the spectrum only (docs/family.md:
+    striped masks at a low decay), so the masks' shapes are not compared."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if any(importlib.util.find_spec(m) is None for m in ("tensorflow", "keras_cv")):
+        pytest.skip("keras_cv and tensorflow are not installed")
+    script = Path(__file__).parent / "scripts" / "keras_cv_fmix.py"
+    out, count, size = tmp_path / "masks.npz", 400, 32
+    subprocess.run([sys.executable, str(script), str(out), str(count), str(size), "3"],
+                   check=True, capture_output=True, timeout=600)
+    theirs = np.load(out)
+    moved = theirs["partner"] >= 0
+    n = size * size
+    fraction = theirs["own"][moved].reshape(-1, n).mean(axis=1)
+    np.testing.assert_allclose(fraction, np.round(theirs["lam"][moved] * n) / n, atol=1e-12)
+    assert np.abs(fraction - theirs["lam"][moved]).max() <= 0.5 / n + 1e-7
+    p = arraymix.sample_fmix(0, count, (size, size), alpha=1.0, lam_mode="sample")
+    ours = 1.0 - p.mask.reshape(count, n).mean(axis=1)
+    np.testing.assert_array_equal(p.lam, ours)
+    assert stats.ks_2samp(ours, fraction).pvalue > 1e-3
+    # the comparison can tell: a Beta(2, 2) area is told apart at this count
+    other = arraymix.sample_fmix(0, count, (size, size), alpha=2.0, lam_mode="sample")
+    assert stats.ks_2samp(other.lam, fraction).pvalue < 1e-3
