@@ -221,6 +221,18 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
                 lambda: getattr(old, fn)(x, rng=1, lam_mode=lam_mode))
         return make
 
+    def torch_generator_family(fn: str, lam_mode: str) -> Callable[[], Pair]:
+        def make() -> Pair:  # the same with a torch.Generator: torch makes the draw
+            import torch
+
+            x = torch.rand(64, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+
+            def gen() -> Any:
+                return torch.Generator().manual_seed(1)
+            return (lambda: getattr(new, fn)(x, rng=gen(), lam_mode=lam_mode)), (
+                lambda: getattr(old, fn)(x, rng=gen(), lam_mode=lam_mode))
+        return make
+
     return {
         "numpy-resizemix": family("numpy", "resizemix", "batch"),
         "numpy-resizemix-sample": family("numpy", "resizemix", "sample"),
@@ -234,6 +246,7 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "numpy-patchmix": family("numpy", "patchmix", "batch"),
         "numpy-fmix-sample": family("numpy", "fmix", "sample"),
         "torch-fmix-sample": family("torch", "fmix", "sample"),
+        "torch-fmix-sample-torch-generator": torch_generator_family("fmix", "sample"),
         "numpy-collate-uint8": collate("numpy", "uint8", "batch"),
         "numpy-collate-uint8-sample": collate("numpy", "uint8", "sample"),
         "torch-collate-uint8": collate("torch", "uint8", "batch"),

@@ -208,9 +208,11 @@ def test_resizemix_scales_are_uniform():
     assert stats.kstest((p.lower[:, 1] + 0.5) / (room + 1), "uniform").pvalue > 1e-3
 
 
-@pytest.mark.parametrize("alpha", [0.4, 1.0, 2.0])
-def test_fmix_areas_follow_the_beta(alpha):
-    p = arraymix.sample_fmix(0, 2000, (32, 32), alpha=alpha, lam_mode="sample")
+@pytest.mark.parametrize(("alpha", "decay"), [(0.4, 3.0), (1.0, 3.0), (2.0, 3.0), (1.0, 30.0)])
+def test_fmix_areas_follow_the_beta(alpha, decay):
+    """Also at a decay whose scale, 32**30, is past float32's range: the
+    noise is made in float32 and must not overflow."""
+    p = arraymix.sample_fmix(0, 2000, (32, 32), alpha=alpha, decay=decay, lam_mode="sample")
     np.testing.assert_array_equal(p.lam, 1 - p.mask.reshape(2000, -1).mean(axis=1))
     jitter = np.random.default_rng(1).uniform(-0.5, 0.5, 2000) / 1024
     assert stats.kstest(np.clip(p.lam + jitter, 0, 1),

@@ -274,9 +274,9 @@ def sample_fmix(
     noise values keep the sample's own elements, the rest come from the
     partner. ``lam`` is the exact fraction kept, measured on the mask.
 
-    The noise is made with the array API ``fft`` extension of the
-    generator's library (NumPy for an int seed or a NumPy Generator), on its
-    device; a library without it raises a TypeError.
+    The noise is made in float32 with the array API ``fft`` extension of
+    the generator's library (NumPy for an int seed or a NumPy Generator), on
+    its device; a library without it raises a TypeError.
 
     Parameters
     ----------
@@ -335,6 +335,10 @@ def draw_fmix(d: _Drawn, alpha: float, decay: float, lam_mode: str,
     lam0 = sxp.reshape(src.beta(alpha, lead), (-1,))
     rows = lam0.shape[0]
     kw = {} if sdev is None else {"device": sdev}
+    # The noise is made in float32 in every library: only the order of its
+    # values is used, and float64 draws and transforms cost several times
+    # as much (torch's CPU normals, every FFT).
+    real, cdtype = sxp.float32, sxp.complex64
     # the squared frequency of each coefficient of a real transform: the
     # full axes, then half of the last
     half = (*sizes[:-1], sizes[-1] // 2 + 1)
@@ -343,15 +347,17 @@ def draw_fmix(d: _Drawn, alpha: float, decay: float, lam_mode: str,
         f = fft.rfftfreq(n, **kw) if j == len(sizes) - 1 else fft.fftfreq(n, **kw)
         shape = [1] * len(sizes)
         shape[j] = half[j]
-        term = sxp.reshape(sxp.astype(f, lam0.dtype) ** 2, tuple(shape))
+        term = sxp.reshape(sxp.astype(f, real) ** 2, tuple(shape))
         square = term if square is None else square + term
     assert square is not None
+    # 1 / max(f, floor) ** decay up to the constant floor ** -decay, which
+    # leaves the order of the noise as it is and keeps a large decay from
+    # overflowing float32
     floor = 1.0 / float(max(sizes))
-    scale = 1.0 / sxp.maximum(sxp.sqrt(square), sxp.full_like(square, floor)) ** decay
+    scale = (floor / sxp.maximum(sxp.sqrt(square), sxp.full_like(square, floor))) ** decay
     parts = src.normal((2, rows, *half))
-    if parts.dtype != lam0.dtype:
-        parts = sxp.astype(parts, lam0.dtype)
-    cdtype = sxp.complex128 if lam0.dtype == sxp.float64 else sxp.complex64
+    if parts.dtype != real:
+        parts = sxp.astype(parts, real)
     if isinstance(parts, np.ndarray):  # the real and imaginary parts written in place
         spectrum = np.empty(parts.shape[1:], dtype=cdtype)
         np.multiply(parts[0], scale, out=spectrum.real)

@@ -46,7 +46,7 @@ class Source(Protocol):
         """Uniform variates in [0, 1), real floating."""
 
     def normal(self, shape: tuple[int, ...]) -> Array:
-        """Standard normal variates, real floating."""
+        """Standard normal variates, float32 (FMix's noise)."""
 
     def permutation(self, n: int) -> Array:
         """A uniformly random permutation of ``0 .. n-1``, integer."""
@@ -72,7 +72,7 @@ class _NumpySource:
         return np.asarray(self.gen.random(size=shape))
 
     def normal(self, shape: tuple[int, ...]) -> Array:
-        return np.asarray(self.gen.standard_normal(size=shape))
+        return np.asarray(self.gen.standard_normal(size=shape, dtype=np.float32))
 
     def permutation(self, n: int) -> Array:
         return self.gen.permutation(n)
@@ -119,7 +119,7 @@ class _TorchSource:
 
     def normal(self, shape: tuple[int, ...]) -> Array:
         torch = self.torch
-        return torch.randn(shape, dtype=torch.float64, device=self.device, generator=self.gen)
+        return torch.randn(shape, dtype=torch.float32, device=self.device, generator=self.gen)
 
     def permutation(self, n: int) -> Array:
         if self.device.type != "cuda":
@@ -161,7 +161,7 @@ class _JaxSource:
         return self.jax.random.uniform(self._next(), shape)
 
     def normal(self, shape: tuple[int, ...]) -> Array:
-        return self.jax.random.normal(self._next(), shape)
+        return self.jax.random.normal(self._next(), shape, dtype=self.jax.numpy.float32)
 
     def permutation(self, n: int) -> Array:
         return self.jax.random.permutation(self._next(), n)
