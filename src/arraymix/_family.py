@@ -355,9 +355,7 @@ def draw_fmix(d: _Drawn, alpha: float, decay: float, lam_mode: str,
     # overflowing float32
     floor = 1.0 / float(max(sizes))
     scale = (floor / sxp.maximum(sxp.sqrt(square), sxp.full_like(square, floor))) ** decay
-    parts = src.normal((2, rows, *half))
-    if parts.dtype != real:
-        parts = sxp.astype(parts, real)
+    parts = src.normal((2, rows, *half))  # float32
     if isinstance(parts, np.ndarray):  # the real and imaginary parts written in place
         spectrum = np.empty(parts.shape[1:], dtype=cdtype)
         np.multiply(parts[0], scale, out=spectrum.real)
