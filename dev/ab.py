@@ -210,27 +210,19 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return (lambda: mixers[0].collate(items)), (lambda: mixers[1].collate(items))
         return make
 
-    def family(library: str, fn: str, lam_mode: str) -> Callable[[], Pair]:
+    def family(library: str, fn: str, lam_mode: str, torch_generator: bool = False
+               ) -> Callable[[], Pair]:
         def make() -> Pair:  # a family method on 64x3x224x224 float32, out of place
             x = np.random.default_rng(0).random((64, 3, 224, 224), dtype=np.float32)
             if library == "torch":
                 import torch
 
                 x = torch.from_numpy(x)
-            return (lambda: getattr(new, fn)(x, rng=1, lam_mode=lam_mode)), (
-                lambda: getattr(old, fn)(x, rng=1, lam_mode=lam_mode))
-        return make
 
-    def torch_generator_family(fn: str, lam_mode: str) -> Callable[[], Pair]:
-        def make() -> Pair:  # the same with a torch.Generator: torch makes the draw
-            import torch
-
-            x = torch.rand(64, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-
-            def gen() -> Any:
-                return torch.Generator().manual_seed(1)
-            return (lambda: getattr(new, fn)(x, rng=gen(), lam_mode=lam_mode)), (
-                lambda: getattr(old, fn)(x, rng=gen(), lam_mode=lam_mode))
+            def rng() -> Any:  # a fresh generator a call: both trees draw the same
+                return torch.Generator().manual_seed(1) if torch_generator else 1
+            return (lambda: getattr(new, fn)(x, rng=rng(), lam_mode=lam_mode)), (
+                lambda: getattr(old, fn)(x, rng=rng(), lam_mode=lam_mode))
         return make
 
     return {
@@ -246,7 +238,8 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "numpy-patchmix": family("numpy", "patchmix", "batch"),
         "numpy-fmix-sample": family("numpy", "fmix", "sample"),
         "torch-fmix-sample": family("torch", "fmix", "sample"),
-        "torch-fmix-sample-torch-generator": torch_generator_family("fmix", "sample"),
+        "torch-fmix-sample-torch-generator": family("torch", "fmix", "sample",
+                                                    torch_generator=True),
         "numpy-collate-uint8": collate("numpy", "uint8", "batch"),
         "numpy-collate-uint8-sample": collate("numpy", "uint8", "sample"),
         "torch-collate-uint8": collate("torch", "uint8", "batch"),

@@ -78,7 +78,7 @@ def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
         # the same order statistic by selection, in NumPy (a CPU tensor's
         # view): O(n) a row, where a sort is most of an FMix draw
         rows = (at.numpy() if on_cpu else at).tolist()
-        threshold = np.asarray([[value] for value in _select(host, rows)], dtype=host.dtype)
+        threshold = np.asarray(_select(host, rows), dtype=host.dtype)[:, None]
         if on_cpu:
             threshold = torch_module().from_numpy(threshold)
     else:
