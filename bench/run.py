@@ -8,7 +8,8 @@ in interleaved rounds (a shuffled order each round), and reports the median
 and min-max time. The 3N floor is 1.5x copying the batch into a
 preallocated buffer (a blend reads the batch twice and writes it once).
 Peak extra memory is the growth of the process's peak RSS during one call
-(Linux /proc, reset before each call): bytes beyond the inputs.
+(Linux /proc, reset before each call, with the memory arraymix keeps from
+earlier results released first): bytes beyond the inputs.
 
 On a GPU the time of a row is device time per call: torch CUDA and CuPy
 queue K calls behind a sleep kernel and time them with CUDA events (the
@@ -83,7 +84,9 @@ FAMILY = {"family f32", "family u8"}
 
 
 def _peak_extra(fn: Callable[[], Any]) -> int | None:
-    """Bytes the peak RSS grows by during one call (None off Linux)."""
+    """Bytes the peak RSS grows by during one call (None off Linux), with no
+    memory kept from earlier results: what the call itself needs."""
+    arraymix.release_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")
         before = _status("VmRSS")

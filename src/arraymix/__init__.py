@@ -13,6 +13,7 @@ code. :func:`mixup`, :func:`cutmix` and :class:`Mixer` compose the two.
 
 from ._api import cutmix, mixup
 from ._apply import blend, mix, paste
+from ._backends.reuse import release_memory
 from ._collate import collate
 from ._detection import blend_boxes, paste_boxes, paste_points
 from ._family import (
@@ -53,6 +54,7 @@ __all__ = [
     "paste_boxes",
     "paste_points",
     "patchmix",
+    "release_memory",
     "resizemix",
     "sample_cutmix",
     "sample_fmix",

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._backends import reuse
 from ._backends.compiled import blend_into
 from ._backends.reference import ctype_of
 from ._backends.threads import threads_for
@@ -232,7 +233,7 @@ def write_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) -> 
     batch = len(samples)
     torch = torch_module() if is_torch_array(first) else None
     if torch is None:
-        result = target = np.empty((batch, *first.shape), dtype=first.dtype)
+        result = target = reuse.host_empty((batch, *first.shape), first.dtype)
     else:
         result = target = _torch_batch(torch, first, batch)
         if (not first.is_floating_point() and first.dtype in numpy_twins(torch)
@@ -313,7 +314,7 @@ def compiled_batch(samples: list[Array], plan: HostPlan, axes: tuple[int, ...]) 
     first, batch = samples[0], len(samples)
     if not is_torch_array(first):
         x = torch.from_numpy(np.stack(samples))
-        result = torch.from_numpy(np.empty_like(x.numpy()))
+        result = torch.from_numpy(reuse.numpy_like(x.numpy()))
     else:
         if first.dtype in numpy_twins(torch) and all(s.is_contiguous() for s in samples):
             x = torch.from_numpy(np.stack([s.numpy() for s in samples]))  # NumPy's copies

@@ -62,6 +62,15 @@ class Tuning:
     #: below it the sample and the counting cost more than partitioning the
     #: whole row.
     select_bracket_min: int = 4096
+    #: New host arrays from this size up are made in memory that an earlier
+    #: result gave back (:mod:`.reuse`); smaller ones come from the
+    #: allocator, which keeps and reuses memory of their size itself.
+    reuse_min_bytes: int = 4 << 20
+    #: The most blocks of one size kept for reuse (a loop holds its last
+    #: result while it asks for the next), and the most bytes of blocks in
+    #: all; a size not asked for lately gives way to a new one.
+    reuse_per_size: int = 4
+    reuse_max_bytes: int = 1 << 30
     #: The largest batch whose partners the CUDA draws kernel ranks (it
     #: compares every key with every other of its group); larger ones sort.
     rank_max: int = 4096

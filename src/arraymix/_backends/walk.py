@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _pages
 from .._compat import Array, is_numpy_array, is_torch_array, isdtype, namespace, torch_module
+from . import reuse
 from .threads import for_runs
 from .tuning import Tuning
 
@@ -51,7 +52,12 @@ def numpy_of(a: Array) -> Any:
 
 def fresh_torch(like: Array, dtype: Any = None) -> Array:
     """``torch.empty_like``, on huge pages where the memory is the host's and
-    large (:mod:`arraymix._pages`): its first writes then fault 512 times less often."""
+    large (:mod:`arraymix._pages`): its first writes then fault 512 times less
+    often. A large one comes from memory an earlier result gave back, where
+    there is some (:mod:`.reuse`)."""
+    kept = reuse.torch_empty(like, dtype)
+    if kept is not None:
+        return kept
     out = torch_module().empty_like(like, dtype=dtype)
     if out.device.type == "cpu" and out.numel() * out.element_size() >= _pages.MIN_BYTES:
         storage = out.untyped_storage()
@@ -122,7 +128,7 @@ class Ops:
     def empty(self, like: Array, dtype: Any = None) -> Array:
         if self.torch is not None:
             return fresh_torch(like, dtype)
-        return np.empty_like(like, dtype=dtype)  # NumPy asks for huge pages itself
+        return reuse.numpy_like(like, dtype)  # NumPy asks for huge pages itself
 
     def copy(self, dst: Array, src: Array) -> None:
         if self.torch is not None:
@@ -494,7 +500,7 @@ def blend_blocks(x: Array, lam: Array, perm: Array, out: Array | None, ctype: An
         else:  # blocks twice as large: the gather and scatter cost less per call
             return _blocks_in_place(x, lam_c, om_c, perm, 2 * step, ops, ctype)
     partner, tmp, acc = _block_scratch(x, min(step, batch), ctype)
-    target = np.empty_like(x) if out is None else out
+    target = reuse.numpy_like(x) if out is None else out
     for i in range(0, batch, step):
         j = min(batch, i + step)
         n = j - i
