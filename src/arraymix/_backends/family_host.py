@@ -9,7 +9,8 @@ function equals the reference bitwise (ResizeMix: the same operations, in
 the same dtype and order, on the positions inside the box). A result
 asked for in place is built in a scratch batch and copied back, as a
 sample's partners are read after they may have changed. A CPU tensor's
-samples are shared among torch's threads (:mod:`.threads`).
+samples are shared among torch's threads (:mod:`.threads`), but for masks,
+which torch's ``where`` applies a sample at a time on its own threads.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import Array, namespace_of
+from .._compat import Array, is_torch_array, namespace_of, torch_module
 from .._params import CutMixParams, MaskParams, MosaicParams
 from .reference import grid_mask
 from .threads import for_runs, threads_for
@@ -136,11 +137,13 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
     view, result = _target(x, out)
     src = numpy_of(x)
     m = grid_mask(namespace_of(np), src, numpy_of(mask), axes)
+    partner = host_list(perm)
+    if is_torch_array(x):
+        return _mask_torch(x, partner, m, result, out, rows)
     bits = np.dtype(f"u{src.dtype.itemsize}")
     a, d = src.view(bits), view.view(bits)
     shared = m.shape[0] == 1
     keep = np.negative(m[0].astype(bits)) if shared else None
-    partner = host_list(perm)
 
     def run(samples: Sequence[int]) -> None:
         tmp = np.empty(src.shape[1:], dtype=bits)
@@ -155,6 +158,24 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
             np.bitwise_xor(a[i], tmp, out=d[i])
 
     for_runs(_backwards(partner, rows), run, threads_for(x))
+    return _finish(x, out, result)
+
+
+def _mask_torch(x: Array, partner: list[int], m: np.ndarray, result: Array,
+                out: Array | None, rows: list[int] | None) -> Array:
+    """:func:`mask_host` for a CPU tensor: torch's ``where`` a sample at a
+    time, one pass on torch's threads reading the sample, its partner and
+    the mask (exact: values are selected, never computed), where the bit
+    select took three."""
+    torch = torch_module()
+    tm = torch.from_numpy(np.ascontiguousarray(m))
+    shared = m.shape[0] == 1
+    for i in _backwards(partner, rows):
+        j = partner[i]
+        if i == j:
+            result[i].copy_(x[i])
+        else:
+            torch.where(tm[0 if shared else i], x[j], x[i], out=result[i])
     return _finish(x, out, result)
 
 
