@@ -58,7 +58,8 @@ class _Pool:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.lock = threading.Lock()
+        # reentrant: a finalizer run by the collector inside take may mix again
+        self.lock = threading.RLock()
         self.blocks: collections.OrderedDict[int, list[np.ndarray]] = collections.OrderedDict()
         self.kept = 0
 
