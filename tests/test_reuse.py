@@ -63,26 +63,23 @@ def test_a_dropped_result_is_kept_and_handed_to_the_next(backend):
 
 def _holders(backend):
     """Ways a caller keeps a result's memory without the result itself."""
-    def numpy_ones(a):
-        return {"a view": a[1:5], "a reshape": a.reshape(-1), "a transpose": a.T,
-                "np.asarray": np.asarray(a)[2], "a memoryview": memoryview(a[3])}
+    if backend.name == "torch-cpu":
+        import torch
 
-    if backend.name == "numpy":
-        found = numpy_ones
+        return lambda a: {
+            "a view": a[1:5], "a reshape": a.reshape(-1), "a transpose": a.mT,
+            ".numpy()": a.numpy()[2], "torch.as_strided": a.as_strided((4,), (1,)),
+            "a DLPack capsule's tensor": torch.from_dlpack(a)[3]}
+
+    def numpy_ones(a):
+        held = {"a view": a[1:5], "a reshape": a.reshape(-1), "a transpose": a.T,
+                "np.asarray": np.asarray(a)[2], "a memoryview": memoryview(a[3])}
         try:
             import torch
         except ImportError:
-            return found
-
-        def with_torch(a):
-            return {**numpy_ones(a), "torch.from_numpy": torch.from_numpy(a)[1]}
-        return with_torch
-
-    def torch_ones(a):
-        return {"a view": a[1:5], "a reshape": a.reshape(-1), "a transpose": a.mT,
-                ".numpy()": a.numpy()[2], "torch.as_strided": a.as_strided((4,), (1,)),
-                "a DLPack capsule's tensor": __import__("torch").from_dlpack(a)[3]}
-    return torch_ones
+            return held
+        return {**held, "torch.from_numpy": torch.from_numpy(a)[1]}
+    return numpy_ones
 
 
 def _values(held) -> np.ndarray:
