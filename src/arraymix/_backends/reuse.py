@@ -61,7 +61,11 @@ class _Pool:
         # reentrant: a finalizer run by the collector inside take may mix again
         self.lock = threading.RLock()
         self.blocks: collections.OrderedDict[int, list[np.ndarray]] = collections.OrderedDict()
-        self.kept = 0
+
+    @property
+    def kept(self) -> int:
+        """The bytes of the kept blocks, free or in use."""
+        return sum(nbytes * len(blocks) for nbytes, blocks in self.blocks.items())
 
     def take(self, nbytes: int, base: int, make: Callable[[int], np.ndarray],
              dtype: np.dtype[Any], shape: tuple[int, ...]) -> np.ndarray:
@@ -81,7 +85,6 @@ class _Pool:
                     blocks = self.blocks.setdefault(nbytes, [])  # dropped if it was empty
                 if self.kept + nbytes <= t.reuse_max_bytes:
                     blocks.append(block)
-                    self.kept += nbytes
             return block.view(dtype).reshape(shape)
 
     def _drop(self, wanted: int, base: int) -> int:
@@ -94,7 +97,6 @@ class _Pool:
                     return dropped
                 if _refs(blocks, i) <= base:
                     del blocks[i]
-                    self.kept -= nbytes
                     dropped += nbytes
             if not blocks:
                 del self.blocks[nbytes]
@@ -163,8 +165,7 @@ def _torch_block(nbytes: int) -> np.ndarray:
     import torch
 
     block = torch.empty(nbytes, dtype=torch.uint8)
-    if nbytes >= _pages.MIN_BYTES:
-        _pages.advise(block.data_ptr(), nbytes)
+    _pages.advise(block.data_ptr(), nbytes)  # from its MIN_BYTES up
     return block.numpy()  # views of it keep it (its base is the tensor)
 
 
