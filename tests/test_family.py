@@ -236,6 +236,30 @@ def test_fmix_masks_are_low_frequency():
     assert ratios == sorted(ratios, reverse=True)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 7, 5), (1001,), (2, 40, 33, 17)])
+def test_fmix_noise_is_standard_normal(shape):
+    """The noise a NumPy generator draws for FMix (pairs of normals from
+    pairs of uniforms): each value N(0, 1), in float32 and the asked shape,
+    and the values of a pair independent (uncorrelated, and their squares
+    too, where a shared magnitude would show)."""
+    from arraymix._random import host_source
+
+    z = host_source(np.random.default_rng(5)).normal(shape)
+    assert z.shape == shape
+    assert z.dtype == np.float32
+    flat = z.astype(np.float64).ravel()
+    assert np.all(np.isfinite(flat))
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    half = flat.size // 2
+    if half > 1000:
+        first, second = flat[:half], flat[flat.size - half:]
+        bound = 5 / np.sqrt(half)
+        assert abs(np.corrcoef(first, second)[0, 1]) < bound
+        assert abs(np.corrcoef(first**2, second**2)[0, 1]) < bound
+    # another generator state, other values
+    assert not np.array_equal(host_source(np.random.default_rng(6)).normal(shape), z)
+
+
 def test_patch_cells_are_uniform():
     p = arraymix.sample_patchmix(0, 4000, (8, 8), patch=4, alpha=1.0, lam_mode="sample")
     taken = p.mask.reshape(4000, 4)
@@ -526,7 +550,11 @@ def test_host_paths_equal_the_reference_bitwise(data, method, layout, batch, see
     shape = (batch, *sample_shape)
     gen = np.random.default_rng(seed)
     x = gen.random(shape) < 0.5 if dtype == "bool" else random_batch(gen, shape, dtype)
-    p = draw(method, seed, batch, tuple(shape[a] for a in axes), lam_mode=lam_mode)
+    drawn = {}
+    if method == "resizemix":  # boxes up to the whole image too
+        drawn["scale"] = data.draw(st.sampled_from([(0.1, 0.8), (0.6, 1.0), (1.0, 1.0)]),
+                                   label="scale")
+    p = draw(method, seed, batch, tuple(shape[a] for a in axes), lam_mode=lam_mode, **drawn)
     kw = {}
     if method == "resizemix":
         kw["interpolation"] = data.draw(st.sampled_from(["bilinear", "nearest"]),

@@ -72,7 +72,24 @@ class _NumpySource:
         return np.asarray(self.gen.random(size=shape))
 
     def normal(self, shape: tuple[int, ...]) -> Array:
-        return np.asarray(self.gen.standard_normal(size=shape, dtype=np.float32))
+        # Box-Muller on float32 uniforms: r·cos θ and r·sin θ are two
+        # independent standard normals, and NumPy's vectorised log, sqrt,
+        # cos and sin on uniforms cost a fraction of its ziggurat normals
+        n = math.prod(shape)
+        m = (n + 1) // 2
+        u = self.gen.random((2, m), dtype=np.float32)
+        r, theta = u[0], u[1]
+        np.subtract(np.float32(1.0), r, out=r)  # in (0, 1]: a finite log
+        np.log(r, out=r)
+        np.multiply(r, np.float32(-2.0), out=r)
+        np.sqrt(r, out=r)
+        np.multiply(theta, np.float32(2.0 * math.pi), out=theta)
+        z = np.empty(2 * m, dtype=np.float32)
+        np.cos(theta, out=z[:m])
+        np.sin(theta, out=z[m:])
+        np.multiply(z[:m], r, out=z[:m])
+        np.multiply(z[m:], r, out=z[m:])
+        return z[:n].reshape(shape)
 
     def permutation(self, n: int) -> Array:
         return self.gen.permutation(n)
