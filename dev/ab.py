@@ -175,14 +175,14 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             calls.append(lambda m=m, keys=keys: jax.block_until_ready(call(m, next(keys))))
         return calls[0], calls[1]
 
-    def jax_jit(fn: str, shape: tuple[int, ...]) -> Callable[[], Pair]:
+    def jax_jit(fn: str, shape: tuple[int, ...], **kw: Any) -> Callable[[], Pair]:
         def make() -> Pair:  # jitted, with one-hot labels
             import jax
 
             x = jax.numpy.asarray(np.random.default_rng(0).normal(size=shape), jax.numpy.float32)
             y = jax.numpy.asarray(np.random.default_rng(1).integers(0, 1000, size=shape[0]))
-            steps = {m: jax.jit(lambda x, y, k, m=m: getattr(m, fn)(x, y, num_classes=1000,
-                                                                    rng=k)) for m in (new, old)}
+            steps = {m: jax.jit(lambda x, y, k, m=m: getattr(m, fn)(
+                x, y, num_classes=1000, rng=k, **kw)) for m in (new, old)}
             return jax_pair(lambda m, k: steps[m](x, y, k))
         return make
 
@@ -249,6 +249,8 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "jax-small-mixup": jax_jit("mixup", (128, 16)),
         "jax-imagenet-mixup": jax_jit("mixup", (64, 3, 224, 224)),
         "jax-imagenet-cutmix": jax_jit("cutmix", (64, 3, 224, 224)),
+        "jax-fmix": jax_jit("fmix", (64, 3, 224, 224)),
+        "jax-fmix-sample": jax_jit("fmix", (64, 3, 224, 224), lam_mode="sample"),
         "numpy-imagenet-mixer-sample": mixer_sample("numpy", (64, 3, 224, 224)),
         "torch-imagenet-mixer-sample": mixer_sample("torch", (64, 3, 224, 224)),
         "numpy-cifar-mixer-sample": mixer_sample("numpy", (256, 3, 32, 32)),

@@ -653,6 +653,46 @@ def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n, kind, bracke
     np.testing.assert_array_equal(got, want)
 
 
+@given(seed=SEEDS, rows=st.integers(1, 5), n=st.integers(1, 3000),
+       kind=st.sampled_from(["ties", "normal", "nan", "special", "adjacent"]),
+       traced=st.booleans())
+@settings(max_examples=30, deadline=None)
+def test_mask_threshold_in_jax_equals_the_sort(seed, rows, n, kind, traced):
+    """The FMix threshold for float32 JAX values (a bisection over the
+    values' order, a count per row each step) picks the value a sort would
+    put at each row's position: ties, NaN, infinities and both zeros
+    included, eagerly and under ``jax.jit``."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    from arraymix._compat import namespace_of
+    from arraymix._family import _top
+
+    gen = np.random.default_rng(seed)
+    if kind == "ties":
+        values = gen.integers(0, 6, size=(rows, n)).astype(np.float32)
+    elif kind == "special":
+        pool = np.asarray([-np.inf, -1.5, -0.0, 0.0, 2.5, np.inf, np.nan], dtype=np.float32)
+        values = gen.choice(pool, size=(rows, n))
+    elif kind == "adjacent":  # neighbouring float32 values, either side of zero
+        near = (gen.integers(0, 8, size=(rows, n)) + 0x3F800000).astype(np.int32)
+        values = near.view(np.float32) * gen.choice(np.float32([-1, 1]), size=(rows, n))
+    else:
+        values = gen.standard_normal((rows, n)).astype(np.float32)
+        if kind == "nan":
+            values[gen.random((rows, n)) < 0.3] = np.nan
+    count = gen.integers(0, n + 1, size=rows).astype(np.float32)
+    at = np.clip(n - count, 0, n - 1).astype(np.int64)
+    want = values >= np.sort(values, axis=-1)[np.arange(rows), at][:, None]
+    want &= (count > 0)[:, None]
+    jnp = jax.numpy
+
+    def top(v, c):
+        return _top(namespace_of(jnp), None, v, c)
+
+    call = jax.jit(top) if traced else top
+    got = call(jnp.asarray(values), jnp.asarray(count))
+    np.testing.assert_array_equal(np.asarray(got), want)
+
+
 def test_resizemix_against_mmpretrain():
     """MMPretrain's ResizeMix resizes the whole partner into a CutMix box
     (bilinear, no antialiasing) and weighs the labels by the kept area. With

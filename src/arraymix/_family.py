@@ -19,7 +19,14 @@ from ._api import _check_call
 from ._backends import Reference
 from ._backends.reference import partners, per_sample
 from ._backends.tuning import current
-from ._compat import Array, default_float, default_index, is_torch_array, torch_module
+from ._compat import (
+    Array,
+    default_float,
+    default_index,
+    is_jax_array,
+    is_torch_array,
+    torch_module,
+)
 from ._labels import Targets, check_not_dense, mix_targets
 from ._params import MaskParams, MosaicParams, ResizeMixParams, register_with_jax
 from ._random import Source
@@ -81,10 +88,40 @@ def _top(sxp: Any, sdev: Any, values: Array, count: Array) -> Array:
         threshold = np.asarray(_select(host, rows), dtype=host.dtype)[:, None]
         if on_cpu:
             threshold = torch_module().from_numpy(threshold)
+    elif is_jax_array(values) and values.dtype == sxp.float32:
+        threshold = _bisected(values, at)[:, None]
     else:
         ordered = sxp.sort(values, axis=-1)
         threshold = sxp.take_along_axis(ordered, at[:, None], axis=-1)
     return (values >= threshold) & (count[:, None] > 0)
+
+
+def _bisected(values: Array, at: Array) -> Array:
+    """The value at ``at[r]`` of each row of float32 JAX ``values`` sorted
+    (NaN last, as ``sort`` puts it): what ``sort`` and ``take`` give, by a
+    bisection over the 2**32 orders of float32 values, each step a count
+    per row: 32 passes over the values, where XLA's sort of long rows (on
+    the CPU, a sort network) makes many more."""
+    import jax
+
+    jnp, lax = jax.numpy, jax.lax
+    sign = jnp.uint32(0x80000000)
+    bits = lax.bitcast_convert_type(jnp.where(jnp.isnan(values), jnp.nan, values), jnp.uint32)
+    # an unsigned key in the values' order: negatives reversed below the
+    # positives, every NaN one value above +inf
+    keys = jnp.where(bits >= sign, ~bits, bits | sign)
+    rank = jnp.astype(at, jnp.int32) + 1
+
+    def step(_: Any, bounds: tuple[Array, Array]) -> tuple[Array, Array]:
+        low, high = bounds  # the wanted key lies in [low, high]
+        middle = low + (high - low) // 2
+        enough = jnp.sum(keys <= middle[:, None], axis=-1, dtype=jnp.int32) >= rank
+        return jnp.where(enough, low, middle + 1), jnp.where(enough, middle, high)
+
+    rows = values.shape[0]
+    start = (jnp.zeros(rows, dtype=jnp.uint32), jnp.full(rows, 0xFFFFFFFF, dtype=jnp.uint32))
+    key, _ = lax.fori_loop(0, 32, step, start)
+    return lax.bitcast_convert_type(jnp.where(key >= sign, key & ~sign, ~key), jnp.float32)
 
 
 #: every how many values of a row the bracket's sample takes
