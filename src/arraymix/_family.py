@@ -397,6 +397,9 @@ def draw_fmix(d: _Drawn, alpha: float, decay: float, lam_mode: str,
         spectrum = np.empty(parts.shape[1:], dtype=cdtype)
         np.multiply(parts[0], scale, out=spectrum.real)
         np.multiply(parts[1], scale, out=spectrum.imag)
+    elif is_torch_array(parts):  # scaled in place, then one pass into complex
+        parts.mul_(scale)
+        spectrum = torch_module().complex(parts[0], parts[1])
     else:  # the array API has no complex(real, imag)
         spectrum = (sxp.astype(parts[0] * scale, cdtype)
                     + sxp.astype(parts[1] * scale, cdtype) * 1j)
