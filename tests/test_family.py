@@ -621,6 +621,30 @@ def test_mosaic_against_kornia():
         np.testing.assert_array_equal(theirs[i], canvas[h - ri:2 * h - ri, w - ci:2 * w - ci])
 
 
+def _threshold_case(gen, rows, n, kind, dtype):
+    """Values of ``kind`` (dtype ``dtype``), how many of each row to keep,
+    and the mask a sort gives: the values at or above the one a sort puts at
+    position ``n - count`` (none where the count is 0)."""
+    if kind == "ties":
+        values = gen.integers(0, 6, size=(rows, n)).astype(dtype)
+    elif kind == "special":
+        pool = np.asarray([-np.inf, -1.5, -0.0, 0.0, 2.5, np.inf, np.nan], dtype=dtype)
+        values = gen.choice(pool, size=(rows, n))
+    elif kind == "adjacent":  # neighbouring float32 values, either side of zero
+        near = (gen.integers(0, 8, size=(rows, n)) + 0x3F800000).astype(np.int32)
+        values = (near.view(np.float32) * gen.choice(np.float32([-1, 1]), size=(rows, n))
+                  ).astype(dtype)
+    else:
+        values = gen.standard_normal((rows, n)).astype(dtype)
+        if kind == "nan":
+            values[gen.random((rows, n)) < 0.3] = np.nan
+    count = gen.integers(0, n + 1, size=rows).astype(dtype)
+    at = np.clip(n - count, 0, n - 1).astype(np.int64)
+    want = values >= np.sort(values, axis=-1)[np.arange(rows), at][:, None]
+    want &= (count > 0)[:, None]
+    return values, count, want
+
+
 @given(seed=SEEDS, rows=st.integers(1, 5), n=st.integers(1, 3000),
        kind=st.sampled_from(["ties", "normal", "nan"]), bracket=st.booleans())
 @settings(max_examples=40, deadline=None)
@@ -633,17 +657,8 @@ def test_mask_threshold_by_selection_equals_the_sort(seed, rows, n, kind, bracke
     from arraymix._compat import namespace_of
     from arraymix._family import _top
 
-    gen = np.random.default_rng(seed)
-    if kind == "ties":
-        values = gen.integers(0, 6, size=(rows, n)).astype(np.float64)
-    else:
-        values = gen.standard_normal((rows, n))
-        if kind == "nan":
-            values[gen.random((rows, n)) < 0.3] = np.nan
-    count = gen.integers(0, n + 1, size=rows).astype(np.float64)
-    at = np.clip(n - count, 0, n - 1).astype(np.int64)
-    want = values >= np.sort(values, axis=-1)[np.arange(rows), at][:, None]
-    want &= (count > 0)[:, None]
+    values, count, want = _threshold_case(np.random.default_rng(seed), rows, n, kind,
+                                          np.float64)
     with tuned(select_bracket_min=1 if bracket else n + 1):
         got = _top(namespace_of(np), "cpu", values, count)
         np.testing.assert_array_equal(got, want)
@@ -666,23 +681,8 @@ def test_mask_threshold_in_jax_equals_the_sort(seed, rows, n, kind, traced):
     from arraymix._compat import namespace_of
     from arraymix._family import _top
 
-    gen = np.random.default_rng(seed)
-    if kind == "ties":
-        values = gen.integers(0, 6, size=(rows, n)).astype(np.float32)
-    elif kind == "special":
-        pool = np.asarray([-np.inf, -1.5, -0.0, 0.0, 2.5, np.inf, np.nan], dtype=np.float32)
-        values = gen.choice(pool, size=(rows, n))
-    elif kind == "adjacent":  # neighbouring float32 values, either side of zero
-        near = (gen.integers(0, 8, size=(rows, n)) + 0x3F800000).astype(np.int32)
-        values = near.view(np.float32) * gen.choice(np.float32([-1, 1]), size=(rows, n))
-    else:
-        values = gen.standard_normal((rows, n)).astype(np.float32)
-        if kind == "nan":
-            values[gen.random((rows, n)) < 0.3] = np.nan
-    count = gen.integers(0, n + 1, size=rows).astype(np.float32)
-    at = np.clip(n - count, 0, n - 1).astype(np.int64)
-    want = values >= np.sort(values, axis=-1)[np.arange(rows), at][:, None]
-    want &= (count > 0)[:, None]
+    values, count, want = _threshold_case(np.random.default_rng(seed), rows, n, kind,
+                                          np.float32)
     jnp = jax.numpy
 
     def top(v, c):
