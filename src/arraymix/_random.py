@@ -84,12 +84,11 @@ class _NumpySource:
         np.multiply(r, np.float32(-2.0), out=r)
         np.sqrt(r, out=r)
         np.multiply(theta, np.float32(2.0 * math.pi), out=theta)
-        z = np.empty(2 * m, dtype=np.float32)
-        np.cos(theta, out=z[:m])
-        np.sin(theta, out=z[m:])
-        np.multiply(z[:m], r, out=z[:m])
-        np.multiply(z[m:], r, out=z[m:])
-        return z[:n].reshape(shape)
+        sine = np.sin(theta)
+        np.cos(theta, out=theta)
+        np.multiply(theta, r, out=theta)  # r·cos θ
+        np.multiply(r, sine, out=r)  # r·sin θ
+        return u.reshape(-1)[:n].reshape(shape)
 
     def permutation(self, n: int) -> Array:
         return self.gen.permutation(n)
