@@ -251,6 +251,8 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "jax-imagenet-cutmix": jax_jit("cutmix", (64, 3, 224, 224)),
         "jax-fmix": jax_jit("fmix", (64, 3, 224, 224)),
         "jax-fmix-sample": jax_jit("fmix", (64, 3, 224, 224), lam_mode="sample"),
+        "jax-resizemix": jax_jit("resizemix", (64, 3, 224, 224)),
+        "jax-resizemix-sample": jax_jit("resizemix", (64, 3, 224, 224), lam_mode="sample"),
         "numpy-imagenet-mixer-sample": mixer_sample("numpy", (64, 3, 224, 224)),
         "torch-imagenet-mixer-sample": mixer_sample("torch", (64, 3, 224, 224)),
         "numpy-cifar-mixer-sample": mixer_sample("numpy", (256, 3, 32, 32)),

@@ -575,6 +575,43 @@ def test_host_paths_equal_the_reference_bitwise(data, method, layout, batch, see
         np.testing.assert_array_equal(get(got), want)
 
 
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), batch=st.integers(1, 6), seed=SEEDS,
+       lam_mode=st.sampled_from(["batch", "sample"]), traced=st.booleans())
+def test_jax_resizemix_by_corners_equals_the_reference_bitwise(data, batch, seed, lam_mode,
+                                                              traced):
+    """JAX reads each partner element from its corners in one gather each;
+    the reference (forced) resizes one axis after the other. Same bits as
+    the reference under ``jax.jit`` (the corners are always jitted; XLA
+    fuses ``a + w * (b - a)`` into one rounding, where eager JAX rounds
+    twice), called eagerly or inside a caller's ``jax.jit``, for one to
+    three cut axes anywhere, every dtype and both interpolations."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    from arraymix import _backends
+
+    layouts = [*LAYOUTS, ((16,), (1,)), ((2, 5, 6, 7), (2, 3, 4)), ((6, 2, 9), (1, 3))]
+    sample_shape, axes = data.draw(st.sampled_from(layouts), label="layout")
+    dtype = data.draw(st.sampled_from(["float16", "bfloat16", "float32", "uint8", "int16"]),
+                      label="dtype")
+    interpolation = data.draw(st.sampled_from(["bilinear", "nearest"]), label="interpolation")
+    scale = data.draw(st.sampled_from([(0.1, 0.8), (0.6, 1.0), (1.0, 1.0)]), label="scale")
+    shape = (batch, *sample_shape)
+    gen = np.random.default_rng(seed)
+    x = jax.numpy.asarray(random_batch(gen, shape, "float32" if dtype == "bfloat16" else dtype),
+                          dtype=dtype)
+    p = on(jax.numpy, draw("resizemix", seed, batch, tuple(shape[a] for a in axes),
+                           lam_mode=lam_mode, scale=scale))
+
+    def paste(x, p):
+        return arraymix.paste(x, p, axes=axes, interpolation=interpolation)
+
+    with _backends.tuned(force="reference"):  # traced here, in the forced path
+        want = np.asarray(jax.jit(lambda x, p: paste(x, p))(x, p).astype("float32"))
+    got = (jax.jit(paste) if traced else paste)(x, p)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(got.astype("float32")), want)
+
+
 def test_mosaic_against_kornia():
     """kornia's RandomMosaic crops a 2×2 canvas of four samples. With the
     crossing and the sources read off its output on images of one value

@@ -244,7 +244,7 @@ def _into(flat: np.ndarray, shape: tuple[int, ...], values: np.ndarray) -> np.nd
 def _resized(part: np.ndarray, axis: int, low: int, high: int, n: int,
              ctype: Any | None, one: np.ndarray, other: np.ndarray) -> np.ndarray:
     """``part`` resized along ``axis`` to the box ``[low, high)`` of an axis of
-    length ``n``: :func:`.reference._box_index`'s positions, inside the box,
+    length ``n``: :func:`.reference.box_index`'s positions, inside the box,
     in the flat scratch ``one`` (nearest) or ``other`` (linear, its near
     position in ``one``)."""
     shape = list(part.shape)

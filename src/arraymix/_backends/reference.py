@@ -16,9 +16,9 @@ from typing import Any
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
 from .._params import CutMixParams, MaskParams, MosaicParams, ResizeMixParams
 
-__all__ = ["Reference", "blend_arrays", "box_mask", "compute_dtype", "ctype_of", "exact_at_one",
-           "grid_mask", "into", "nearest_index", "one_hot_values", "partners", "per_sample",
-           "resize_ctype", "take_per_sample"]
+__all__ = ["Reference", "blend_arrays", "box_index", "box_mask", "compute_dtype", "ctype_of",
+           "exact_at_one", "grid_mask", "into", "nearest_index", "one_hot_values", "partners",
+           "per_sample", "resize_ctype", "take_per_sample"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -179,7 +179,7 @@ def take_per_sample(xp: Any, a: Array, index: Array, axis: int) -> Array:
                       for b in range(a.shape[0])], axis=0)
 
 
-def _box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
+def box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
                ctype: Any | None) -> tuple[Array, Array | None, Array | None]:
     """Where each of ``n`` positions of a box ``[low, high)`` reads a source
     of length ``n`` resized into the box: shape ``(n,)`` for one box, ``(B,
@@ -297,7 +297,7 @@ class Reference:
         if ctype is not None and ctype != x.dtype:
             resized = xp.astype(resized, ctype)
         for j, ax in enumerate(axes):
-            first, second, weight = _box_index(xp, x.shape[ax], lower[..., j],
+            first, second, weight = box_index(xp, x.shape[ax], lower[..., j],
                                                upper[..., j], index, ctype)
             near = take_per_sample(xp, resized, first, ax)
             if second is None or weight is None:
