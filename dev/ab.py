@@ -210,10 +210,12 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
             return (lambda: mixers[0].collate(items)), (lambda: mixers[1].collate(items))
         return make
 
-    def family(library: str, fn: str, lam_mode: str, torch_generator: bool = False
-               ) -> Callable[[], Pair]:
-        def make() -> Pair:  # a family method on 64x3x224x224 float32, out of place
+    def family(library: str, fn: str, lam_mode: str, torch_generator: bool = False,
+               dtype: str = "float32") -> Callable[[], Pair]:
+        def make() -> Pair:  # a family method on 64x3x224x224, out of place
             x = np.random.default_rng(0).random((64, 3, 224, 224), dtype=np.float32)
+            if dtype == "uint8":
+                x = (x * 255).round().astype(np.uint8)
             if library == "torch":
                 import torch
 
@@ -232,6 +234,9 @@ def _cases(new: Any, old: Any) -> dict[str, Callable[[], Pair]]:
         "torch-resizemix": family("torch", "resizemix", "batch"),
         "torch-patchmix": family("torch", "patchmix", "batch"),
         "torch-fmix": family("torch", "fmix", "batch"),
+        "torch-patchmix-uint8": family("torch", "patchmix", "batch", dtype="uint8"),
+        "torch-fmix-uint8": family("torch", "fmix", "batch", dtype="uint8"),
+        "torch-fmix-sample-uint8": family("torch", "fmix", "sample", dtype="uint8"),
         "torch-mosaic": family("torch", "mosaic", "batch"),
         "numpy-mosaic": family("numpy", "mosaic", "batch"),
         "numpy-fmix": family("numpy", "fmix", "batch"),

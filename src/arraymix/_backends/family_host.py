@@ -9,8 +9,9 @@ function equals the reference bitwise (ResizeMix: the same operations, in
 the same dtype and order, on the positions inside the box). A result
 asked for in place is built in a scratch batch and copied back, as a
 sample's partners are read after they may have changed. A CPU tensor's
-samples are shared among torch's threads (:mod:`.threads`), but for masks,
-which torch's ``where`` applies a sample at a time on its own threads.
+samples are shared among torch's threads (:mod:`.threads`), but for masks
+of wider than one-byte values, which torch's ``where`` applies a sample at
+a time on its own threads.
 """
 
 from __future__ import annotations
@@ -133,12 +134,15 @@ def mask_host(x: Array, perm: Array, mask: Array, axes: tuple[int, ...],
     bits: ``a ^ ((a ^ b) & k)`` with ``k`` all ones where the mask is True.
     Exact for every dtype (values are moved, never computed), and three
     vectorised passes over a sample in cache cost less than NumPy's masked
-    copy (``np.copyto(where=)``) or ``np.where``."""
+    copy (``np.copyto(where=)``) or ``np.where``. A CPU tensor of wider
+    values takes torch's ``where`` (:func:`_mask_torch`); of one-byte values
+    (uint8 images, bool masks) this select, which is vectorised over bytes
+    where torch's ``where`` moves one element at a time."""
     view, result = _target(x, out)
     src = numpy_of(x)
     m = grid_mask(namespace_of(np), src, numpy_of(mask), axes)
     partner = host_list(perm)
-    if is_torch_array(x):
+    if is_torch_array(x) and src.dtype.itemsize > 1:
         return _mask_torch(x, partner, m, result, out, rows)
     bits = np.dtype(f"u{src.dtype.itemsize}")
     a, d = src.view(bits), view.view(bits)
