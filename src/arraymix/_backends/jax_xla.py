@@ -111,22 +111,23 @@ def resized_by_corners(xp: Any, x: Array, perm: Array, lower: Array, upper: Arra
         index.append(along(xp.arange(x.shape[d], device=dev), d))
     found = [box_index(xp, x.shape[ax], lower[..., j], upper[..., j],
                        default_index(xp, dev), ctype) for j, ax in enumerate(axes)]
+    k = len(axes)
     values: dict[tuple[int, ...], Array] = {}
-    for corner in itertools.product((0, 1), repeat=1 if nearest else len(axes)):
+    for corner in [(0,) * k] if nearest else itertools.product((0, 1), repeat=k):
         at = list(index)
         for j, ax in enumerate(axes):
-            at[ax] = along(found[j][corner[j] if not nearest else 0], ax)
+            at[ax] = along(found[j][corner[j]], ax)  # 0: the near position, 1: the far
         v = x[tuple(at)]
         values[corner] = v if ctype is None or ctype == x.dtype else xp.astype(v, ctype)
     if nearest:
-        resized = values[(0,)]
+        resized = values[(0,) * k]
     else:
         # the corners that differ in the first remaining axis, joined as its
         # pass joins a near and a far value: near + weight * (far - near)
         for j, ax in enumerate(axes):
             w = along(found[j][2], ax)  # linear: the weight is there
             values = {rest: values[(0, *rest)] + w * (values[(1, *rest)] - values[(0, *rest)])
-                      for rest in itertools.product((0, 1), repeat=len(axes) - j - 1)}
+                      for rest in itertools.product((0, 1), repeat=k - j - 1)}
         resized = values[()]
         if ctype != x.dtype:
             if isdtype(xp, x.dtype, "integral"):

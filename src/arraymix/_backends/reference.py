@@ -180,7 +180,7 @@ def take_per_sample(xp: Any, a: Array, index: Array, axis: int) -> Array:
 
 
 def box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
-               ctype: Any | None) -> tuple[Array, Array | None, Array | None]:
+              ctype: Any | None) -> tuple[Array, Array | None, Array | None]:
     """Where each of ``n`` positions of a box ``[low, high)`` reads a source
     of length ``n`` resized into the box: shape ``(n,)`` for one box, ``(B,
     n)`` for one per sample. Nearest (``ctype`` None): the source position
