@@ -26,15 +26,17 @@ import itertools
 import sys
 from typing import Any
 
-from .._compat import Array, default_index, device, isdtype
+from .._compat import Array, default_index, device
 from .reference import (
     Reference,
+    along,
     box_index,
     box_mask,
     into,
     partners,
     per_sample,
     resize_ctype,
+    resized_back,
 )
 from .tuning import current
 
@@ -96,19 +98,10 @@ def resized_by_corners(xp: Any, x: Array, perm: Array, lower: Array, upper: Arra
     the cut axes in their order as the reference's separable passes do."""
     ndim = x.ndim
     ctype = None if nearest else resize_ctype(xp, x.dtype)
-
-    def along(a: Array, ax: int) -> Array:
-        """A position array, ``(n,)`` or ``(B, n)``, broadcast along ``ax``."""
-        shape = [1] * ndim
-        shape[ax] = a.shape[-1]
-        if a.ndim == 2:
-            shape[0] = a.shape[0]
-        return xp.reshape(a, tuple(shape))
-
     dev = device(x)
-    index: list[Array] = [along(perm, 0)]
+    index: list[Array] = [along(xp, perm, 0, ndim)]
     for d in range(1, ndim):
-        index.append(along(xp.arange(x.shape[d], device=dev), d))
+        index.append(along(xp, xp.arange(x.shape[d], device=dev), d, ndim))
     found = [box_index(xp, x.shape[ax], lower[..., j], upper[..., j],
                        default_index(xp, dev), ctype) for j, ax in enumerate(axes)]
     k = len(axes)
@@ -116,7 +109,7 @@ def resized_by_corners(xp: Any, x: Array, perm: Array, lower: Array, upper: Arra
     for corner in [(0,) * k] if nearest else itertools.product((0, 1), repeat=k):
         at = list(index)
         for j, ax in enumerate(axes):
-            at[ax] = along(found[j][corner[j]], ax)  # 0: the near position, 1: the far
+            at[ax] = along(xp, found[j][corner[j]], ax, ndim)  # 0: the near position, 1: the far
         v = x[tuple(at)]
         values[corner] = v if ctype is None or ctype == x.dtype else xp.astype(v, ctype)
     if nearest:
@@ -125,12 +118,8 @@ def resized_by_corners(xp: Any, x: Array, perm: Array, lower: Array, upper: Arra
         # the corners that differ in the first remaining axis, joined as its
         # pass joins a near and a far value: near + weight * (far - near)
         for j, ax in enumerate(axes):
-            w = along(found[j][2], ax)  # linear: the weight is there
+            w = along(xp, found[j][2], ax, ndim)  # linear: the weight is there
             values = {rest: values[(0, *rest)] + w * (values[(1, *rest)] - values[(0, *rest)])
                       for rest in itertools.product((0, 1), repeat=k - j - 1)}
-        resized = values[()]
-        if ctype != x.dtype:
-            if isdtype(xp, x.dtype, "integral"):
-                resized = xp.round(resized)
-            resized = xp.astype(resized, x.dtype)
+        resized = resized_back(xp, values[()], x.dtype, ctype)
     return xp.where(box_mask(xp, x, lower, upper, axes), resized, x)

@@ -16,9 +16,9 @@ from typing import Any
 from .._compat import Array, api_revision, default_index, device, dtype_bits, isdtype
 from .._params import CutMixParams, MaskParams, MosaicParams, ResizeMixParams
 
-__all__ = ["Reference", "blend_arrays", "box_index", "box_mask", "compute_dtype", "ctype_of",
-           "exact_at_one", "grid_mask", "into", "nearest_index", "one_hot_values", "partners",
-           "per_sample", "resize_ctype", "take_per_sample"]
+__all__ = ["Reference", "along", "blend_arrays", "box_index", "box_mask", "compute_dtype",
+           "ctype_of", "exact_at_one", "grid_mask", "into", "nearest_index", "one_hot_values",
+           "partners", "per_sample", "resize_ctype", "resized_back", "take_per_sample"]
 
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
@@ -207,6 +207,27 @@ def box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
     return first, second, weight
 
 
+def along(xp: Any, a: Array, ax: int, ndim: int) -> Array:
+    """A box's positions or weights, ``(n,)`` for one box or ``(B, n)`` for
+    one per sample, shaped to broadcast along axis ``ax`` of an ``ndim``
+    array."""
+    shape = [1] * ndim
+    shape[ax] = a.shape[-1]
+    if a.ndim == 2:
+        shape[0] = a.shape[0]
+    return xp.reshape(a, tuple(shape))
+
+
+def resized_back(xp: Any, resized: Array, dtype: Any, ctype: Any | None) -> Array:
+    """A partner resized in ``ctype`` (None: moved, not computed) back in the
+    batch's ``dtype``, integers rounded."""
+    if ctype is None or ctype == dtype:
+        return resized
+    if isdtype(xp, dtype, "integral"):
+        resized = xp.round(resized)
+    return xp.astype(resized, dtype)
+
+
 def one_hot_values(num_classes: int, smoothing: float) -> tuple[float, float]:
     """A one-hot row's values (``on`` at its class, ``off`` elsewhere) with
     label smoothing ``s`` over ``C`` classes, as timm: ``1 − s + s/C``, ``s/C``."""
@@ -298,22 +319,14 @@ class Reference:
             resized = xp.astype(resized, ctype)
         for j, ax in enumerate(axes):
             first, second, weight = box_index(xp, x.shape[ax], lower[..., j],
-                                               upper[..., j], index, ctype)
+                                              upper[..., j], index, ctype)
             near = take_per_sample(xp, resized, first, ax)
             if second is None or weight is None:
                 resized = near
                 continue
             far = take_per_sample(xp, resized, second, ax)
-            shape = [1] * x.ndim
-            shape[ax] = x.shape[ax]
-            if weight.ndim == 2:
-                shape[0] = weight.shape[0]
-            w = xp.reshape(weight, tuple(shape))
-            resized = near + w * (far - near)
-        if ctype is not None and ctype != x.dtype:
-            if isdtype(xp, x.dtype, "integral"):
-                resized = xp.round(resized)
-            resized = xp.astype(resized, x.dtype)
+            resized = near + along(xp, weight, ax, x.ndim) * (far - near)
+        resized = resized_back(xp, resized, x.dtype, ctype)
         inside = box_mask(xp, x, lower, upper, axes)
         return into(xp, xp.where(inside, resized, x), out)
 
