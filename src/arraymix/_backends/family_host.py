@@ -285,11 +285,11 @@ def _linear(n: int, length: int, dtype: np.dtype[Any]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The two neighbours and the weight of the second for each of
     ``length`` box positions, linear in ``dtype`` (shared as :func:`_nearest`'s)."""
-    c = (np.arange(length).astype(dtype) + dtype.type(0.5)) \
-        * (dtype.type(n) / dtype.type(length)) - dtype.type(0.5)
-    c = np.maximum(c, dtype.type(0))
-    first = np.minimum(np.floor(c).astype(np.int64), n - 1)  # c >= 0: no lower clip
-    weight = c - first.astype(dtype)
+    num = np.maximum((2 * np.arange(length, dtype=np.int64) + 1) * n - length, 0)
+    whole = num // (2 * length)
+    first = np.minimum(whole, n - 1)
+    # as :func:`.reference.box_index`: the remainder times the reciprocal
+    weight = (num - whole * (2 * length)).astype(dtype) * (dtype.type(1) / dtype.type(2 * length))
     second = np.minimum(first + 1, n - 1)
     for a in (first, second, weight):
         a.flags.writeable = False

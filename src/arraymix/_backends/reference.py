@@ -197,12 +197,20 @@ def box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
     if ctype is None:
         src = ((2 * (pos - low) + 1) * n) // (2 * length)
         return xp.clip(src, 0, last), None, None
-    offset = xp.astype(pos - low, ctype)
-    c = (offset + 0.5) * (float(n) / xp.astype(length, ctype)) - 0.5
-    c = xp.maximum(c, xp.zeros_like(c))
-    first = xp.astype(xp.floor(c), dtype)
-    first = xp.clip(first, 0, last)
-    weight = c - xp.astype(first, ctype)
+    # The source coordinate of box position q is ((2q + 1)·n − length) /
+    # (2·length), at least 0: its whole part is found in integers and the
+    # fraction as remainder × (1 / (2·length)), so no backend's fusing of a
+    # multiply and an add (XLA, inductor) can move a weight, and XLA's
+    # rewrite of a division by a broadcast value (into a product with its
+    # reciprocal, rounded differently) has nothing to rewrite. Offsets are
+    # clamped into the box to keep the integers small; outside it the
+    # caller masks.
+    offset = xp.minimum(xp.maximum(pos - low, xp.zeros_like(pos)), length - 1)
+    num = xp.maximum((2 * offset + 1) * n - length, xp.zeros_like(offset))
+    den = 2 * length
+    whole = num // den
+    first = xp.clip(whole, 0, last)
+    weight = xp.astype(num - whole * den, ctype) * (1.0 / xp.astype(den, ctype))
     second = xp.minimum(first + 1, xp.full_like(first, last))
     return first, second, weight
 
