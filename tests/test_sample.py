@@ -286,14 +286,46 @@ def test_jax_key_runs_under_jit():
         with jax.transfer_guard("disallow"):
             traced = cut(keys[0])
         eager = arraymix.sample_cutmix(keys[0], 6, (20, 9), lam_mode="sample", minmax=minmax)
-        for field in ("perm", "lower", "upper"):
+        for field in ("lam", "perm", "lower", "upper"):
             np.testing.assert_array_equal(np.asarray(getattr(traced, field)),
                                           np.asarray(getattr(eager, field)), err_msg=field)
-        # XLA may fuse the area's division differently when compiled: an ulp apart
-        np.testing.assert_allclose(np.asarray(traced.lam), np.asarray(eager.lam), rtol=2e-7)
         sides = np.asarray(traced.upper - traced.lower)
         np.testing.assert_allclose(np.asarray(traced.lam), 1 - sides.prod(axis=1) / 180,
                                    rtol=0, atol=1e-6)
+
+
+@settings(max_examples=4, deadline=None)  # each example compiles fourteen functions
+@given(seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 9),
+       sizes=st.tuples(st.integers(1, 300), st.integers(1, 300)),
+       lam_mode=st.sampled_from(["batch", "sample"]))
+def test_jax_draws_are_the_same_eager_jitted_and_vmapped(seed, batch, sizes, lam_mode):
+    """One key gives the same params, bit for bit, drawn eagerly, under
+    ``jax.jit`` and as one of a ``vmap``'s keys, for every sampler."""
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    patch = [n for n in range(1, 9) if sizes[0] % n == 0 and sizes[1] % n == 0][-1]
+    samplers = {
+        "mixup": lambda k: arraymix.sample_mixup(k, batch, lam_mode=lam_mode),
+        "cutmix": lambda k: arraymix.sample_cutmix(k, batch, sizes, lam_mode=lam_mode),
+        "cutmix minmax": lambda k: arraymix.sample_cutmix(k, batch, sizes, lam_mode=lam_mode,
+                                                          minmax=(0.2, 0.7)),
+        "fmix": lambda k: arraymix.sample_fmix(k, batch, sizes, lam_mode=lam_mode),
+        "patchmix": lambda k: arraymix.sample_patchmix(k, batch, sizes, patch=patch,
+                                                       lam_mode=lam_mode),
+        "mosaic": lambda k: arraymix.sample_mosaic(k, batch, sizes, lam_mode=lam_mode),
+        "resizemix": lambda k: arraymix.sample_resizemix(k, batch, sizes, lam_mode=lam_mode),
+    }
+    keys = jax.random.split(jax.random.key(seed), 3)
+    for name, fn in samplers.items():
+        eager, traced = fn(keys[1]), jax.jit(fn)(keys[1])
+        mapped = jax.jit(jax.vmap(fn))(keys)
+        for field, value in zip(eager._fields, eager, strict=True):
+            if not hasattr(value, "shape"):
+                continue  # static
+            want = np.asarray(value)
+            np.testing.assert_array_equal(np.asarray(getattr(traced, field)), want,
+                                          err_msg=f"{name} {field} under jax.jit")
+            np.testing.assert_array_equal(np.asarray(getattr(mapped, field))[1], want,
+                                          err_msg=f"{name} {field} under jax.vmap")
 
 
 def _first_of_pairs(perm: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from ._sample import (
     _whole,
     check_draw,
     check_sizes,
+    kept_fraction,
 )
 from ._validate import (
     DEFAULT_AXES,
@@ -164,8 +165,8 @@ def _kept(sxp: Any, partner: Array, dtype: Any) -> Array:
     """The fraction of each row of a ``(rows, n)`` mask that is False."""
     n = partner.shape[-1]
     if isinstance(partner, np.ndarray):  # counted without a float copy of the mask
-        return 1.0 - np.count_nonzero(partner, axis=-1).astype(dtype) / float(n)
-    return 1.0 - sxp.sum(sxp.astype(partner, dtype), axis=-1) / float(n)
+        return kept_fraction(np.count_nonzero(partner, axis=-1).astype(dtype), n)
+    return kept_fraction(sxp.sum(sxp.astype(partner, dtype), axis=-1), n)
 
 
 def _finish_mask(d: _Drawn, lead: tuple[int, ...], grid: tuple[int, ...], partner: Array,
@@ -604,7 +605,7 @@ def draw_resizemix(d: _Drawn, span: tuple[float, float], lam_mode: str,
     room = size - side
     lower = sxp.minimum(sxp.floor(draws[..., 1:] * (room + 1.0)), room)
     upper = lower + side
-    lam = 1.0 - sxp.prod(side, axis=-1) / float(math.prod(d.sizes))
+    lam = kept_fraction(sxp.prod(side, axis=-1), math.prod(d.sizes))
     if lam_mode == "pair":
         lam, lower, upper = _paired(src, pairing, d.groups, sxp, sdev, lam, lower, upper)
     index = default_index(sxp, sdev)

@@ -479,6 +479,17 @@ def _whole(sxp: Any, sdev: Any, values: Sequence[int], dtype: Any) -> Array:
     return sxp.stack([sxp.full((), v, dtype=dtype, device=sdev) for v in whole])
 
 
+def kept_fraction(taken: Any, total: int) -> Any:
+    """``1 − taken / total`` as ``(total − taken) · (1 / total)``, the
+    reciprocal a Python float: the difference of whole numbers is exact and
+    the product the one rounding on every backend. XLA turns a division by
+    a constant into such a product, and fused it with a following
+    subtraction under ``jax.jit`` and not eagerly, so one key's λ differed
+    by an ulp between the two."""
+    whole = float(total)
+    return (whole - taken) * (1.0 / whole)
+
+
 def _minmax_boxes(sxp: Any, sdev: Any, unit: Array, sizes: tuple[int, ...],
                   minmax: tuple[float, float]) -> tuple[Array, Array, Array]:
     """The kept fraction and the boxes' bounds (whole floats) with
@@ -500,7 +511,7 @@ def _minmax_boxes(sxp: Any, sdev: Any, unit: Array, sizes: tuple[int, ...],
     room = size - side
     lower = sxp.minimum(sxp.floor(unit[..., 1, :] * (room + 1.0)), room)
     upper = sxp.minimum(lower + side, size)
-    lam = 1.0 - sxp.prod(upper - lower, axis=-1) / float(math.prod(sizes))
+    lam = kept_fraction(sxp.prod(upper - lower, axis=-1), math.prod(sizes))
     return sxp.asarray(lam), lower, upper  # (NumPy gives a scalar for one box)
 
 
@@ -521,7 +532,7 @@ def _boxes(sxp: Any, sdev: Any, lam0: Array, unit: Array, size: Array,
     lower = sxp.maximum(start, zero)
     upper = sxp.minimum(start + cut, size)
     if correct_lam:
-        lam0 = 1.0 - sxp.prod(upper - lower, axis=-1) / float(math.prod(sizes))
+        lam0 = kept_fraction(sxp.prod(upper - lower, axis=-1), math.prod(sizes))
     return sxp.asarray(lam0), lower, upper  # (NumPy gives a scalar for one box)
 
 
@@ -554,7 +565,7 @@ def _one_box(lam0: float, unit: list[float], sizes: tuple[int, ...],
         lower.append(int(a))
         upper.append(int(b))
         area *= b - a
-    return (1.0 - area / float(math.prod(sizes)) if correct_lam else lam0), lower, upper
+    return (kept_fraction(area, math.prod(sizes)) if correct_lam else lam0), lower, upper
 
 
 #: The longest cut axis: boxes drawn in float64 are exact up to here; beyond,

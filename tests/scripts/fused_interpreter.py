@@ -332,7 +332,8 @@ def check_draws(groups: int, each: int, k: int, lam_mode: str, pairing: str, alp
         start = np.floor(unit * n) - np.floor(side / 2)
         lower, upper = np.maximum(start, 0.0), np.minimum(start + side, n)
         if correct:
-            want = 1.0 - np.prod(upper - lower, axis=-1) / float(np.prod(cut))
+            total = float(np.prod(cut))
+            want = (total - np.prod(upper - lower, axis=-1)) * (1.0 / total)
         assert p.lower.dtype == p.upper.dtype == torch.int64
         assert p.lower.shape == p.upper.shape == (*lead, k)
         np.testing.assert_array_equal(p.lower.numpy(), lower)

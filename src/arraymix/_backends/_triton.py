@@ -311,7 +311,7 @@ def draws_kernel(
     # scale = -1 / α, and λ₀ = X / (X + Y) as a softmax of the two logs, so
     # that small α does not underflow. k = 0: λ = λ₀ (MixUp). k = 1 or 2:
     # a CutMix box per sample on k axes from λ₀ and the uniform draws u
-    # (count x k), and λ the kept fraction 1 - area / total (correct) or λ₀.
+    # (count x k), and λ the kept fraction (total - area) * (1 / total) (correct) or λ₀.
     # rank: the partners too, from `batch` uniform keys (see rank_into).
     i = tl.program_id(0) * block + tl.arange(0, block)
     live = i < count
@@ -334,7 +334,8 @@ def draws_kernel(
         if k == 2:
             area = area * cut_axis(ratio, unit_ptr, i, live, size1, lower_ptr, upper_ptr, k, 1)
         if correct:
-            lam = one - area / total.to(tl.int64).to(tl.float64)
+            whole = total.to(tl.int64).to(tl.float64)
+            lam = (whole - area) * (1.0 / whole)  # as _sample.kept_fraction
     tl.store(lam_ptr + i, lam.to(lam_ptr.dtype.element_ty), mask=live)
     if rank:
         rank_into(keys_ptr, perm_ptr, i, batch, group, block, cols)
