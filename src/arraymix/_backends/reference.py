@@ -197,14 +197,11 @@ def box_index(xp: Any, n: int, low: Array, high: Array, dtype: Any,
     if ctype is None:
         src = ((2 * (pos - low) + 1) * n) // (2 * length)
         return xp.clip(src, 0, last), None, None
-    # The source coordinate of box position q is ((2q + 1)·n − length) /
-    # (2·length), at least 0: its whole part is found in integers and the
-    # fraction as remainder × (1 / (2·length)), so no backend's fusing of a
-    # multiply and an add (XLA, inductor) can move a weight, and XLA's
-    # rewrite of a division by a broadcast value (into a product with its
-    # reciprocal, rounded differently) has nothing to rewrite. Offsets are
-    # clamped into the box to keep the integers small; outside it the
-    # caller masks.
+    # The coordinate ((2q + 1)·n − length) / (2·length), at least 0: its whole
+    # part in integers, the fraction as remainder × (1 / (2·length)), so that
+    # no fused multiply-add (XLA, inductor) nor XLA's rewrite of a division by
+    # a broadcast value moves a weight. Offsets clamped into the box keep the
+    # integers small; outside it the caller masks.
     offset = xp.minimum(xp.maximum(pos - low, xp.zeros_like(pos)), length - 1)
     num = xp.maximum((2 * offset + 1) * n - length, xp.zeros_like(offset))
     den = 2 * length
